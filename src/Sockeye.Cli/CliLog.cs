@@ -1,0 +1,10 @@
+using Microsoft.Extensions.Logging;
+
+namespace Sockeye.Cli;
+
+/// <summary>The tool's own log lines. Event ids 1000 and up, apart from the library's.</summary>
+internal static partial class CliLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Shutting down; press Ctrl+C again to stop at once")]
+    public static partial void ShuttingDown(ILogger logger);
+}

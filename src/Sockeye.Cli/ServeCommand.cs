@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Sockeye.Handlers;
+
+namespace Sockeye.Cli;
+
+/// <summary><c>sockeye serve</c>: the seed's server and its companions, as built-in handlers.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var hosts = new Option<string[]>("--host")
+        {
+            Description = "An address to listen on; repeat for more. The default, localhost, is 127.0.0.1 and ::1. " +
+                "Use 0.0.0.0 or :: to accept connections from other machines.",
+            HelpName = "ADDR",
+        };
+        var port = CommonOptions.Port("The port to listen on; 0 picks a free one, shown in the 'Listening on' line.");
+        var handler = new Option<string>("--handler")
+        {
+            Description = "print: the seed, prints what each client sent once it ends its side. " +
+                "eof-echo: the companion, echoes one message ending in the delimiter. echo: sends every byte back.",
+            DefaultValueFactory = _ => "print",
+            HelpName = "NAME",
+        }.AcceptOnlyFromAmong("print", "eof-echo", "echo");
+        var delimiter = new Option<string>("--delimiter")
+        {
+            Description = "The text that ends a message for eof-echo.",
+            DefaultValueFactory = _ => EofEchoHandler.DefaultDelimiter,
+            HelpName = "TEXT",
+        };
+        delimiter.Validators.Add(result =>
+        {
+            if (string.IsNullOrEmpty(result.GetValueOrDefault<string>()))
+            {
+                result.AddError("--delimiter must not be empty.");
+            }
+        });
+        var output = new Option<string>("--output")
+        {
+            Description = "How handlers report on standard output: text (the seed's lines) or jsonl (one JSON object per message).",
+            DefaultValueFactory = _ => "text",
+            HelpName = "FORMAT",
+        }.AcceptOnlyFromAmong("text", "jsonl");
+        var logLevel = CommonOptions.LogLevel();
+
+        var command = new Command("serve", "Run the server until Ctrl+C or SIGTERM, then stop gracefully.")
+        {
+            hosts, port, handler, delimiter, output, logLevel,
+        };
+        command.SetAction((parse, cancellationToken) => RunAsync(
+            parse.GetValue(hosts) ?? [],
+            parse.GetValue(port),
+            parse.GetValue(handler)!,
+            parse.GetValue(delimiter)!,
+            parse.GetValue(output)!,
+            parse.GetValue(logLevel)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel)
+    {
+        var options = new SocketServerOptions();
+        AddListeners(options, hosts, port);
+
+        using var signal = new ShutdownSignal();
+        using var loggerFactory = ConsoleLogging.Create(logLevel);
+        var logger = loggerFactory.CreateLogger("Sockeye.Cli");
+
+        // Standard output is buffered and flushed by the handler output whenever its queue runs empty.
+        var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
+        await using var output = outputFormat == "jsonl" ? HandlerOutput.JsonLines(stdout) : HandlerOutput.Text(stdout);
+        ConnectionHandler handler = handlerName switch
+        {
+            "eof-echo" => new EofEchoHandler(output, delimiter),
+            "echo" => new EchoHandler(),
+            _ => new PrintHandler(output),
+        };
+
+        var server = new SocketServer(options, handler, loggerFactory);
+        try
+        {
+            await server.StartAsync();
+        }
+        catch (IOException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+
+        await signal.StopRequested;
+        CliLog.ShuttingDown(logger);
+        await server.StopAsync(signal.AbortRequested);
+        return ExitCodes.Success;
+    }
+
+    private static void AddListeners(SocketServerOptions options, string[] hosts, int port)
+    {
+        if (hosts.Length == 0)
+        {
+            options.ListenLocalhost(port);
+            return;
+        }
+
+        foreach (var host in hosts)
+        {
+            if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+            {
+                options.ListenLocalhost(port);
+            }
+            else if (IPAddress.TryParse(host.AsSpan().Trim("[]"), out var address))
+            {
+                options.Listen(address, port);
+            }
+            else
+            {
+                throw new CliException(
+                    $"--host '{host}' is not an IP address or localhost; use 0.0.0.0 or :: to listen on every address.",
+                    ExitCodes.Usage);
+            }
+        }
+    }
+}

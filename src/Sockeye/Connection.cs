@@ -1,0 +1,139 @@
+using System.IO.Pipelines;
+using System.Net;
+
+namespace Sockeye;
+
+/// <summary>
+/// One client connection: its endpoints, its byte stream as a pair of pipes, and its lifetime.
+/// </summary>
+/// <remarks>
+/// Read what the client sent from <c>Transport.Input</c> and write replies to <c>Transport.Output</c>.
+/// The connection stays open until the handler's task completes or the connection is aborted.
+/// </remarks>
+public abstract class Connection
+{
+    // A source that is already canceled, swapped in when the connection closes so that a token asked for
+    // afterwards is canceled from the start. Connections create their sources lazily: most handlers never
+    // ask for them, and an idle connection should hold as little as possible.
+    private static readonly CancellationTokenSource s_canceled = CreateCanceled();
+
+    private int _endReason;
+    private CancellationTokenSource? _closed;
+    private CancellationTokenSource? _closeRequested;
+
+    private protected Connection(long id, EndPoint? remoteEndPoint)
+    {
+        Id = id;
+        RemoteEndPoint = remoteEndPoint;
+    }
+
+    /// <summary>A number that identifies the connection within its server, increasing from 1.</summary>
+    public long Id { get; }
+
+    /// <summary>The server's endpoint of the connection.</summary>
+    public abstract EndPoint? LocalEndPoint { get; }
+
+    /// <summary>
+    /// The client's endpoint. Behind a proxy that speaks the PROXY protocol this is the original client,
+    /// not the proxy.
+    /// </summary>
+    public EndPoint? RemoteEndPoint { get; internal set; }
+
+    /// <summary>The connection's byte stream: read from <c>Input</c>, write to <c>Output</c>.</summary>
+    /// <remarks>Optional layers such as TLS replace it with their own decrypted stream before the handler runs.</remarks>
+    public IDuplexPipe Transport { get; internal set; } = null!;
+
+    /// <summary>
+    /// The largest message the server accepts on this connection (<see cref="SocketServerOptions.MaxMessageSize"/>).
+    /// The receive buffer always has room for one such message, so a handler that waits for a whole message
+    /// of at most this size never stalls.
+    /// </summary>
+    public long MaxMessageSize { get; private protected init; } = 1024 * 1024;
+
+    /// <summary>Bytes received from the client so far.</summary>
+    public abstract long BytesReceived { get; }
+
+    /// <summary>Bytes sent to the client so far.</summary>
+    public abstract long BytesSent { get; }
+
+    /// <summary>Why the connection ended, or <see cref="ConnectionEndReason.None"/> while it is open.</summary>
+    public ConnectionEndReason EndReason => (ConnectionEndReason)Volatile.Read(ref _endReason);
+
+    /// <summary>
+    /// Canceled when the connection is torn down: the client reset it, it was aborted, or it was closed.
+    /// A client that only ends its sending side does not cancel it: the handler may still reply.
+    /// </summary>
+    public CancellationToken ConnectionClosed => GetToken(ref _closed);
+
+    /// <summary>
+    /// Canceled when the server asks the handler to finish: the server is stopping gracefully. A handler
+    /// should complete the message in hand and return; one that does not is aborted after the shutdown timeout.
+    /// </summary>
+    public CancellationToken CloseRequested => GetToken(ref _closeRequested);
+
+    /// <summary>Ends the connection at once, discarding anything not yet sent.</summary>
+    public void Abort() => Abort(ConnectionEndReason.Aborted);
+
+    /// <summary>Ends the connection at once with the given reason, discarding anything not yet sent.</summary>
+    /// <param name="reason">Why the connection is ended. The first reason recorded wins.</param>
+    public void Abort(ConnectionEndReason reason)
+    {
+        if (reason == ConnectionEndReason.None)
+        {
+            throw new ArgumentOutOfRangeException(nameof(reason), "A connection cannot end with no reason.");
+        }
+
+        TrySetEndReason(reason);
+        AbortCore();
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"#{Id} {RemoteEndPoint}";
+
+    /// <summary>Tears down the transport. Idempotent; the end reason is already recorded.</summary>
+    private protected abstract void AbortCore();
+
+    /// <summary>Records why the connection ended, unless a reason was recorded first.</summary>
+    internal bool TrySetEndReason(ConnectionEndReason reason) =>
+        Interlocked.CompareExchange(ref _endReason, (int)reason, (int)ConnectionEndReason.None) == (int)ConnectionEndReason.None;
+
+    /// <summary>Asks the handler to finish; see <see cref="CloseRequested"/>.</summary>
+    internal void RequestClose() => Fire(ref _closeRequested);
+
+    /// <summary>Cancels <see cref="ConnectionClosed"/>.</summary>
+    private protected void FireConnectionClosed() => Fire(ref _closed);
+
+    private static CancellationToken GetToken(ref CancellationTokenSource? field)
+    {
+        var source = Volatile.Read(ref field);
+        if (source is null)
+        {
+            var created = new CancellationTokenSource();
+            source = Interlocked.CompareExchange(ref field, created, null) ?? created;
+            if (!ReferenceEquals(source, created))
+            {
+                created.Dispose();
+            }
+        }
+
+        return source.Token;
+    }
+
+    private static void Fire(ref CancellationTokenSource? field)
+    {
+        var previous = Interlocked.Exchange(ref field, s_canceled);
+        if (previous is not null && !ReferenceEquals(previous, s_canceled))
+        {
+            // Callbacks registered by user code run synchronously inside Cancel; run them on the thread pool
+            // so they can never re-enter the transport code that fired them.
+            ThreadPool.UnsafeQueueUserWorkItem(static source => source.Cancel(), previous, preferLocal: false);
+        }
+    }
+
+    private static CancellationTokenSource CreateCanceled()
+    {
+        var source = new CancellationTokenSource();
+        source.Cancel();
+        return source;
+    }
+}

@@ -1,0 +1,47 @@
+namespace Sockeye;
+
+/// <summary>
+/// Why a connection ended. Every connection ends with exactly one reason: the first one recorded wins,
+/// so a timeout that fires while a reset is being handled cannot relabel the connection.
+/// </summary>
+public enum ConnectionEndReason
+{
+    /// <summary>The connection has not ended yet.</summary>
+    None = 0,
+
+    /// <summary>The handler finished on its own and the server closed the connection.</summary>
+    ServerClosed,
+
+    /// <summary>The client ended its side (sent FIN), then the handler finished and the server closed.</summary>
+    ClientClosed,
+
+    /// <summary>The client reset the connection, or the network failed under it.</summary>
+    ConnectionReset,
+
+    /// <summary>The handler called <see cref="Connection.Abort()"/>.</summary>
+    Aborted,
+
+    /// <summary>The handler threw an exception.</summary>
+    HandlerError,
+
+    /// <summary>The server stopped and the connection did not finish within the shutdown timeout.</summary>
+    ServerShutdown,
+
+    /// <summary>No byte moved in either direction for longer than the idle timeout.</summary>
+    IdleTimeout,
+
+    /// <summary>The client began a message and then sent it slower than the minimum data rate.</summary>
+    SlowClient,
+
+    /// <summary>The client stopped reading, and a write waited longer than the write timeout.</summary>
+    SlowReader,
+
+    /// <summary>The client sent a message larger than the maximum message size.</summary>
+    MessageTooLarge,
+
+    /// <summary>The client sent bytes that violate the protocol (a malformed frame or header).</summary>
+    ProtocolError,
+
+    /// <summary>The connection was refused because the server was at its connection limit.</summary>
+    ConnectionLimit,
+}

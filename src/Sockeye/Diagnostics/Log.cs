@@ -1,0 +1,68 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Sockeye.Diagnostics;
+
+/// <summary>
+/// Every log line the library writes. Event ids are stable: operators filter and alert on them, so an id is
+/// never reused for a different message, and a retired id stays reserved in the list below.
+/// </summary>
+/// <remarks>
+/// Server: 1-9. Connection: 10-29. Reserved (retired): none yet.
+/// </remarks>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Listening on {EndPoint}")]
+    public static partial void Listening(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information,
+        Message = "Stopping: no longer accepting; waiting up to {ShutdownTimeout} for {ConnectionCount} connection(s) to finish")]
+    public static partial void Stopping(ILogger logger, TimeSpan shutdownTimeout, int connectionCount);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Stopped")]
+    public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "Accepting on {EndPoint} failed ({SocketError}); retrying")]
+    public static partial void AcceptFailed(ILogger logger, EndPoint endPoint, SocketError socketError, Exception exception);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning,
+        Message = "{ConnectionCount} connection(s) did not finish in time and were aborted")]
+    public static partial void AbortingOnShutdown(ILogger logger, int connectionCount);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning,
+        Message = "{ConnectionCount} handler(s) had not returned {Wait} after their connections were aborted; stopping without them")]
+    public static partial void HandlersIgnoredAbort(ILogger logger, int connectionCount, TimeSpan wait);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Connection {ConnectionId} accepted from {RemoteEndPoint}")]
+    public static partial void ConnectionAccepted(ILogger logger, long connectionId, EndPoint? remoteEndPoint);
+
+    [LoggerMessage(EventId = 11,
+        Message = "Connection {ConnectionId} ended: {EndReason}; received {BytesReceived} B, sent {BytesSent} B in {DurationMs:0.0} ms")]
+    public static partial void ConnectionEnded(
+        ILogger logger, LogLevel level, long connectionId, ConnectionEndReason endReason, long bytesReceived, long bytesSent, double durationMs);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Error, Message = "Connection {ConnectionId}: the handler threw")]
+    public static partial void HandlerError(ILogger logger, long connectionId, Exception exception);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: the handler threw after the connection had ended ({EndReason})")]
+    public static partial void HandlerErrorAfterEnd(ILogger logger, long connectionId, ConnectionEndReason endReason, Exception exception);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Warning,
+        Message = "Connection {ConnectionId}: unexpected socket error {SocketError} while {Operation}")]
+    public static partial void UnexpectedSocketError(ILogger logger, long connectionId, SocketError socketError, string operation);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Error, Message = "Connection {ConnectionId}: the transport failed unexpectedly")]
+    public static partial void TransportError(ILogger logger, long connectionId, Exception exception);
+
+    /// <summary>The level a connection's end is logged at: what a client can cause is never an error.</summary>
+    public static LogLevel LevelFor(ConnectionEndReason reason) => reason switch
+    {
+        ConnectionEndReason.ServerClosed or
+        ConnectionEndReason.ClientClosed or
+        ConnectionEndReason.ConnectionReset or
+        ConnectionEndReason.HandlerError => LogLevel.Debug,
+        _ => LogLevel.Information,
+    };
+}

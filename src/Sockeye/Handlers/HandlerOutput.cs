@@ -1,0 +1,59 @@
+using System.Buffers;
+
+namespace Sockeye.Handlers;
+
+/// <summary>
+/// Where the built-in handlers report what they received and sent: the seed's text lines, JSON lines, or
+/// nowhere. Writing is queued, so a slow terminal never stalls a connection until the queue is full.
+/// </summary>
+public abstract class HandlerOutput : IAsyncDisposable
+{
+    /// <summary>An output that discards everything.</summary>
+    public static HandlerOutput Null { get; } = new NullOutput();
+
+    /// <summary>
+    /// The seed's format: <c>Read {N} bytes from socket.</c> then <c> Data : {text}</c> for a message received,
+    /// and <c>Sent {N} bytes to client.</c> for a reply. Text is decoded as UTF-8.
+    /// </summary>
+    /// <param name="writer">Where the lines go; the output flushes it whenever its queue runs empty.</param>
+    /// <returns>An output to dispose when the server has stopped, which flushes what is queued.</returns>
+    public static HandlerOutput Text(TextWriter writer) => new QueuedOutput(writer, new TextFormat());
+
+    /// <summary>
+    /// One JSON object per line: <c>time</c>, <c>event</c> (<c>received</c> or <c>sent</c>), <c>connection</c>,
+    /// <c>remote</c>, <c>bytes</c>, and for a received message its <c>data</c> as UTF-8 text (with
+    /// <c>dataBase64</c> added when the bytes are not valid UTF-8).
+    /// </summary>
+    /// <param name="writer">Where the lines go; the output flushes it whenever its queue runs empty.</param>
+    /// <param name="timeProvider">The clock for the <c>time</c> field; the system clock by default.</param>
+    /// <returns>An output to dispose when the server has stopped, which flushes what is queued.</returns>
+    public static HandlerOutput JsonLines(TextWriter writer, TimeProvider? timeProvider = null) =>
+        new QueuedOutput(writer, new JsonLinesFormat(timeProvider ?? TimeProvider.System));
+
+    /// <summary>Reports a message received from <paramref name="connection"/>.</summary>
+    /// <param name="connection">The connection it came from.</param>
+    /// <param name="message">The message's bytes; read before this method returns, not kept.</param>
+    /// <returns>A task that completes once the report is queued.</returns>
+    public abstract ValueTask MessageReceivedAsync(Connection connection, ReadOnlySequence<byte> message);
+
+    /// <summary>Reports a reply of <paramref name="byteCount"/> bytes sent to <paramref name="connection"/>.</summary>
+    /// <param name="connection">The connection it went to.</param>
+    /// <param name="byteCount">How many bytes were sent.</param>
+    /// <returns>A task that completes once the report is queued.</returns>
+    public abstract ValueTask MessageSentAsync(Connection connection, long byteCount);
+
+    /// <summary>Writes out everything queued, then stops.</summary>
+    /// <returns>A task that completes when the output is flushed.</returns>
+    public virtual ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class NullOutput : HandlerOutput
+    {
+        public override ValueTask MessageReceivedAsync(Connection connection, ReadOnlySequence<byte> message) => ValueTask.CompletedTask;
+
+        public override ValueTask MessageSentAsync(Connection connection, long byteCount) => ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,33 @@
+using System.Net;
+
+namespace Sockeye;
+
+/// <summary>One endpoint the server listens on, and the options that apply to it alone.</summary>
+public sealed class ListenerOptions
+{
+    /// <summary>Creates options for a listener on <paramref name="endPoint"/>.</summary>
+    /// <param name="endPoint">An <see cref="IPEndPoint"/> (port 0 picks a free port) or a Unix domain socket endpoint.</param>
+    public ListenerOptions(EndPoint endPoint)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        EndPoint = endPoint;
+    }
+
+    /// <summary>The endpoint to bind.</summary>
+    public EndPoint EndPoint { get; }
+
+    /// <summary>
+    /// Set by <see cref="SocketServerOptions.ListenLocalhost"/>: bind the IPv4 loopback address and also the IPv6
+    /// one where the machine has it, on the same port.
+    /// </summary>
+    internal bool IsLocalhost { get; init; }
+
+    /// <summary>
+    /// The handler for connections accepted on this listener, or <see langword="null"/> to use the server's.
+    /// </summary>
+    public ConnectionHandler? Handler { get; set; }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        IsLocalhost ? $"localhost:{((IPEndPoint)EndPoint).Port}" : EndPoint.ToString() ?? string.Empty;
+}

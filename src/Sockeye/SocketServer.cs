@@ -1,0 +1,284 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sockeye.Diagnostics;
+using Sockeye.Transport;
+
+namespace Sockeye;
+
+/// <summary>
+/// A TCP server: it listens on one or more endpoints, accepts clients in a loop that never waits on a
+/// handler, runs a <see cref="ConnectionHandler"/> for each connection, and stops gracefully.
+/// </summary>
+/// <example>
+/// <code>
+/// var options = new SocketServerOptions();
+/// options.Listen(IPAddress.Loopback, 5000);
+/// await using var server = new SocketServer(options, async connection =>
+/// {
+///     var result = await connection.Transport.Input.ReadAsync();
+///     // ...
+/// });
+/// await server.StartAsync();
+/// </code>
+/// </example>
+public sealed class SocketServer : IAsyncDisposable
+{
+    // After aborting the connections left at the end of a stop, how long to wait for their handlers to return.
+    private static readonly TimeSpan s_abortGrace = TimeSpan.FromSeconds(5);
+
+    // How long an accept loop pauses after an error such as "too many open files" before it tries again.
+    private static readonly TimeSpan s_acceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    private readonly ServerContext _context;
+    private readonly ConnectionHandler _handler;
+    private readonly ILogger _logger;
+    private readonly List<SocketListener> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
+    private readonly CancellationTokenSource _stopNow = new();
+    private readonly Lock _gate = new();
+    private long _lastConnectionId;
+    private bool _started;
+    private Task? _stopping;
+
+    /// <summary>Creates a server that runs <paramref name="handler"/> for each connection.</summary>
+    /// <param name="options">Endpoints, limits and timeouts.</param>
+    /// <param name="handler">The handler for connections whose listener has none of its own.</param>
+    /// <param name="loggerFactory">Where the server logs; nowhere by default.</param>
+    /// <param name="timeProvider">The clock for every timeout; the system clock by default.</param>
+    public SocketServer(
+        SocketServerOptions options,
+        ConnectionHandler handler,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(handler);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _handler = handler;
+        _logger = loggerFactory.CreateLogger<SocketServer>();
+        _context = new ServerContext(options, loggerFactory, timeProvider ?? TimeProvider.System);
+    }
+
+    /// <summary>Creates a server that runs <paramref name="handler"/> for each connection.</summary>
+    /// <param name="options">Endpoints, limits and timeouts.</param>
+    /// <param name="handler">The code to run for each connection.</param>
+    public SocketServer(SocketServerOptions options, Func<Connection, Task> handler)
+        : this(options, ConnectionHandler.Create(handler))
+    {
+    }
+
+    /// <summary>
+    /// The endpoints the server is bound to, in the order of <see cref="SocketServerOptions.Listeners"/>,
+    /// with the real port where port 0 was asked for. Empty until <see cref="StartAsync"/> has run.
+    /// </summary>
+    public IReadOnlyList<EndPoint> EndPoints
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _listeners.Select(listener => listener.EndPoint)];
+            }
+        }
+    }
+
+    /// <summary>What the connections share; for tests that look at pools and the registry.</summary>
+    internal ServerContext Context => _context;
+
+    /// <summary>The number of connections open now.</summary>
+    public int ConnectionCount => _context.Connections.Count;
+
+    /// <summary>Binds every endpoint and starts accepting.</summary>
+    /// <param name="cancellationToken">Not used: binding does not wait.</param>
+    /// <returns>A task that completes once every endpoint is bound.</returns>
+    /// <exception cref="AddressInUseException">An endpoint is in use by another socket.</exception>
+    /// <exception cref="IOException">An endpoint could not be bound.</exception>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        var options = _context.Options;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopping is not null, this);
+            if (_started)
+            {
+                throw new InvalidOperationException("The server has already started.");
+            }
+
+            options.Validate();
+            try
+            {
+                foreach (var listenerOptions in options.Listeners)
+                {
+                    _listeners.AddRange(SocketListener.BindAll(listenerOptions, options.Backlog));
+                }
+            }
+            catch
+            {
+                // All or nothing: a server that could bind only some endpoints holds none of them.
+                foreach (var listener in _listeners)
+                {
+                    listener.Dispose();
+                }
+
+                _listeners.Clear();
+                throw;
+            }
+
+            _started = true;
+            foreach (var listener in _listeners)
+            {
+                Log.Listening(_logger, listener.EndPoint);
+                _acceptLoops.Add(AcceptLoopAsync(listener));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops gracefully: stops accepting at once, asks every handler to finish (see
+    /// <see cref="Connection.CloseRequested"/>), waits for them up to
+    /// <see cref="SocketServerOptions.ShutdownTimeout"/>, then aborts the rest.
+    /// </summary>
+    /// <param name="cancellationToken">When canceled, the wait ends and the remaining connections are aborted at once.</param>
+    /// <returns>A task that completes when every connection has ended.</returns>
+    public Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.CanBeCanceled)
+        {
+            cancellationToken.Register(static state => ((CancellationTokenSource)state!).Cancel(), _stopNow);
+        }
+
+        lock (_gate)
+        {
+            return _stopping ??= StopCoreAsync();
+        }
+    }
+
+    /// <summary>Stops the server as <see cref="StopAsync"/> does.</summary>
+    /// <returns>A task that completes when every connection has ended.</returns>
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private async Task StopCoreAsync()
+    {
+        Task[] acceptLoops;
+        lock (_gate)
+        {
+            foreach (var listener in _listeners)
+            {
+                listener.Dispose();
+            }
+
+            acceptLoops = [.. _acceptLoops];
+        }
+
+        await Task.WhenAll(acceptLoops).ConfigureAwait(false);
+
+        // No connection can be added from here on: every accept loop has ended.
+        var connections = _context.Connections;
+        var emptied = connections.WhenEmptyAsync();
+        if (!emptied.IsCompleted)
+        {
+            var timeout = _context.Options.ShutdownTimeout;
+            Log.Stopping(_logger, timeout, connections.Count);
+
+            // The shutdown clock starts before any handler hears of the stop.
+            var drained = CompletesWithin(emptied, timeout, _stopNow.Token);
+            foreach (var connection in connections.Snapshot)
+            {
+                connection.RequestClose();
+            }
+
+            if (!await drained.ConfigureAwait(false))
+            {
+                Log.AbortingOnShutdown(_logger, connections.Count);
+                foreach (var connection in connections.Snapshot)
+                {
+                    connection.Abort(ConnectionEndReason.ServerShutdown);
+                }
+
+                if (!await CompletesWithin(emptied, s_abortGrace, CancellationToken.None).ConfigureAwait(false))
+                {
+                    Log.HandlersIgnoredAbort(_logger, connections.Count, s_abortGrace);
+                }
+            }
+        }
+
+        _context.Dispose();
+        Log.Stopped(_logger);
+    }
+
+    private async Task<bool> CompletesWithin(Task task, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await task.WaitAsync(timeout, _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task AcceptLoopAsync(SocketListener listener)
+    {
+        var handler = listener.Options.Handler ?? _handler;
+        while (true)
+        {
+            Socket? socket;
+            try
+            {
+                socket = await listener.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (SocketException ex)
+            {
+                // Such as too many open files: keep the server up, and retry once some have closed.
+                Log.AcceptFailed(_logger, listener.EndPoint, ex.SocketErrorCode, ex);
+                if (!await DelayAsync(s_acceptRetryDelay).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (socket is null)
+            {
+                return;
+            }
+
+            StartConnection(socket, handler);
+        }
+    }
+
+    private async Task<bool> DelayAsync(TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _context.TimeProvider, _stopNow.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void StartConnection(Socket socket, ConnectionHandler handler)
+    {
+        if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+        {
+            // Replies are written whole by the handler; waiting to coalesce them only adds latency.
+            socket.NoDelay = true;
+        }
+
+        var connection = new SocketConnection(Interlocked.Increment(ref _lastConnectionId), socket, handler, _context);
+        _context.Connections.Add(connection);
+
+        // The accept loop never runs handler code: the connection starts on the thread pool.
+        ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
+    }
+}

@@ -1,0 +1,76 @@
+using System.IO.Pipelines;
+using System.Net;
+
+namespace Sockeye.Transport;
+
+/// <summary>
+/// A connection with no socket: the handler's side and a client's side joined by two in-memory pipes.
+/// For testing handlers and protocols byte by byte, without the network.
+/// </summary>
+internal sealed class InMemoryConnection : Connection, IDuplexPipe
+{
+    private readonly Pipe _toServer;
+    private readonly Pipe _toClient;
+
+    public InMemoryConnection(long id = 1, long maxMessageSize = 1024 * 1024, EndPoint? remoteEndPoint = null, PipeOptions? pipeOptions = null)
+        : base(id, remoteEndPoint ?? new IPEndPoint(IPAddress.Loopback, 50000))
+    {
+        pipeOptions ??= new PipeOptions(useSynchronizationContext: false);
+        _toServer = new Pipe(pipeOptions);
+        _toClient = new Pipe(pipeOptions);
+        MaxMessageSize = maxMessageSize;
+        Transport = this;
+        Client = new DuplexPipe(_toClient.Reader, _toServer.Writer);
+    }
+
+    /// <summary>The client's side: read what the handler wrote from <c>Input</c>, write to the handler on <c>Output</c>.</summary>
+    public IDuplexPipe Client { get; }
+
+    public override EndPoint? LocalEndPoint { get; } = new IPEndPoint(IPAddress.Loopback, 11000);
+
+    // Bytes pass straight between the test and the handler; nothing in between counts them.
+    public override long BytesReceived => 0;
+
+    public override long BytesSent => 0;
+
+    PipeReader IDuplexPipe.Input => _toServer.Reader;
+
+    PipeWriter IDuplexPipe.Output => _toClient.Writer;
+
+    /// <summary>
+    /// Runs <paramref name="handler"/> as the server would: when it returns, its pipes are completed (the client
+    /// sees the end of the stream) and the connection ends with one reason.
+    /// </summary>
+    public async Task RunAsync(ConnectionHandler handler)
+    {
+        try
+        {
+            await handler.OnConnectedAsync(this).ConfigureAwait(false);
+        }
+        catch (Exception) when (EndReason != ConnectionEndReason.None || TrySetEndReason(ConnectionEndReason.HandlerError))
+        {
+            // Recorded as the connection's end reason; a test reads it from EndReason.
+        }
+        finally
+        {
+            await _toClient.Writer.CompleteAsync().ConfigureAwait(false);
+            await _toServer.Reader.CompleteAsync().ConfigureAwait(false);
+            TrySetEndReason(ConnectionEndReason.ServerClosed);
+            FireConnectionClosed();
+        }
+    }
+
+    private protected override void AbortCore()
+    {
+        // The client's writer belongs to the test; wake the handler's pending read instead of completing it.
+        _toServer.Reader.CancelPendingRead();
+        FireConnectionClosed();
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}

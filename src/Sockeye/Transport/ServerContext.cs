@@ -1,0 +1,58 @@
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+
+namespace Sockeye.Transport;
+
+/// <summary>What every connection of one server shares: options, pools, pipe settings, logging and time.</summary>
+internal sealed class ServerContext : IDisposable
+{
+    public ServerContext(SocketServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    {
+        Options = options;
+        TimeProvider = timeProvider;
+        ConnectionLogger = loggerFactory.CreateLogger("Sockeye.Connection");
+
+        // The handler's side of each pipe runs on the thread pool unless inline scheduling is asked for; the
+        // transport's side always runs inline, on the socket's completion.
+        var applicationScheduler = options.InlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+        var receiveLimit = options.EffectiveReceiveBufferSize;
+        InputPipeOptions = new PipeOptions(
+            MemoryPool,
+            readerScheduler: applicationScheduler,
+            writerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: receiveLimit,
+            resumeWriterThreshold: receiveLimit / 2,
+            minimumSegmentSize: MemoryPool.MaxBufferSize,
+            useSynchronizationContext: false);
+        OutputPipeOptions = new PipeOptions(
+            MemoryPool,
+            readerScheduler: PipeScheduler.Inline,
+            writerScheduler: applicationScheduler,
+            pauseWriterThreshold: options.MaxSendBufferSize,
+            resumeWriterThreshold: options.MaxSendBufferSize / 2,
+            minimumSegmentSize: MemoryPool.MaxBufferSize,
+            useSynchronizationContext: false);
+    }
+
+    public SocketServerOptions Options { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public ILogger ConnectionLogger { get; }
+
+    public PinnedBlockMemoryPool MemoryPool { get; } = new();
+
+    public SocketSenderPool SenderPool { get; } = new();
+
+    public PipeOptions InputPipeOptions { get; }
+
+    public PipeOptions OutputPipeOptions { get; }
+
+    public ConnectionRegistry Connections { get; } = new();
+
+    public void Dispose()
+    {
+        SenderPool.Dispose();
+        MemoryPool.Dispose();
+    }
+}

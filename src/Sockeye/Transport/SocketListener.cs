@@ -1,0 +1,115 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Sockeye.Transport;
+
+/// <summary>One bound, listening socket and its accept operation.</summary>
+internal sealed class SocketListener : IDisposable
+{
+    private readonly Socket _socket;
+
+    private SocketListener(ListenerOptions options, Socket socket)
+    {
+        Options = options;
+        _socket = socket;
+
+        // Read the endpoint back from the socket: with port 0, only the kernel knows the real port.
+        EndPoint = socket.LocalEndPoint ?? options.EndPoint;
+    }
+
+    public ListenerOptions Options { get; }
+
+    public EndPoint EndPoint { get; }
+
+    /// <summary>
+    /// Binds the listener's endpoints: one, or for localhost the IPv4 loopback and, where the machine has it, the
+    /// IPv6 loopback on the same port.
+    /// </summary>
+    public static IEnumerable<SocketListener> BindAll(ListenerOptions options, int backlog)
+    {
+        var first = Bind(options, options.EndPoint, backlog);
+        yield return first;
+        if (options.IsLocalhost && Socket.OSSupportsIPv6)
+        {
+            var port = ((IPEndPoint)first.EndPoint).Port;
+            SocketListener? second = null;
+            try
+            {
+                second = Bind(options, new IPEndPoint(IPAddress.IPv6Loopback, port), backlog);
+            }
+            catch (IOException ex) when (ex.InnerException is SocketException
+            {
+                SocketErrorCode: SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported,
+            })
+            {
+                // IPv6 is switched off on this machine: IPv4 loopback alone is still localhost.
+            }
+
+            if (second is not null)
+            {
+                yield return second;
+            }
+        }
+    }
+
+    /// <summary>Binds and listens, turning the common failures into exceptions with a clear message.</summary>
+    private static SocketListener Bind(ListenerOptions options, EndPoint endPoint, int backlog)
+    {
+        var socket = endPoint is UnixDomainSocketEndPoint
+            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint is IPEndPoint { Address: var address } && address.Equals(IPAddress.IPv6Any))
+            {
+                // "::" means every address, IPv4 included, as it does for Kestrel.
+                socket.DualMode = true;
+            }
+
+            socket.Bind(endPoint);
+            socket.Listen(backlog);
+            return new SocketListener(options, socket);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            throw BindError(endPoint, ex);
+        }
+    }
+
+    /// <summary>Accepts the next client, or returns <see langword="null"/> once the listener is unbound.</summary>
+    /// <exception cref="SocketException">Accepting failed for a reason worth logging, such as too many open files.</exception>
+    public async ValueTask<Socket?> AcceptAsync()
+    {
+        while (true)
+        {
+            try
+            {
+                return await _socket.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                return null;
+            }
+            catch (SocketException ex) when (SocketErrors.IsAbortedByUs(ex.SocketErrorCode))
+            {
+                return null;
+            }
+            catch (SocketException ex) when (SocketErrors.IsConnectionReset(ex.SocketErrorCode))
+            {
+                // The client gave up while it waited in the backlog; nothing to serve.
+            }
+        }
+    }
+
+    /// <summary>Stops listening: new connections are refused from now on.</summary>
+    public void Dispose() => _socket.Dispose();
+
+    private static IOException BindError(EndPoint endPoint, SocketException ex) => ex.SocketErrorCode switch
+    {
+        SocketError.AddressAlreadyInUse => new AddressInUseException($"Address {endPoint} is already in use.", ex),
+        SocketError.AddressNotAvailable => new IOException($"Address {endPoint} is not available on this machine.", ex),
+        SocketError.AccessDenied => new IOException($"Permission denied binding {endPoint}.", ex),
+        _ => new IOException($"Could not listen on {endPoint}: {ex.Message}", ex),
+    };
+}

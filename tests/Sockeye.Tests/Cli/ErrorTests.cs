@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Sockets;
+using Sockeye.Tests.Infrastructure;
+
+namespace Sockeye.Tests.Cli;
+
+/// <summary>Errors a user can cause: one clear line on standard error, a non-zero exit, never a stack trace.</summary>
+public class ErrorTests
+{
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Serve_on_a_port_in_use_says_so_in_one_line()
+    {
+        using var occupant = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        occupant.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        occupant.Listen();
+        var port = ((IPEndPoint)occupant.LocalEndPoint!).Port;
+
+        var serve = await CliProcess.RunAsync("serve", "--host", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal(1, serve.ExitCode);
+        Assert.Equal([$"error: Address 127.0.0.1:{port} is already in use."], serve.StandardError);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Send_to_a_closed_port_says_the_connection_was_refused()
+    {
+        int port;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+        }
+
+        var send = await CliProcess.RunAsync("send", "--host", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal(1, send.ExitCode);
+        Assert.Equal([$"error: Connection refused by 127.0.0.1:{port}; is the server running?"], send.StandardError);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Send_to_an_unknown_host_says_it_cannot_resolve_it()
+    {
+        var send = await CliProcess.RunAsync("send", "--host", "no-such-host.invalid");
+
+        Assert.Equal(1, send.ExitCode);
+        Assert.Equal(["error: Cannot resolve host 'no-such-host.invalid'."], send.StandardError);
+    }
+
+    [Theory(Timeout = Timeouts.Process)]
+    [InlineData("serve", "--port", "eleven")]
+    [InlineData("serve", "--port", "70000")]
+    [InlineData("serve", "--handler", "nonsense")]
+    [InlineData("serve", "--host", "not-an-address")]
+    [InlineData("send", "--bogus")]
+    [InlineData("frobnicate")]
+    public async Task A_bad_command_line_gets_one_line_and_exit_code_two(params string[] arguments)
+    {
+        var run = await CliProcess.RunAsync(arguments);
+
+        Assert.Equal(2, run.ExitCode);
+        var line = Assert.Single(run.StandardError);
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Empty(run.StandardOutput);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Help_and_version_work()
+    {
+        var help = await CliProcess.RunAsync("--help");
+        var serveHelp = await CliProcess.RunAsync("serve", "--help");
+        var version = await CliProcess.RunAsync("--version");
+
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains(help.StandardOutput, line => line.Contains("serve", StringComparison.Ordinal));
+        Assert.Contains(serveHelp.StandardOutput, line => line.Contains("--handler", StringComparison.Ordinal));
+        Assert.Equal(0, version.ExitCode);
+        Assert.Matches(@"^\d+\.\d+\.\d+", Assert.Single(version.StandardOutput));
+    }
+}

@@ -1,0 +1,121 @@
+using System.Buffers;
+using System.Text;
+using Sockeye.Handlers;
+using Sockeye.Tests.Infrastructure;
+using Sockeye.Transport;
+
+namespace Sockeye.Tests.Handlers;
+
+public class EofEchoHandlerTests
+{
+    private const string Companion = "This is a test<EOF>";
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Echoes_the_companion_message_and_reports_it()
+    {
+        var output = new RecordingOutput();
+        var connection = new InMemoryConnection();
+        var run = connection.RunAsync(new EofEchoHandler(output));
+
+        await connection.Client.Output.WriteAsync(Companion);
+        await run.WithTestTimeout();
+
+        Assert.Equal(Companion, await connection.ReadAllTextAsync());
+        Assert.Equal(["Read 19 bytes from socket.", " Data : This is a test<EOF>", "Sent 19 bytes to client."], output.Lines);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Finds_the_delimiter_split_across_reads_at_every_position()
+    {
+        var data = Encoding.UTF8.GetBytes("payload<EOF>");
+        for (var position = 1; position < data.Length; position++)
+        {
+            var output = new RecordingOutput();
+            var connection = InMemory.WithInput(ScriptedPipeReader.SplitAt(data, position));
+
+            await connection.RunAsync(new EofEchoHandler(output)).WithTestTimeout();
+
+            Assert.Equal("payload<EOF>", await connection.ReadAllTextAsync());
+            Assert.Equal("Sent 12 bytes to client.", output.Lines[^1]);
+        }
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Finds_the_delimiter_delivered_one_byte_at_a_time()
+    {
+        var output = new RecordingOutput();
+        var input = ScriptedPipeReader.ByteByByte("byte by byte<EOF>trailing"u8);
+        var connection = InMemory.WithInput(input);
+
+        await connection.RunAsync(new EofEchoHandler(output)).WithTestTimeout();
+
+        Assert.Equal("byte by byte<EOF>", await connection.ReadAllTextAsync());
+        Assert.Equal(17, input.Reads);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task Searches_only_from_where_the_last_read_left_off()
+    {
+        // A delimiter before the resume point must not be found again: the search never restarts at the beginning.
+        var buffer = new ReadOnlySequence<byte>("xx<EOF>yy<EOF>"u8.ToArray());
+
+        var fromStart = EofEchoHandler.TryFindEnd(buffer, 0, "<EOF>"u8);
+        var resumed = EofEchoHandler.TryFindEnd(buffer, 3, "<EOF>"u8);
+
+        Assert.Equal(7, buffer.Slice(0, fromStart!.Value).Length);
+        Assert.Equal(14, buffer.Slice(0, resumed!.Value).Length);
+        return Task.CompletedTask;
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_client_that_ends_before_the_delimiter_is_reported_and_closed()
+    {
+        var output = new RecordingOutput();
+        var connection = new InMemoryConnection();
+        var run = connection.RunAsync(new EofEchoHandler(output));
+
+        await connection.Client.Output.WriteAsync("no marker");
+        await connection.Client.Output.CompleteAsync();
+        await run.WithTestTimeout();
+
+        Assert.Equal(string.Empty, await connection.ReadAllTextAsync());
+        Assert.Equal(["Read 9 bytes from socket.", " Data : no marker"], output.Lines);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Uses_a_configured_delimiter()
+    {
+        var output = new RecordingOutput();
+        var connection = InMemory.WithInput(ScriptedPipeReader.ByteByByte("line one\nline two\n"u8));
+
+        await connection.RunAsync(new EofEchoHandler(output, "\n")).WithTestTimeout();
+
+        Assert.Equal("line one\n", await connection.ReadAllTextAsync());
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_message_of_exactly_the_maximum_size_is_echoed()
+    {
+        var message = new string('a', 32) + "<EOF>";
+        var connection = InMemory.WithInput(ScriptedPipeReader.SplitAt(Encoding.UTF8.GetBytes(message), 20), maxMessageSize: 32);
+
+        await connection.RunAsync(new EofEchoHandler(new RecordingOutput())).WithTestTimeout();
+
+        Assert.Equal(message, await connection.ReadAllTextAsync());
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task One_byte_over_the_maximum_ends_the_connection_as_too_large(bool delimiterArrives)
+    {
+        var message = new string('a', 33) + (delimiterArrives ? "<EOF>" : "bbbbbbbbbb");
+        var connection = InMemory.WithInput(ScriptedPipeReader.ByteByByte(Encoding.UTF8.GetBytes(message)), maxMessageSize: 32);
+        var output = new RecordingOutput();
+
+        await connection.RunAsync(new EofEchoHandler(output)).WithTestTimeout();
+
+        Assert.Equal(ConnectionEndReason.MessageTooLarge, connection.EndReason);
+        Assert.Empty(output.Lines);
+    }
+}

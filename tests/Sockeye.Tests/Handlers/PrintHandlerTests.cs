@@ -1,0 +1,99 @@
+using System.Text;
+using Sockeye.Handlers;
+using Sockeye.Tests.Infrastructure;
+using Sockeye.Transport;
+
+namespace Sockeye.Tests.Handlers;
+
+public class PrintHandlerTests
+{
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Prints_what_arrived_once_the_client_ends_its_side()
+    {
+        var output = new RecordingOutput();
+        var connection = new InMemoryConnection();
+        var run = connection.RunAsync(new PrintHandler(output));
+
+        await connection.Client.Output.WriteAsync("hel");
+        await connection.Client.Output.WriteAsync("lo");
+        await connection.Client.Output.CompleteAsync();
+        await run.WithTestTimeout();
+
+        Assert.Equal(["Read 5 bytes from socket.", " Data : hello"], output.Lines);
+        Assert.Equal(string.Empty, await connection.ReadAllTextAsync());
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Prints_only_at_the_end_of_a_stream_delivered_byte_by_byte()
+    {
+        var output = new RecordingOutput();
+        var input = ScriptedPipeReader.ByteByByte("one message"u8);
+        var connection = InMemory.WithInput(input);
+
+        await connection.RunAsync(new PrintHandler(output)).WithTestTimeout();
+
+        Assert.Equal(["Read 11 bytes from socket.", " Data : one message"], output.Lines);
+        Assert.Equal(12, input.Reads);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Prints_nothing_when_the_client_sent_nothing()
+    {
+        var output = new RecordingOutput();
+        var connection = new InMemoryConnection();
+        var run = connection.RunAsync(new PrintHandler(output));
+
+        await connection.Client.Output.CompleteAsync();
+        await run.WithTestTimeout();
+
+        Assert.Empty(output.Lines);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Counts_bytes_and_decodes_utf8()
+    {
+        var output = new RecordingOutput();
+        var connection = InMemory.WithInput(new ScriptedPipeReader([Encoding.UTF8.GetBytes("héllo, wörld")]));
+
+        await connection.RunAsync(new PrintHandler(output)).WithTestTimeout();
+
+        Assert.Equal(["Read 14 bytes from socket.", " Data : héllo, wörld"], output.Lines);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_message_of_exactly_the_maximum_size_is_printed()
+    {
+        var output = new RecordingOutput();
+        var connection = InMemory.WithInput(ScriptedPipeReader.SplitAt(new byte[64], 10), maxMessageSize: 64);
+
+        await connection.RunAsync(new PrintHandler(output)).WithTestTimeout();
+
+        Assert.Equal("Read 64 bytes from socket.", output.Lines[0]);
+        Assert.Equal(ConnectionEndReason.ServerClosed, connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task One_byte_over_the_maximum_ends_the_connection_as_too_large()
+    {
+        var output = new RecordingOutput();
+        var connection = InMemory.WithInput(ScriptedPipeReader.SplitAt(new byte[65], 10), maxMessageSize: 64);
+
+        await connection.RunAsync(new PrintHandler(output)).WithTestTimeout();
+
+        Assert.Empty(output.Lines);
+        Assert.Equal(ConnectionEndReason.MessageTooLarge, connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task An_idle_connection_closes_when_the_server_asks()
+    {
+        var output = new RecordingOutput();
+        var connection = new InMemoryConnection();
+        var run = connection.RunAsync(new PrintHandler(output));
+
+        connection.RequestClose();
+        await run.WithTestTimeout();
+
+        Assert.Empty(output.Lines);
+    }
+}
