@@ -93,6 +93,24 @@ public abstract class Connection
     /// <summary>Tears down the transport. Idempotent; the end reason is already recorded.</summary>
     private protected abstract void AbortCore();
 
+    /// <summary>
+    /// The client has begun a message: from now until <see cref="OnMessageReceived"/>, it must keep sending at
+    /// the minimum data rate. Framers and the built-in handlers call it; between messages only the idle timeout applies.
+    /// </summary>
+    internal virtual void OnMessageStarted()
+    {
+    }
+
+    /// <summary>A whole message has arrived (and is counted).</summary>
+    internal virtual void OnMessageReceived()
+    {
+    }
+
+    /// <summary>A whole message has been written for the client (and is counted).</summary>
+    internal virtual void OnMessageSent()
+    {
+    }
+
     /// <summary>Records why the connection ended, unless a reason was recorded first.</summary>
     internal bool TrySetEndReason(ConnectionEndReason reason) =>
         Interlocked.CompareExchange(ref _endReason, (int)reason, (int)ConnectionEndReason.None) == (int)ConnectionEndReason.None;

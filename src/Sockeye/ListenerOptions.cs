@@ -27,6 +27,24 @@ public sealed class ListenerOptions
     /// </summary>
     public ConnectionHandler? Handler { get; set; }
 
+    /// <summary>
+    /// Layers that run before the handler, outermost first: each receives the next step and returns its own.
+    /// </summary>
+    internal List<Func<ConnectionDelegate, ConnectionDelegate>> Middleware { get; } = [];
+
+    /// <summary>The listener's pipeline: its layers around <paramref name="handler"/> (or this listener's own handler).</summary>
+    internal ConnectionDelegate BuildPipeline(ConnectionHandler handler)
+    {
+        var target = Handler ?? handler;
+        ConnectionDelegate pipeline = target.OnConnectedAsync;
+        for (var i = Middleware.Count - 1; i >= 0; i--)
+        {
+            pipeline = Middleware[i](pipeline);
+        }
+
+        return pipeline;
+    }
+
     /// <inheritdoc />
     public override string ToString() =>
         IsLocalhost ? $"localhost:{((IPEndPoint)EndPoint).Port}" : EndPoint.ToString() ?? string.Empty;

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -47,18 +48,20 @@ public sealed class SocketServer : IAsyncDisposable
     /// <param name="handler">The handler for connections whose listener has none of its own.</param>
     /// <param name="loggerFactory">Where the server logs; nowhere by default.</param>
     /// <param name="timeProvider">The clock for every timeout; the system clock by default.</param>
+    /// <param name="meterFactory">Creates the <c>Sockeye</c> meter; a meter of the server's own by default.</param>
     public SocketServer(
         SocketServerOptions options,
         ConnectionHandler handler,
         ILoggerFactory? loggerFactory = null,
-        TimeProvider? timeProvider = null)
+        TimeProvider? timeProvider = null,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handler);
         loggerFactory ??= NullLoggerFactory.Instance;
         _handler = handler;
         _logger = loggerFactory.CreateLogger<SocketServer>();
-        _context = new ServerContext(options, loggerFactory, timeProvider ?? TimeProvider.System);
+        _context = new ServerContext(options, loggerFactory, timeProvider ?? TimeProvider.System, meterFactory);
     }
 
     /// <summary>Creates a server that runs <paramref name="handler"/> for each connection.</summary>
@@ -225,7 +228,7 @@ public sealed class SocketServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync(SocketListener listener)
     {
-        var handler = listener.Options.Handler ?? _handler;
+        var pipeline = listener.Options.BuildPipeline(_handler);
         while (true)
         {
             Socket? socket;
@@ -250,7 +253,7 @@ public sealed class SocketServer : IAsyncDisposable
                 return;
             }
 
-            StartConnection(socket, handler);
+            StartConnection(socket, pipeline);
         }
     }
 
@@ -267,7 +270,7 @@ public sealed class SocketServer : IAsyncDisposable
         }
     }
 
-    private void StartConnection(Socket socket, ConnectionHandler handler)
+    private void StartConnection(Socket socket, ConnectionDelegate pipeline)
     {
         if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
         {
@@ -275,8 +278,9 @@ public sealed class SocketServer : IAsyncDisposable
             socket.NoDelay = true;
         }
 
-        var connection = new SocketConnection(Interlocked.Increment(ref _lastConnectionId), socket, handler, _context);
+        var connection = new SocketConnection(Interlocked.Increment(ref _lastConnectionId), socket, pipeline, _context);
         _context.Connections.Add(connection);
+        _context.Metrics.ConnectionAccepted();
 
         // The accept loop never runs handler code: the connection starts on the thread pool.
         ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);

@@ -1,15 +1,18 @@
+using System.Diagnostics.Metrics;
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
+using Sockeye.Diagnostics;
 
 namespace Sockeye.Transport;
 
 /// <summary>What every connection of one server shares: options, pools, pipe settings, logging and time.</summary>
 internal sealed class ServerContext : IDisposable
 {
-    public ServerContext(SocketServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    public ServerContext(SocketServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IMeterFactory? meterFactory)
     {
         Options = options;
         TimeProvider = timeProvider;
+        Metrics = new SockeyeMetrics(meterFactory);
         ConnectionLogger = loggerFactory.CreateLogger("Sockeye.Connection");
 
         // The handler's side of each pipe runs on the thread pool unless inline scheduling is asked for; the
@@ -40,6 +43,8 @@ internal sealed class ServerContext : IDisposable
 
     public ILogger ConnectionLogger { get; }
 
+    public SockeyeMetrics Metrics { get; }
+
     public PinnedBlockMemoryPool MemoryPool { get; } = new();
 
     public SocketSenderPool SenderPool { get; } = new();
@@ -54,5 +59,6 @@ internal sealed class ServerContext : IDisposable
     {
         SenderPool.Dispose();
         MemoryPool.Dispose();
+        Metrics.Dispose();
     }
 }

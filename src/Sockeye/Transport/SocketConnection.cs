@@ -28,7 +28,7 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
 
     private readonly Socket _socket;
     private readonly ServerContext _context;
-    private readonly ConnectionHandler _handler;
+    private readonly ConnectionDelegate _pipeline;
     private readonly SocketReceiver _receiver = new();
     private readonly Pipe _input;
     private readonly Pipe _output;
@@ -40,11 +40,11 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
     private bool _finReceived;
     private int _aborted;
 
-    public SocketConnection(long id, Socket socket, ConnectionHandler handler, ServerContext context)
+    public SocketConnection(long id, Socket socket, ConnectionDelegate pipeline, ServerContext context)
         : base(id, socket.RemoteEndPoint)
     {
         _socket = socket;
-        _handler = handler;
+        _pipeline = pipeline;
         _context = context;
         _input = new Pipe(context.InputPipeOptions);
         _output = new Pipe(context.OutputPipeOptions);
@@ -131,7 +131,9 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
         {
             TrySetEndReason(ConnectionEndReason.ServerClosed);
             FireConnectionClosed();
-            LogEnd();
+            var duration = _context.TimeProvider.GetElapsedTime(_startTimestamp);
+            LogEnd(duration);
+            _context.Metrics.ConnectionEnded(EndReason, duration);
             _context.Connections.Remove(this);
         }
     }
@@ -145,7 +147,7 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
         bool clientEndedFirst;
         try
         {
-            await _handler.OnConnectedAsync(this).ConfigureAwait(false);
+            await _pipeline(this).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -155,10 +157,17 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
         {
             clientEndedFirst = Volatile.Read(ref _finReceived);
 
-            // The handler is done with its pipes. Completing the output lets the send loop flush and send FIN;
-            // completing the input turns the receive loop into a drain.
-            await Transport.Output.CompleteAsync().ConfigureAwait(false);
-            await Transport.Input.CompleteAsync().ConfigureAwait(false);
+            // The handler and its layers are done with the pipes. Completing the output lets the send loop flush
+            // and send FIN; completing the input turns the receive loop into a drain. A layer completes its own
+            // pipes; completing them again here is harmless and covers a layer that failed before it could.
+            if (!ReferenceEquals(Transport, this))
+            {
+                await Transport.Output.CompleteAsync().ConfigureAwait(false);
+                await Transport.Input.CompleteAsync().ConfigureAwait(false);
+            }
+
+            await _output.Writer.CompleteAsync().ConfigureAwait(false);
+            await _input.Reader.CompleteAsync().ConfigureAwait(false);
         }
 
         await sending.ConfigureAwait(false);
@@ -204,6 +213,7 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
 
                 writer.Advance(received.BytesTransferred);
                 Volatile.Write(ref _bytesReceived, _bytesReceived + received.BytesTransferred);
+                _context.Metrics.BytesReceived(received.BytesTransferred);
 
                 // Backpressure: this waits while the handler holds more than the receive buffer's worth.
                 var flushed = await writer.FlushAsync().ConfigureAwait(false);
@@ -258,6 +268,7 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
             }
 
             Volatile.Write(ref _bytesReceived, _bytesReceived + received.BytesTransferred);
+            _context.Metrics.BytesReceived(received.BytesTransferred);
         }
     }
 
@@ -288,6 +299,7 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
                     }
 
                     Volatile.Write(ref _bytesSent, _bytesSent + buffer.Length);
+                    _context.Metrics.BytesSent(buffer.Length);
                 }
 
                 reader.AdvanceTo(buffer.End);
@@ -398,14 +410,17 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
         return new ConnectionResetException($"The client reset the connection ({error}).", new SocketException((int)error));
     }
 
-    private void LogEnd()
+    internal override void OnMessageReceived() => _context.Metrics.MessageReceived();
+
+    internal override void OnMessageSent() => _context.Metrics.MessageSent();
+
+    private void LogEnd(TimeSpan duration)
     {
         var reason = EndReason;
         var level = Log.LevelFor(reason);
         if (Logger.IsEnabled(level))
         {
-            var elapsed = _context.TimeProvider.GetElapsedTime(_startTimestamp);
-            Log.ConnectionEnded(Logger, level, Id, reason, BytesReceived, BytesSent, elapsed.TotalMilliseconds);
+            Log.ConnectionEnded(Logger, level, Id, reason, BytesReceived, BytesSent, duration.TotalMilliseconds);
         }
     }
 }
