@@ -27,6 +27,45 @@ internal static class CommonOptions
         HelpName = "N",
     };
 
+    /// <summary>A size option that takes plain bytes or KiB/MiB/GiB; its help shows the default as written.</summary>
+    public static Option<ByteSize> ByteSize(string name, string description, long defaultBytes, long minimum = 1) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => new ByteSize(defaultBytes),
+        CustomParser = result =>
+        {
+            var text = result.Tokens[^1].Value;
+            if (Cli.ByteSize.TryParse(text, out var size) && size.Bytes >= minimum)
+            {
+                return size;
+            }
+
+            result.AddError($"{name} must be a size of at least {new ByteSize(minimum)} such as 65536, 64KiB or 1MiB, not '{text}'.");
+            return default;
+        },
+        HelpName = "BYTES",
+    };
+
+    /// <summary>A duration option in seconds, decimals allowed; 0 means off where <paramref name="zeroMeansOff"/>.</summary>
+    public static Option<double> Seconds(string name, string description, double defaultSeconds, bool zeroMeansOff = false) => new(name)
+    {
+        Description = zeroMeansOff ? $"{description} 0 turns it off." : description,
+        DefaultValueFactory = _ => defaultSeconds,
+        CustomParser = result =>
+        {
+            var text = result.Tokens[^1].Value;
+            if (double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds)
+                && seconds >= 0 && seconds <= TimeSpan.MaxValue.TotalSeconds && (zeroMeansOff || seconds > 0))
+            {
+                return seconds;
+            }
+
+            result.AddError($"{name} must be a number of seconds{(zeroMeansOff ? string.Empty : " above 0")} such as 30 or 2.5, not '{text}'.");
+            return default;
+        },
+        HelpName = "SECONDS",
+    };
+
     public static Option<LogLevel> LogLevel() => new("--log-level")
     {
         Description = "The least severe log entry written to standard error.",

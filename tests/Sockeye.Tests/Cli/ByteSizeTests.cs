@@ -1,0 +1,44 @@
+using Sockeye.Cli;
+
+namespace Sockeye.Tests.Cli;
+
+public class ByteSizeTests
+{
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("1048576", 1048576)]
+    [InlineData("64KiB", 65536)]
+    [InlineData("64 kib", 65536)]
+    [InlineData("1MiB", 1048576)]
+    [InlineData("1.5MiB", 1572864)]
+    [InlineData("2G", 2147483648)]
+    [InlineData("10B", 10)]
+    public Task Parses_plain_numbers_and_binary_suffixes(string text, long bytes)
+    {
+        Assert.True(ByteSize.TryParse(text, out var size));
+        Assert.Equal(bytes, size.Bytes);
+        return Task.CompletedTask;
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("")]
+    [InlineData("ten")]
+    [InlineData("-5")]
+    [InlineData("1.5B")]
+    [InlineData("5 MB")]
+    [InlineData("99999999999GiB")]
+    public Task Rejects_what_is_not_a_size(string text)
+    {
+        Assert.False(ByteSize.TryParse(text, out _));
+        return Task.CompletedTask;
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData(1048576, "1MiB")]
+    [InlineData(65536, "64KiB")]
+    [InlineData(1000, "1000")]
+    public Task Prints_the_shortest_exact_form(long bytes, string text)
+    {
+        Assert.Equal(text, new ByteSize(bytes).ToString());
+        return Task.CompletedTask;
+    }
+}
