@@ -4,6 +4,19 @@ using Microsoft.Extensions.Logging;
 
 namespace Sockeye.Cli;
 
+/// <summary>What 0 means for a <see cref="CommonOptions.Seconds"/> option.</summary>
+internal enum ZeroSeconds
+{
+    /// <summary>0 is not a valid value.</summary>
+    Refused,
+
+    /// <summary>0 turns the timeout off.</summary>
+    Off,
+
+    /// <summary>0 means at once.</summary>
+    Immediately,
+}
+
 /// <summary>Options more than one command takes, defined once so they read the same everywhere.</summary>
 internal static class CommonOptions
 {
@@ -46,21 +59,23 @@ internal static class CommonOptions
         HelpName = "BYTES",
     };
 
-    /// <summary>A duration option in seconds, decimals allowed; 0 means off where <paramref name="zeroMeansOff"/>.</summary>
-    public static Option<double> Seconds(string name, string description, double defaultSeconds, bool zeroMeansOff = false) => new(name)
+    /// <summary>
+    /// A duration option in seconds, decimals allowed. 0 is refused unless <paramref name="zero"/> says what it means.
+    /// </summary>
+    public static Option<double> Seconds(string name, string description, double defaultSeconds, ZeroSeconds zero = ZeroSeconds.Refused) => new(name)
     {
-        Description = zeroMeansOff ? $"{description} 0 turns it off." : description,
+        Description = zero == ZeroSeconds.Off ? $"{description} 0 turns it off." : description,
         DefaultValueFactory = _ => defaultSeconds,
         CustomParser = result =>
         {
             var text = result.Tokens[^1].Value;
             if (double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds)
-                && seconds >= 0 && seconds <= TimeSpan.MaxValue.TotalSeconds && (zeroMeansOff || seconds > 0))
+                && seconds <= TimeSpan.MaxValue.TotalSeconds && (seconds > 0 || zero != ZeroSeconds.Refused))
             {
                 return seconds;
             }
 
-            result.AddError($"{name} must be a number of seconds{(zeroMeansOff ? string.Empty : " above 0")} such as 30 or 2.5, not '{text}'.");
+            result.AddError($"{name} must be a number of seconds{(zero == ZeroSeconds.Refused ? " above 0" : string.Empty)} such as 30 or 2.5, not '{text}'.");
             return default;
         },
         HelpName = "SECONDS",

@@ -50,7 +50,10 @@ internal static class ServeCommand
         {
             hosts, port, handler, delimiter, output, logLevel,
         };
+        var limits = new ServeLimits();
+        limits.AddTo(command);
         command.SetAction((parse, cancellationToken) => RunAsync(
+            limits.Read(parse),
             parse.GetValue(hosts) ?? [],
             parse.GetValue(port),
             parse.GetValue(handler)!,
@@ -60,9 +63,11 @@ internal static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel)
+    private static async Task<int> RunAsync(
+        Action<SocketServerOptions> applyLimits, string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel)
     {
         var options = new SocketServerOptions();
+        applyLimits(options);
         AddListeners(options, hosts, port);
 
         using var signal = new ShutdownSignal();

@@ -12,19 +12,52 @@ internal sealed class ConnectionRegistry
 
     public int Count => Volatile.Read(ref _count);
 
-    public ICollection<SocketConnection> Snapshot => _connections.Values;
-
-    public void Add(SocketConnection connection)
+    /// <summary>The live connections; enumerating takes no lock and copies nothing.</summary>
+    public IEnumerable<SocketConnection> All
     {
-        _connections[connection.Id] = connection;
-        Interlocked.Increment(ref _count);
+        get
+        {
+            foreach (var pair in _connections)
+            {
+                yield return pair.Value;
+            }
+        }
     }
 
-    public void Remove(SocketConnection connection)
+    /// <summary>
+    /// Takes a place for one more connection unless <paramref name="limit"/> places are taken. Taking and checking
+    /// are one atomic step, so several accept loops together can never overshoot the limit.
+    /// </summary>
+    public bool TryReserve(int? limit)
     {
-        if (_connections.TryRemove(connection.Id, out _) && Interlocked.Decrement(ref _count) == 0)
+        var count = Interlocked.Increment(ref _count);
+        if (count > limit)
+        {
+            Interlocked.Decrement(ref _count);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Registers a connection in a place taken with <see cref="TryReserve"/>.</summary>
+    public void Add(SocketConnection connection) => _connections[connection.Id] = connection;
+
+    /// <summary>Gives up a place taken with <see cref="TryReserve"/> that no connection will use.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _count) == 0)
         {
             Volatile.Read(ref _emptied)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Removes a connection and gives up its place.</summary>
+    public void Remove(SocketConnection connection)
+    {
+        if (_connections.TryRemove(connection.Id, out _))
+        {
+            Release();
         }
     }
 

@@ -40,6 +40,7 @@ public sealed class SocketServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopNow = new();
     private readonly Lock _gate = new();
     private long _lastConnectionId;
+    private int _atConnectionLimit;
     private bool _started;
     private Task? _stopping;
 
@@ -130,6 +131,7 @@ public sealed class SocketServer : IAsyncDisposable
             }
 
             _started = true;
+            _context.StartHeartbeat();
             foreach (var listener in _listeners)
             {
                 Log.Listening(_logger, listener.EndPoint);
@@ -189,7 +191,7 @@ public sealed class SocketServer : IAsyncDisposable
 
             // The shutdown clock starts before any handler hears of the stop.
             var drained = CompletesWithin(emptied, timeout, _stopNow.Token);
-            foreach (var connection in connections.Snapshot)
+            foreach (var connection in connections.All)
             {
                 connection.RequestClose();
             }
@@ -197,7 +199,7 @@ public sealed class SocketServer : IAsyncDisposable
             if (!await drained.ConfigureAwait(false))
             {
                 Log.AbortingOnShutdown(_logger, connections.Count);
-                foreach (var connection in connections.Snapshot)
+                foreach (var connection in connections.All)
                 {
                     connection.Abort(ConnectionEndReason.ServerShutdown);
                 }
@@ -272,10 +274,32 @@ public sealed class SocketServer : IAsyncDisposable
 
     private void StartConnection(Socket socket, ConnectionDelegate pipeline)
     {
-        if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+        var options = _context.Options;
+        if (!_context.Connections.TryReserve(options.MaxConnections))
         {
-            // Replies are written whole by the handler; waiting to coalesce them only adds latency.
-            socket.NoDelay = true;
+            Reject(socket, ConnectionEndReason.ConnectionLimit);
+            return;
+        }
+
+        if (Volatile.Read(ref _atConnectionLimit) != 0)
+        {
+            Volatile.Write(ref _atConnectionLimit, 0);
+        }
+
+        try
+        {
+            if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+            {
+                // Replies are written whole by the handler; waiting to coalesce them only adds latency.
+                socket.NoDelay = true;
+            }
+        }
+        catch (SocketException)
+        {
+            // The client reset the connection before it could be served.
+            _context.Connections.Release();
+            socket.Dispose();
+            return;
         }
 
         var connection = new SocketConnection(Interlocked.Increment(ref _lastConnectionId), socket, pipeline, _context);
@@ -284,5 +308,30 @@ public sealed class SocketServer : IAsyncDisposable
 
         // The accept loop never runs handler code: the connection starts on the thread pool.
         ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
+    }
+
+    /// <summary>Closes a connection at once, without data, and counts it.</summary>
+    private void Reject(Socket socket, ConnectionEndReason reason)
+    {
+        _context.Metrics.ConnectionRejected(reason);
+
+        // Warn once per time the limit is reached, not once per refused client: a flood must not flood the log.
+        if (Interlocked.Exchange(ref _atConnectionLimit, 1) == 0)
+        {
+            Log.ConnectionLimitReached(_logger, _context.Options.MaxConnections ?? 0);
+        }
+
+        Log.ConnectionRejected(_logger, socket.RemoteEndPoint, reason);
+        try
+        {
+            // A reset frees both ends at once; a refused client has nothing to wait for.
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the client.
+        }
+
+        socket.Dispose();
     }
 }

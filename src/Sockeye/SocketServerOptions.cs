@@ -40,6 +40,37 @@ public sealed class SocketServerOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// The most connections open at once; a client that connects beyond it is closed at once, without data.
+    /// <see langword="null"/> means no limit. 10,000 by default: with the default buffers that bounds what clients
+    /// can make the server hold.
+    /// </summary>
+    public int? MaxConnections { get; set; } = 10_000;
+
+    /// <summary>
+    /// A connection on which no byte has moved in either direction for this long is ended with
+    /// <see cref="ConnectionEndReason.IdleTimeout"/>. <see cref="Timeout.InfiniteTimeSpan"/> turns it off. 5 minutes by default.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Once a client has begun a message, the least it must send, in bytes per second averaged since the message
+    /// began, until the message is complete; a slower client is ended with <see cref="ConnectionEndReason.SlowClient"/>.
+    /// This is the defence against slowloris clients that trickle bytes to hold a connection. Time the server spends
+    /// not reading because the handler is behind does not count against the client. 0 turns it off. 240 by default.
+    /// </summary>
+    /// <remarks>Messages are marked by the framers and built-in handlers; between messages only <see cref="IdleTimeout"/> applies.</remarks>
+    public double MinDataRate { get; set; } = 240;
+
+    /// <summary>How long a message may take before <see cref="MinDataRate"/> is enforced. 5 seconds by default.</summary>
+    public TimeSpan MinDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long one send may wait for the client to take the bytes; a client that stops reading is ended with
+    /// <see cref="ConnectionEndReason.SlowReader"/>. <see cref="Timeout.InfiniteTimeSpan"/> turns it off. 30 seconds by default.
+    /// </summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// After a handler finishes and the server has sent everything and shut down its side, how long the
     /// server keeps reading (and discarding) what the client still sends before it closes the socket.
     /// Closing with unread bytes makes the kernel send a reset, which can destroy a reply the client has not
@@ -99,6 +130,26 @@ public sealed class SocketServerOptions
         RequirePositive(MaxSendBufferSize, nameof(MaxSendBufferSize));
         RequireNonNegative(ShutdownTimeout, nameof(ShutdownTimeout));
         RequireNonNegative(LingerTimeout, nameof(LingerTimeout));
+        RequirePositiveOrInfinite(IdleTimeout, nameof(IdleTimeout));
+        RequirePositiveOrInfinite(WriteTimeout, nameof(WriteTimeout));
+        RequireNonNegative(MinDataRateGracePeriod, nameof(MinDataRateGracePeriod));
+        if (MaxConnections is { } max)
+        {
+            RequirePositive(max, nameof(MaxConnections));
+        }
+
+        if (MinDataRate < 0 || double.IsNaN(MinDataRate) || double.IsInfinity(MinDataRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinDataRate), MinDataRate, $"{nameof(MinDataRate)} must be 0 (off) or a positive number of bytes per second.");
+        }
+    }
+
+    private static void RequirePositiveOrInfinite(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be greater than zero, or Timeout.InfiniteTimeSpan to turn it off.");
+        }
     }
 
     private static void RequirePositive(long value, string name)

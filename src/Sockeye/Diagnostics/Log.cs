@@ -34,6 +34,16 @@ internal static partial class Log
         Message = "{ConnectionCount} handler(s) had not returned {Wait} after their connections were aborted; stopping without them")]
     public static partial void HandlersIgnoredAbort(ILogger logger, int connectionCount, TimeSpan wait);
 
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning,
+        Message = "At the connection limit ({MaxConnections}): new connections are closed at once until some end")]
+    public static partial void ConnectionLimitReached(ILogger logger, int maxConnections);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Error, Message = "The timeout heartbeat failed; it will run again")]
+    public static partial void HeartbeatFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "Connection from {RemoteEndPoint} refused: {Reason}")]
+    public static partial void ConnectionRejected(ILogger logger, EndPoint? remoteEndPoint, ConnectionEndReason reason);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Connection {ConnectionId} accepted from {RemoteEndPoint}")]
     public static partial void ConnectionAccepted(ILogger logger, long connectionId, EndPoint? remoteEndPoint);
 

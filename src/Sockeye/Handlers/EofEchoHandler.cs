@@ -82,6 +82,12 @@ public sealed class EofEchoHandler : ConnectionHandler
                 return;
             }
 
+            if (scanned == 0 && !buffer.IsEmpty)
+            {
+                // The message has begun: from here the client must keep up the minimum data rate.
+                connection.OnMessageStarted();
+            }
+
             scanned = Math.Max(0, buffer.Length - (_delimiter.Length - 1));
             input.AdvanceTo(buffer.Start, buffer.End);
         }
@@ -96,12 +102,14 @@ public sealed class EofEchoHandler : ConnectionHandler
 
     private async Task EchoAsync(Connection connection, ReadOnlySequence<byte> message)
     {
+        connection.OnMessageReceived();
         await _output.MessageReceivedAsync(connection, message).ConfigureAwait(false);
         var output = connection.Transport.Output;
         output.Write(message);
         var flushed = await output.FlushAsync().ConfigureAwait(false);
         if (!flushed.IsCompleted)
         {
+            connection.OnMessageSent();
             await _output.MessageSentAsync(connection, message.Length).ConfigureAwait(false);
         }
     }

@@ -36,6 +36,7 @@ public sealed class PrintHandler(HandlerOutput output) : ConnectionHandler
             {
                 if (!buffer.IsEmpty)
                 {
+                    connection.OnMessageReceived();
                     await output.MessageReceivedAsync(connection, buffer).ConfigureAwait(false);
                 }
 
@@ -43,7 +44,13 @@ public sealed class PrintHandler(HandlerOutput output) : ConnectionHandler
                 return;
             }
 
-            // Keep everything buffered until the client is done; look only at what is new next time.
+            // Keep everything buffered until the client is done; look only at what is new next time. The whole
+            // stream is the message: from its first byte the client must keep up the minimum data rate.
+            if (idle && !buffer.IsEmpty)
+            {
+                connection.OnMessageStarted();
+            }
+
             idle = buffer.IsEmpty;
             input.AdvanceTo(buffer.Start, buffer.End);
         }

@@ -55,8 +55,24 @@ internal sealed class ServerContext : IDisposable
 
     public ConnectionRegistry Connections { get; } = new();
 
+    private Heartbeat? _heartbeat;
+
+    /// <summary>Starts enforcing timeouts, unless every one of them is off.</summary>
+    public void StartHeartbeat()
+    {
+        var options = Options;
+        var anyTimeout = options.IdleTimeout != Timeout.InfiniteTimeSpan
+            || options.WriteTimeout != Timeout.InfiniteTimeSpan
+            || options.MinDataRate > 0;
+        if (anyTimeout)
+        {
+            _heartbeat = new Heartbeat(Connections, TimeProvider, ConnectionLogger);
+        }
+    }
+
     public void Dispose()
     {
+        _heartbeat?.Dispose();
         SenderPool.Dispose();
         MemoryPool.Dispose();
         Metrics.Dispose();

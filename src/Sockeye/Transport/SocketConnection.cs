@@ -17,7 +17,7 @@ namespace Sockeye.Transport;
 /// which can destroy a reply the client has not read yet; the drain is what prevents that.
 /// </remarks>
 [SuppressMessage("Design", "CA1001", Justification = "The receiver is disposed when the connection's run ends; nothing outside owns the connection.")]
-internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWorkItem
+internal sealed partial class SocketConnection : Connection, IDuplexPipe, IThreadPoolWorkItem
 {
     // Half a block, so a receive never asks the pipe for less room than a typical segment holds.
     private const int MinReceiveBufferSize = PinnedBlockMemoryPool.BlockSize / 2;
@@ -130,11 +130,13 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
         finally
         {
             TrySetEndReason(ConnectionEndReason.ServerClosed);
-            FireConnectionClosed();
             var duration = _context.TimeProvider.GetElapsedTime(_startTimestamp);
             LogEnd(duration);
             _context.Metrics.ConnectionEnded(EndReason, duration);
+
+            // Last: whoever waits on ConnectionClosed finds the connection's place in the limit already free.
             _context.Connections.Remove(this);
+            FireConnectionClosed();
         }
     }
 
@@ -215,8 +217,16 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
                 Volatile.Write(ref _bytesReceived, _bytesReceived + received.BytesTransferred);
                 _context.Metrics.BytesReceived(received.BytesTransferred);
 
-                // Backpressure: this waits while the handler holds more than the receive buffer's worth.
-                var flushed = await writer.FlushAsync().ConfigureAwait(false);
+                // Backpressure: this waits while the handler holds more than the receive buffer's worth. The
+                // minimum data rate does not hold that wait against the client.
+                var flushing = writer.FlushAsync();
+                if (!flushing.IsCompleted)
+                {
+                    Volatile.Write(ref _receivePaused, true);
+                }
+
+                var flushed = await flushing.ConfigureAwait(false);
+                Volatile.Write(ref _receivePaused, false);
                 if (flushed.IsCanceled)
                 {
                     error = AbortedError();
@@ -290,7 +300,9 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
                 if (!buffer.IsEmpty)
                 {
                     var sender = _context.SenderPool.Rent();
+                    Volatile.Write(ref _sendsStarted, _sendsStarted + 1);
                     var sent = await sender.SendAsync(_socket, buffer).ConfigureAwait(false);
+                    Volatile.Write(ref _sendsFinished, _sendsStarted);
                     _context.SenderPool.Return(sender);
                     if (sent.HasError)
                     {
@@ -409,8 +421,6 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
         FireConnectionClosed();
         return new ConnectionResetException($"The client reset the connection ({error}).", new SocketException((int)error));
     }
-
-    internal override void OnMessageReceived() => _context.Metrics.MessageReceived();
 
     internal override void OnMessageSent() => _context.Metrics.MessageSent();
 

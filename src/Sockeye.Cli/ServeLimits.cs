@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace Sockeye.Cli;
+
+/// <summary>
+/// <c>serve</c>'s limits and timeouts: one flag per <see cref="SocketServerOptions"/> limit, each defaulting to the
+/// library's default (safe for untrusted clients) and showing it in <c>--help</c>.
+/// </summary>
+internal sealed class ServeLimits
+{
+    private static readonly SocketServerOptions s_defaults = new();
+
+    private readonly Option<int> _maxConnections = new("--max-connections")
+    {
+        Description = "The most connections open at once; more are closed at once, without data. 0 means no limit.",
+        DefaultValueFactory = _ => s_defaults.MaxConnections ?? 0,
+        HelpName = "N",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[^1].Value;
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            {
+                return value;
+            }
+
+            result.AddError($"--max-connections must be a whole number, 0 for no limit, not '{text}'.");
+            return 0;
+        },
+    };
+
+    private readonly Option<double> _idleTimeout = CommonOptions.Seconds(
+        "--idle-timeout", "End a connection on which no byte has moved either way for this long.",
+        s_defaults.IdleTimeout.TotalSeconds, ZeroSeconds.Off);
+
+    private readonly Option<double> _minDataRate = new("--min-data-rate")
+    {
+        Description = "Once a client has begun a message, the least it must send until the message is complete, " +
+            "or it is ended as a slow client (the slowloris defence). 0 turns it off.",
+        DefaultValueFactory = _ => s_defaults.MinDataRate,
+        HelpName = "BYTES_PER_SECOND",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[^1].Value;
+            if (double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
+            {
+                return value;
+            }
+
+            result.AddError($"--min-data-rate must be a number of bytes per second, 0 to turn it off, not '{text}'.");
+            return 0;
+        },
+    };
+
+    private readonly Option<double> _minDataRateGrace = CommonOptions.Seconds(
+        "--min-data-rate-grace", "How long a message may take before --min-data-rate applies.",
+        s_defaults.MinDataRateGracePeriod.TotalSeconds, ZeroSeconds.Immediately);
+
+    private readonly Option<ByteSize> _maxReceiveBuffer = CommonOptions.ByteSize(
+        "--max-receive-buffer", "Received bytes held per connection before reading pauses until the handler catches up " +
+        "(always at least the maximum message size plus 4KiB).",
+        s_defaults.MaxReceiveBufferSize);
+
+    private readonly Option<ByteSize> _maxSendBuffer = CommonOptions.ByteSize(
+        "--max-send-buffer", "Bytes a handler may write ahead of the client before its writes wait.",
+        s_defaults.MaxSendBufferSize);
+
+    private readonly Option<double> _writeTimeout = CommonOptions.Seconds(
+        "--write-timeout", "End a connection whose client has taken no bytes of a send for this long (a client that stops reading).",
+        s_defaults.WriteTimeout.TotalSeconds, ZeroSeconds.Off);
+
+    private readonly Option<double> _drainTimeout = CommonOptions.Seconds(
+        "--drain-timeout", "On SIGTERM or Ctrl+C, how long connections get to finish before they are aborted.",
+        s_defaults.ShutdownTimeout.TotalSeconds, ZeroSeconds.Immediately);
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(_maxConnections);
+        command.Options.Add(_idleTimeout);
+        command.Options.Add(_minDataRate);
+        command.Options.Add(_minDataRateGrace);
+        command.Options.Add(_maxReceiveBuffer);
+        command.Options.Add(_maxSendBuffer);
+        command.Options.Add(_writeTimeout);
+        command.Options.Add(_drainTimeout);
+    }
+
+    /// <summary>What the command line says, as a change to apply to the server's options.</summary>
+    public Action<SocketServerOptions> Read(ParseResult parse)
+    {
+        var maxConnections = parse.GetValue(_maxConnections);
+        var idle = parse.GetValue(_idleTimeout);
+        var minDataRate = parse.GetValue(_minDataRate);
+        var grace = parse.GetValue(_minDataRateGrace);
+        var receiveBuffer = parse.GetValue(_maxReceiveBuffer);
+        var sendBuffer = parse.GetValue(_maxSendBuffer);
+        var write = parse.GetValue(_writeTimeout);
+        var drain = parse.GetValue(_drainTimeout);
+        return options =>
+        {
+            options.MaxConnections = maxConnections == 0 ? null : maxConnections;
+            options.IdleTimeout = OffWhenZero(idle);
+            options.MinDataRate = minDataRate;
+            options.MinDataRateGracePeriod = TimeSpan.FromSeconds(grace);
+            options.MaxReceiveBufferSize = receiveBuffer.Bytes;
+            options.MaxSendBufferSize = sendBuffer.Bytes;
+            options.WriteTimeout = OffWhenZero(write);
+            options.ShutdownTimeout = TimeSpan.FromSeconds(drain);
+        };
+    }
+
+    private static TimeSpan OffWhenZero(double seconds) => seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds);
+}

@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Logging;
+using Sockeye.Diagnostics;
+
+namespace Sockeye.Transport;
+
+/// <summary>
+/// One timer per server that looks at every connection once a second and enforces its timeouts. A timer per
+/// connection would cost memory and timer-queue churn for every idle client; a scan of counters costs neither.
+/// Timeouts therefore fire up to one interval late, which is immaterial at their scale of seconds.
+/// </summary>
+internal sealed class Heartbeat : IDisposable
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    private readonly ConnectionRegistry _connections;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly ITimer _timer;
+    private int _beating;
+
+    public Heartbeat(ConnectionRegistry connections, TimeProvider timeProvider, ILogger logger)
+    {
+        _connections = connections;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _timer = timeProvider.CreateTimer(static state => ((Heartbeat)state!).Beat(), this, Interval, Interval);
+    }
+
+    public void Dispose() => _timer.Dispose();
+
+    private void Beat()
+    {
+        // A beat that overruns the interval is not overlapped by the next one.
+        if (Interlocked.Exchange(ref _beating, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var now = _timeProvider.GetTimestamp();
+            foreach (var connection in _connections.All)
+            {
+                connection.OnHeartbeat(now);
+            }
+        }
+#pragma warning disable CA1031 // A timer callback that throws takes the process down; log and beat again next time.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.HeartbeatFailed(_logger, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _beating, 0);
+        }
+    }
+}

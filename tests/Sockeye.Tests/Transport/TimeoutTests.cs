@@ -1,0 +1,282 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Time.Testing;
+using Sockeye.Handlers;
+using Sockeye.Tests.Infrastructure;
+
+namespace Sockeye.Tests.Transport;
+
+/// <summary>Idle timeout, minimum data rate and write timeout, on a fake clock: deterministic, and fast.</summary>
+public class TimeoutTests
+{
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task A_connection_with_no_traffic_ends_after_the_idle_timeout()
+    {
+        var time = new FakeTimeProvider();
+        var (server, accepted) = await StartAsync(new EchoHandler(), time, o => o.IdleTimeout = TimeSpan.FromSeconds(10));
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        Beat(time, seconds: 9);
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);
+        Beat(time, seconds: 2);
+        await connection.WaitClosedAsync();
+
+        Assert.Equal(ConnectionEndReason.IdleTimeout, connection.EndReason);
+        await AssertClosedAsync(client);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task Traffic_in_either_direction_keeps_a_connection_alive()
+    {
+        var time = new FakeTimeProvider();
+        var (server, accepted) = await StartAsync(new EchoHandler(), time, o => o.IdleTimeout = TimeSpan.FromSeconds(10));
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        for (var round = 0; round < 6; round++)
+        {
+            Beat(time, seconds: 8);
+            await client.SendAsync("x");
+            await client.ReceiveExactlyAsync(1);
+        }
+
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task A_client_that_trickles_a_message_is_ended_as_slow_after_the_grace_period()
+    {
+        var time = new FakeTimeProvider();
+        var handler = new LineEchoHandler();
+        var (server, accepted) = await StartAsync(handler, time, SlowClientOptions);
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        await client.SendAsync("a");
+        await client.ReceiveExactlyAsync(1);
+        Beat(time, seconds: 5);
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);
+        Beat(time, seconds: 2);
+        await connection.WaitClosedAsync();
+
+        Assert.Equal(ConnectionEndReason.SlowClient, connection.EndReason);
+        await AssertClosedAsync(client);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task A_client_that_keeps_up_the_minimum_rate_is_not_ended()
+    {
+        var time = new FakeTimeProvider();
+        var (server, accepted) = await StartAsync(new LineEchoHandler(), time, SlowClientOptions);
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        for (var second = 0; second < 20; second++)
+        {
+            await client.SendAsync(new string('a', 300));
+            await client.ReceiveExactlyAsync(300);
+            Beat(time, seconds: 1);
+        }
+
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task A_connection_quiet_between_messages_is_not_held_to_the_rate()
+    {
+        var time = new FakeTimeProvider();
+        var (server, accepted) = await StartAsync(new LineEchoHandler(), time, SlowClientOptions);
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        await client.SendAsync("a whole message\n");
+        await client.ReceiveExactlyAsync(16);
+        Beat(time, seconds: 60);
+
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task Time_the_server_spends_not_reading_does_not_count_against_the_client()
+    {
+        // The handler stops reading mid-message, the receive buffer fills, and the server stops reading the socket.
+        // The client sent plenty; only the server's backpressure keeps its bytes from counting.
+        var time = new FakeTimeProvider();
+        var bufferFull = new TaskCompletionSource();
+        var (server, accepted) = await StartAsync(
+            ConnectionHandler.Create(async connection =>
+            {
+                var input = connection.Transport.Input;
+                var result = await input.ReadAsync();
+                connection.OnMessageStarted();
+                while (result.Buffer.Length < 8 * 1024)
+                {
+                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                    result = await input.ReadAsync();
+                }
+
+                bufferFull.SetResult();
+                await connection.CloseRequested.WhenCanceled();
+            }),
+            time,
+            o =>
+            {
+                SlowClientOptions(o);
+                o.MaxMessageSize = 1024;
+                o.MaxReceiveBufferSize = 8 * 1024;
+            });
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        await client.SendAsync(new byte[256 * 1024]);
+        await bufferFull.Task.WithTestTimeout();
+        Beat(time, seconds: 120);
+
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task A_client_that_stops_reading_is_ended_as_slow_reader_and_memory_stays_bounded()
+    {
+        var time = new FakeTimeProvider();
+        var blocked = new TaskCompletionSource();
+        var (server, accepted) = await StartAsync(
+            ConnectionHandler.Create(async connection =>
+            {
+                var chunk = new byte[64 * 1024];
+                for (var written = 0L; written < 1L << 30; written += chunk.Length)
+                {
+                    var flushing = connection.Transport.Output.WriteAsync(chunk);
+                    if (!flushing.IsCompleted)
+                    {
+                        // The output pipe is full because the socket is: the client is not reading.
+                        blocked.TrySetResult();
+                    }
+
+                    if ((await flushing).IsCompleted)
+                    {
+                        return;
+                    }
+                }
+            }),
+            time,
+            o => o.WriteTimeout = TimeSpan.FromSeconds(30));
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        await blocked.Task.WithTestTimeout();
+        Beat(time, seconds: 25);
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);
+        Assert.InRange(server.Server.Context.MemoryPool.RentedBlocks, 1, 40);
+        Beat(time, seconds: 10);
+        await connection.WaitClosedAsync();
+
+        Assert.Equal(ConnectionEndReason.SlowReader, connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task Timeouts_can_be_turned_off()
+    {
+        var time = new FakeTimeProvider();
+        var (server, accepted) = await StartAsync(new LineEchoHandler(), time, o =>
+        {
+            o.IdleTimeout = Timeout.InfiniteTimeSpan;
+            o.MinDataRate = 0;
+        });
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        await client.SendAsync("a");
+        await client.ReceiveExactlyAsync(1);
+        Beat(time, seconds: 3600);
+
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);
+    }
+
+    private static void SlowClientOptions(SocketServerOptions options)
+    {
+        options.MinDataRate = 240;
+        options.MinDataRateGracePeriod = TimeSpan.FromSeconds(5);
+        options.IdleTimeout = TimeSpan.FromHours(1);
+    }
+
+    /// <summary>Moves the fake clock one heartbeat at a time, so every beat runs.</summary>
+    private static void Beat(FakeTimeProvider time, int seconds)
+    {
+        for (var i = 0; i < seconds; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    private static async Task AssertClosedAsync(TestClient client)
+    {
+        try
+        {
+            Assert.Empty(await client.ReceiveToEndAsync());
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            // Aborted connections end with a reset.
+        }
+    }
+
+    private static async Task<(TestServer Server, TaskCompletionSource<Connection> Accepted)> StartAsync(
+        ConnectionHandler handler, FakeTimeProvider time, Action<SocketServerOptions> configure)
+    {
+        var accepted = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var server = await TestServer.StartAsync(
+            connection =>
+            {
+                accepted.TrySetResult(connection);
+                return handler.OnConnectedAsync(connection);
+            },
+            configure,
+            time);
+        return (server, accepted);
+    }
+
+    /// <summary>Echoes bytes as they arrive; a message runs from its first byte to a newline.</summary>
+    private sealed class LineEchoHandler : ConnectionHandler
+    {
+        public override async Task OnConnectedAsync(Connection connection)
+        {
+            var input = connection.Transport.Input;
+            var inMessage = false;
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                foreach (var segment in result.Buffer)
+                {
+                    if (!inMessage && !segment.IsEmpty)
+                    {
+                        connection.OnMessageStarted();
+                        inMessage = true;
+                    }
+
+                    if (segment.Span.IndexOf((byte)'\n') >= 0)
+                    {
+                        connection.OnMessageReceived();
+                        inMessage = false;
+                    }
+
+                    await connection.Transport.Output.WriteAsync(segment);
+                }
+
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
