@@ -73,6 +73,12 @@ public class ErrorTests
         Assert.Equal(0, help.ExitCode);
         Assert.Contains(help.StandardOutput, line => line.Contains("serve", StringComparison.Ordinal));
         Assert.Contains(serveHelp.StandardOutput, line => line.Contains("--handler", StringComparison.Ordinal));
+        foreach (var limit in new[] { "--max-connections", "--idle-timeout", "--min-data-rate", "--min-data-rate-grace",
+            "--max-receive-buffer", "--max-send-buffer", "--write-timeout", "--drain-timeout" })
+        {
+            Assert.Contains(serveHelp.StandardOutput, line => line.Contains(limit + " ", StringComparison.Ordinal) && line.Contains("[default: ", StringComparison.Ordinal));
+        }
+
         Assert.Equal(0, version.ExitCode);
         Assert.Matches(@"^\d+\.\d+\.\d+", Assert.Single(version.StandardOutput));
     }

@@ -24,6 +24,8 @@ public class TimeoutTests
 
         Assert.Equal(ConnectionEndReason.IdleTimeout, connection.EndReason);
         await AssertClosedAsync(client);
+        var ended = await server.Logs.WaitForAsync(r => r.EventId.Id == 11);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, ended.Level);
     }
 
     [Fact(Timeout = Timeouts.Network)]
@@ -189,6 +191,7 @@ public class TimeoutTests
         {
             o.IdleTimeout = Timeout.InfiniteTimeSpan;
             o.MinDataRate = 0;
+            o.WriteTimeout = Timeout.InfiniteTimeSpan;
         });
         await using var _ = server;
         using var client = await server.ConnectAsync();
@@ -206,6 +209,10 @@ public class TimeoutTests
         options.MinDataRate = 240;
         options.MinDataRateGracePeriod = TimeSpan.FromSeconds(5);
         options.IdleTimeout = TimeSpan.FromHours(1);
+
+        // On a fake clock, a minute of heartbeats can pass between a send reaching the client and the send loop
+        // recording that it finished; these tests are about the receive side, so the write timeout stays out.
+        options.WriteTimeout = Timeout.InfiniteTimeSpan;
     }
 
     /// <summary>Moves the fake clock one heartbeat at a time, so every beat runs.</summary>
