@@ -6,14 +6,14 @@ namespace Sockeye;
 /// <summary>The live connections of one server, and a signal for when the last one has gone.</summary>
 internal sealed class ConnectionRegistry
 {
-    private readonly ConcurrentDictionary<long, SocketConnection> _connections = new();
+    private readonly ConcurrentDictionary<long, TransportConnection> _connections = new();
     private int _count;
     private TaskCompletionSource? _emptied;
 
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>The live connections; enumerating takes no lock and copies nothing.</summary>
-    public IEnumerable<SocketConnection> All
+    public IEnumerable<TransportConnection> All
     {
         get
         {
@@ -41,7 +41,7 @@ internal sealed class ConnectionRegistry
     }
 
     /// <summary>Registers a connection in a place taken with <see cref="TryReserve"/>.</summary>
-    public void Add(SocketConnection connection) => _connections[connection.Id] = connection;
+    public void Add(TransportConnection connection) => _connections[connection.Id] = connection;
 
     /// <summary>Gives up a place taken with <see cref="TryReserve"/> that no connection will use.</summary>
     public void Release()
@@ -53,7 +53,7 @@ internal sealed class ConnectionRegistry
     }
 
     /// <summary>Removes a connection and gives up its place.</summary>
-    public void Remove(SocketConnection connection)
+    public void Remove(TransportConnection connection)
     {
         if (_connections.TryRemove(connection.Id, out _))
         {

@@ -5,14 +5,11 @@ namespace Sockeye.Transport;
 /// only write counters and marks; every decision is taken on the heartbeat's thread, so the hot path pays for
 /// no timer and no clock read.
 /// </summary>
-internal sealed partial class SocketConnection
+internal abstract partial class TransportConnection
 {
-    // Written by the send loop only: sends begun and sends finished. They differ while a send waits for the client.
+    // Written by one sender at a time: sends begun and sends finished. They differ while a send waits for the client.
     private int _sendsStarted;
     private int _sendsFinished;
-
-    // Written by the receive loop: it is waiting for the handler to catch up (backpressure), not for the client.
-    private bool _receivePaused;
 
     // Written by the handler's thread (OnMessageStarted/OnMessageReceived): the message now arriving, if any.
     private long _messageStartedAt;
@@ -28,17 +25,26 @@ internal sealed partial class SocketConnection
     private int _timedMessage = -1;
     private long _messagePausedTicks;
 
-    internal override void OnMessageStarted()
+    /// <summary>The transport is not receiving because the handler is behind (backpressure), not because of the client.</summary>
+    protected abstract bool IsReceivePaused { get; }
+
+    /// <summary>A send has begun that may have to wait for the client to read.</summary>
+    protected void BeginSend() => Volatile.Write(ref _sendsStarted, _sendsStarted + 1);
+
+    /// <summary>The send begun last has finished.</summary>
+    protected void EndSend() => Volatile.Write(ref _sendsFinished, _sendsStarted);
+
+    internal sealed override void OnMessageStarted()
     {
         Volatile.Write(ref _messageStartBytes, BytesReceived);
-        Volatile.Write(ref _messageStartedAt, _context.TimeProvider.GetTimestamp());
+        Volatile.Write(ref _messageStartedAt, Context.TimeProvider.GetTimestamp());
         Interlocked.Increment(ref _messageNumber);
     }
 
-    internal override void OnMessageReceived()
+    internal sealed override void OnMessageReceived()
     {
         Volatile.Write(ref _messageStartedAt, 0);
-        _context.Metrics.MessageReceived();
+        Context.Metrics.MessageReceived();
     }
 
     /// <summary>Ends the connection if one of its timeouts has passed. Runs on the heartbeat's thread.</summary>
@@ -78,7 +84,7 @@ internal sealed partial class SocketConnection
             return null;
         }
 
-        var timeout = _context.Options.WriteTimeout;
+        var timeout = Context.Options.WriteTimeout;
         return timeout != Timeout.InfiniteTimeSpan && Elapsed(_timedSendSince, now) >= timeout
             ? ConnectionEndReason.SlowReader
             : null;
@@ -87,7 +93,7 @@ internal sealed partial class SocketConnection
     private ConnectionEndReason? CheckMinDataRate(long now, long sinceLastBeat)
     {
         var startedAt = Volatile.Read(ref _messageStartedAt);
-        var options = _context.Options;
+        var options = Context.Options;
         if (startedAt == 0 || options.MinDataRate <= 0)
         {
             return null;
@@ -99,13 +105,13 @@ internal sealed partial class SocketConnection
             _timedMessage = number;
             _messagePausedTicks = 0;
         }
-        else if (Volatile.Read(ref _receivePaused))
+        else if (IsReceivePaused)
         {
             // The server is not reading because the handler is behind: that time is not the client's to answer for.
             _messagePausedTicks += sinceLastBeat;
         }
 
-        var elapsed = Elapsed(startedAt, now) - _context.TimeProvider.GetElapsedTime(0, _messagePausedTicks);
+        var elapsed = Elapsed(startedAt, now) - Context.TimeProvider.GetElapsedTime(0, _messagePausedTicks);
         if (elapsed <= options.MinDataRateGracePeriod)
         {
             return null;
@@ -131,11 +137,11 @@ internal sealed partial class SocketConnection
             return null;
         }
 
-        var timeout = _context.Options.IdleTimeout;
+        var timeout = Context.Options.IdleTimeout;
         return timeout != Timeout.InfiniteTimeSpan && Elapsed(_quietSince, now) >= timeout
             ? ConnectionEndReason.IdleTimeout
             : null;
     }
 
-    private TimeSpan Elapsed(long since, long now) => _context.TimeProvider.GetElapsedTime(since, now);
+    private TimeSpan Elapsed(long since, long now) => Context.TimeProvider.GetElapsedTime(since, now);
 }
