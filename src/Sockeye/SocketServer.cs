@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sockeye.Diagnostics;
 using Sockeye.Transport;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye;
 
@@ -39,8 +40,8 @@ public sealed class SocketServer : IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private readonly CancellationTokenSource _stopNow = new();
     private readonly Lock _gate = new();
-    private long _lastConnectionId;
-    private int _atConnectionLimit;
+    private readonly List<LinuxAcceptor> _acceptors = [];
+    private LinuxTransport? _linux;
     private bool _started;
     private Task? _stopping;
 
@@ -132,10 +133,23 @@ public sealed class SocketServer : IAsyncDisposable
 
             _started = true;
             _context.StartHeartbeat();
+            if (UseLinuxTransport)
+            {
+                _linux = new LinuxTransport(_context, Environment.ProcessorCount);
+            }
+
             foreach (var listener in _listeners)
             {
                 Log.Listening(_logger, listener.EndPoint);
-                _acceptLoops.Add(AcceptLoopAsync(listener));
+                var pipeline = listener.Options.BuildPipeline(_handler);
+                if (_linux is not null)
+                {
+                    _acceptors.Add(_linux.StartAccepting(listener, pipeline));
+                }
+                else
+                {
+                    _acceptLoops.Add(AcceptLoopAsync(listener, pipeline));
+                }
             }
         }
 
@@ -169,14 +183,22 @@ public sealed class SocketServer : IAsyncDisposable
     private async Task StopCoreAsync()
     {
         Task[] acceptLoops;
+        Task[] acceptors;
+        lock (_gate)
+        {
+            acceptors = [.. _acceptors.Select(acceptor => acceptor.StopAsync())];
+            acceptLoops = [.. _acceptLoops];
+        }
+
+        // The loops let go of their listening sockets before the sockets close, so no accept ever touches a
+        // descriptor number the kernel has handed to someone else.
+        await Task.WhenAll(acceptors).ConfigureAwait(false);
         lock (_gate)
         {
             foreach (var listener in _listeners)
             {
                 listener.Dispose();
             }
-
-            acceptLoops = [.. _acceptLoops];
         }
 
         await Task.WhenAll(acceptLoops).ConfigureAwait(false);
@@ -211,6 +233,7 @@ public sealed class SocketServer : IAsyncDisposable
             }
         }
 
+        _linux?.Dispose();
         _context.Dispose();
         Log.Stopped(_logger);
     }
@@ -228,9 +251,8 @@ public sealed class SocketServer : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(SocketListener listener)
+    private async Task AcceptLoopAsync(SocketListener listener, ConnectionDelegate pipeline)
     {
-        var pipeline = listener.Options.BuildPipeline(_handler);
         while (true)
         {
             Socket? socket;
@@ -274,16 +296,21 @@ public sealed class SocketServer : IAsyncDisposable
 
     private void StartConnection(Socket socket, ConnectionDelegate pipeline)
     {
-        var options = _context.Options;
-        if (!_context.Connections.TryReserve(options.MaxConnections))
+        if (!_context.TryAdmit())
         {
-            Reject(socket, ConnectionEndReason.ConnectionLimit);
-            return;
-        }
+            _context.Refuse(ConnectionEndReason.ConnectionLimit, () => socket.RemoteEndPoint);
+            try
+            {
+                // A reset frees both ends at once; a refused client has nothing to wait for.
+                socket.LingerState = new LingerOption(true, 0);
+            }
+            catch (SocketException)
+            {
+                // Already reset by the client.
+            }
 
-        if (Volatile.Read(ref _atConnectionLimit) != 0)
-        {
-            Volatile.Write(ref _atConnectionLimit, 0);
+            socket.Dispose();
+            return;
         }
 
         try
@@ -302,7 +329,7 @@ public sealed class SocketServer : IAsyncDisposable
             return;
         }
 
-        var connection = new SocketConnection(Interlocked.Increment(ref _lastConnectionId), socket, pipeline, _context);
+        var connection = new SocketConnection(_context.NextConnectionId(), socket, pipeline, _context);
         _context.Connections.Add(connection);
         _context.Metrics.ConnectionAccepted();
 
@@ -310,28 +337,11 @@ public sealed class SocketServer : IAsyncDisposable
         ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
     }
 
-    /// <summary>Closes a connection at once, without data, and counts it.</summary>
-    private void Reject(Socket socket, ConnectionEndReason reason)
-    {
-        _context.Metrics.ConnectionRejected(reason);
-
-        // Warn once per time the limit is reached, not once per refused client: a flood must not flood the log.
-        if (Interlocked.Exchange(ref _atConnectionLimit, 1) == 0)
-        {
-            Log.ConnectionLimitReached(_logger, _context.Options.MaxConnections ?? 0);
-        }
-
-        Log.ConnectionRejected(_logger, socket.RemoteEndPoint, reason);
-        try
-        {
-            // A reset frees both ends at once; a refused client has nothing to wait for.
-            socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-            // Already reset by the client.
-        }
-
-        socket.Dispose();
-    }
+    /// <summary>
+    /// Sockeye's own epoll transport where the machine supports it, unless SOCKEYE_TRANSPORT=sockets asks for the
+    /// portable one (System.Net.Sockets), which every other platform uses.
+    /// </summary>
+    private static bool UseLinuxTransport =>
+        LinuxTransport.IsSupported &&
+        !string.Equals(Environment.GetEnvironmentVariable("SOCKEYE_TRANSPORT"), "sockets", StringComparison.OrdinalIgnoreCase);
 }

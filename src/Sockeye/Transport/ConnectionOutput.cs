@@ -26,6 +26,7 @@ internal interface IOutputTransport
 /// sends on the calling thread, straight into the socket, and completes at once when the socket takes it all,
 /// which is nearly always; only when the socket is full does the rest wait for the transport to report that it
 /// is writable again. A flush waits while more than the pause threshold is left unsent, and resumes at half.
+/// Every block is pinned, so a transport may hand their addresses to the kernel.
 /// </summary>
 internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResult>, IThreadPoolWorkItem
 {
@@ -102,7 +103,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
                 ThrowIfWriterCompleted();
                 var segment = needed <= PinnedBlockMemoryPool.BlockSize
                     ? _pool.RentSegment(_written)
-                    : new BufferSegment(pool: null, new byte[needed]);
+                    : new BufferSegment(pool: null, GC.AllocateUninitializedArray<byte>(needed, pinned: true));
                 segment.Reset(_written);
                 if (_tail is null)
                 {

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.IO.Pipelines;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 
@@ -8,11 +9,15 @@ namespace Sockeye.Transport;
 /// <summary>What every connection of one server shares: options, pools, pipe settings, logging and time.</summary>
 internal sealed class ServerContext : IDisposable
 {
+    private long _lastConnectionId;
+    private int _atConnectionLimit;
+
     public ServerContext(SocketServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IMeterFactory? meterFactory)
     {
         Options = options;
         TimeProvider = timeProvider;
         Metrics = new SockeyeMetrics(meterFactory);
+        ServerLogger = loggerFactory.CreateLogger<SocketServer>();
         ConnectionLogger = loggerFactory.CreateLogger("Sockeye.Connection");
 
         // The handler's side of each pipe runs on the thread pool unless inline scheduling is asked for; the
@@ -43,6 +48,8 @@ internal sealed class ServerContext : IDisposable
 
     public ILogger ConnectionLogger { get; }
 
+    public ILogger ServerLogger { get; }
+
     public SockeyeMetrics Metrics { get; }
 
     public PinnedBlockMemoryPool MemoryPool { get; } = new();
@@ -56,6 +63,42 @@ internal sealed class ServerContext : IDisposable
     public ConnectionRegistry Connections { get; } = new();
 
     private Heartbeat? _heartbeat;
+
+    public long NextConnectionId() => Interlocked.Increment(ref _lastConnectionId);
+
+    /// <summary>Takes a place for a new connection, unless the server is at its connection limit.</summary>
+    public bool TryAdmit()
+    {
+        if (!Connections.TryReserve(Options.MaxConnections))
+        {
+            return false;
+        }
+
+        if (Volatile.Read(ref _atConnectionLimit) != 0)
+        {
+            Volatile.Write(ref _atConnectionLimit, 0);
+        }
+
+        return true;
+    }
+
+    /// <summary>Counts and logs a client closed at once, without data. The caller closes its socket.</summary>
+    public void Refuse(ConnectionEndReason reason, Func<EndPoint?> remoteEndPoint)
+    {
+        Metrics.ConnectionRejected(reason);
+
+        // Warn once per time the limit is reached, not once per refused client: a flood must not flood the log.
+        if (reason == ConnectionEndReason.ConnectionLimit && Interlocked.Exchange(ref _atConnectionLimit, 1) == 0)
+        {
+            Log.ConnectionLimitReached(ServerLogger, Options.MaxConnections ?? 0);
+        }
+
+        if (ServerLogger.IsEnabled(LogLevel.Debug))
+        {
+            var remote = remoteEndPoint();
+            Log.ConnectionRejected(ServerLogger, remote, reason);
+        }
+    }
 
     /// <summary>Starts enforcing timeouts, unless every one of them is off.</summary>
     public void StartHeartbeat()
