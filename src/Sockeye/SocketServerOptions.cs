@@ -99,6 +99,10 @@ public sealed class SocketServerOptions
         RequirePositive(MaxSendBufferSize, nameof(MaxSendBufferSize));
         RequireNonNegative(ShutdownTimeout, nameof(ShutdownTimeout));
         RequireNonNegative(LingerTimeout, nameof(LingerTimeout));
+        foreach (var listener in Listeners)
+        {
+            listener.Validate();
+        }
     }
 
     private static void RequirePositive(long value, string name)

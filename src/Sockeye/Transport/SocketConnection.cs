@@ -57,6 +57,11 @@ internal sealed class SocketConnection : Connection, IDuplexPipe, IThreadPoolWor
     {
         get
         {
+            if (ProxiedLocalEndPoint is { } proxied)
+            {
+                return proxied;
+            }
+
             if (_localEndPoint is null)
             {
                 try
