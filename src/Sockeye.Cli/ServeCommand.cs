@@ -45,25 +45,36 @@ internal static class ServeCommand
             HelpName = "FORMAT",
         }.AcceptOnlyFromAmong("text", "jsonl");
         var logLevel = CommonOptions.LogLevel();
+        var listenerFlags = new ListenerFlags();
 
         var command = new Command("serve", "Run the server until Ctrl+C or SIGTERM, then stop gracefully.")
         {
             hosts, port, handler, delimiter, output, logLevel,
         };
+        listenerFlags.AddTo(command);
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetValue(hosts) ?? [],
             parse.GetValue(port),
             parse.GetValue(handler)!,
             parse.GetValue(delimiter)!,
             parse.GetValue(output)!,
-            parse.GetValue(logLevel)));
+            parse.GetValue(logLevel),
+            options => listenerFlags.Apply(parse, options),
+            listenerFlags.HasUnixSockets(parse)));
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel)
+    private static async Task<int> RunAsync(
+        string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel,
+        Action<SocketServerOptions> applyListenerFlags, bool hasUnixSockets)
     {
         var options = new SocketServerOptions();
-        AddListeners(options, hosts, port);
+        if (hosts.Length > 0 || !hasUnixSockets)
+        {
+            AddListeners(options, hosts, port);
+        }
+
+        applyListenerFlags(options);
 
         using var signal = new ShutdownSignal();
         using var loggerFactory = ConsoleLogging.Create(logLevel);

@@ -61,18 +61,18 @@ internal static class ProxyHeaderParser
             throw new ProxyProtocolException("Not a PROXY protocol header.");
         }
 
+        // The spec forbids ending the line with a lone CR or LF.
         var end = line.IndexOfAny((byte)'\r', (byte)'\n');
+        if (end >= 0 && (line[end] == '\n' || (end + 1 < available && line[end + 1] != '\n')))
+        {
+            throw new ProxyProtocolException("A version 1 header line must end with CRLF.");
+        }
+
         if (end < 0 || end + 1 == available)
         {
             return available < MaxV1Length
                 ? false
                 : throw new ProxyProtocolException($"No CRLF within the first {MaxV1Length} bytes of a version 1 header.");
-        }
-
-        // The spec forbids ending the line with a lone CR or LF.
-        if (line[end] != '\r' || line[end + 1] != '\n')
-        {
-            throw new ProxyProtocolException("A version 1 header line must end with CRLF.");
         }
 
         header = ParseV1Fields(line[V1Prefix.Length..end], end + 2);
