@@ -11,6 +11,7 @@ internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
 {
     private readonly PipeReader _input = pipe.Input;
     private readonly PipeWriter _output = pipe.Output;
+    private bool _stopped;
 
     /// <summary>How many bytes have been read, so a handshake failure can tell a silent peer from a bad one.</summary>
     public long BytesRead { get; private set; }
@@ -31,12 +32,20 @@ internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
 
     /// <summary>
     /// Copies what the input pipe holds, up to <paramref name="buffer"/>'s size. Returns 0 at the end of the stream, and
-    /// also when the layer cancels the pending read to stop reading.
+    /// from the moment the layer cancels the pending read to stop reading.
     /// </summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        // The end must stick: SslStream waits for data with a zero-byte read and then reads again, and that second
+        // read would otherwise wait for the client all over again.
+        if (_stopped)
+        {
+            return 0;
+        }
+
         var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
         var data = result.Buffer;
+        _stopped = result.IsCanceled;
         if (result.IsCanceled || buffer.IsEmpty || data.IsEmpty)
         {
             // A zero-byte read only waits for data: leave it unexamined so the next read returns it at once.
