@@ -44,6 +44,19 @@ internal sealed class LayerHarness : IDisposable
         return connection.RunAsync(ConnectionHandler.Create(c => pipeline(c)));
     }
 
+    /// <summary>
+    /// Runs the pipeline with the client silent, and checks that it ends exactly when <paramref name="deadline"/> has
+    /// passed on the fake clock, not a tenth of a second earlier.
+    /// </summary>
+    public async Task RunUntilDeadlineAsync(InMemoryConnection connection, TimeSpan deadline)
+    {
+        var run = RunAsync(connection, _ => Task.CompletedTask);
+        Time.Advance(deadline - TimeSpan.FromSeconds(0.1));
+        Assert.False(run.IsCompleted);
+        Time.Advance(TimeSpan.FromSeconds(0.1));
+        await run.WithTestTimeout();
+    }
+
     public void Dispose()
     {
         Context.Dispose();
