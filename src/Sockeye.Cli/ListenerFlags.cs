@@ -38,13 +38,13 @@ internal sealed class ListenerFlags
             var networks = new List<IPNetwork>();
             foreach (var token in result.Tokens)
             {
-                if (TryParseNetwork(token.Value, out var network))
+                if (TryParseNetwork(token.Value, out var network, out var error))
                 {
                     networks.Add(network);
                 }
                 else
                 {
-                    result.AddError($"--trusted-proxy must be an IP address or a network such as 10.0.0.0/8 or fd00::/8, not '{token.Value}'.");
+                    result.AddError(error);
                 }
             }
 
@@ -94,18 +94,19 @@ internal sealed class ListenerFlags
 
         command.Validators.Add(result =>
         {
-            var proxyProtocol = result.GetValue(_proxyProtocol);
-            var trusted = result.GetValue(_trustedProxies) ?? [];
-            if (proxyProtocol && trusted.Length == 0)
+            // Read what was given, not the parsed values: an invalid --trusted-proxy has its own error already.
+            var proxyProtocol = result.GetResult(_proxyProtocol) is { Implicit: false };
+            var trusted = result.GetResult(_trustedProxies) is { Tokens.Count: > 0 };
+            if (proxyProtocol && !trusted)
             {
                 result.AddError("--proxy-protocol needs at least one --trusted-proxy (0.0.0.0/0 and ::/0 trust every peer).");
             }
-            else if (!proxyProtocol && trusted.Length > 0)
+            else if (!proxyProtocol && trusted)
             {
                 result.AddError("--trusted-proxy applies only with --proxy-protocol.");
             }
 
-            var certificate = result.GetValue(_tlsCertificate) is not null;
+            var certificate = result.GetResult(_tlsCertificate) is { Implicit: false };
             foreach (var needsCertificate in (Option[])[_tlsKey, _tlsPasswordFile, _tlsClientCa])
             {
                 if (!certificate && result.GetResult(needsCertificate) is { Implicit: false })
@@ -138,16 +139,38 @@ internal sealed class ListenerFlags
     /// <summary>Whether the command line names a Unix socket, so the default TCP listener is left out.</summary>
     public bool HasUnixSockets(ParseResult parse) => parse.GetValue(_unix) is { Length: > 0 };
 
-    private static bool TryParseNetwork(string text, out IPNetwork network)
+    /// <summary>
+    /// An address (a network of one) or a network in CIDR form. A network with bits set past its prefix is refused
+    /// rather than silently widened: in a list of who may claim any client address, a typo must not pass.
+    /// </summary>
+    private static bool TryParseNetwork(string text, out IPNetwork network, out string error)
     {
-        // A bare address is a network of one.
-        if (!text.Contains('/', StringComparison.Ordinal) && IPAddress.TryParse(text, out var address))
+        error = $"--trusted-proxy must be an IP address or a network such as 10.0.0.0/8 or fd00::/8, not '{text}'.";
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (!IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address))
+        {
+            network = default;
+            return false;
+        }
+
+        if (slash < 0)
         {
             network = new IPNetwork(address, address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
             return true;
         }
 
-        return IPNetwork.TryParse(text, out network);
+        if (!IPNetwork.TryParse(text, out network))
+        {
+            return false;
+        }
+
+        if (!network.BaseAddress.Equals(address))
+        {
+            error = $"--trusted-proxy {text} has address bits set past its prefix; write {network} for the network, or {address} for one address.";
+            return false;
+        }
+
+        return true;
     }
 
     private ProxyProtocolOptions ReadProxyProtocol(ParseResult parse)

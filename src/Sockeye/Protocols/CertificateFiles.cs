@@ -49,9 +49,24 @@ internal static class CertificateFiles
         }
 
         // Without a key file the key is looked for in the certificate file itself.
-        var leaf = password is null
-            ? X509Certificate2.CreateFromPemFile(certificatePath, keyPath)
-            : X509Certificate2.CreateFromEncryptedPemFile(certificatePath, password, keyPath);
+        if (keyPath is null && File.ReadAllText(certificatePath).IndexOf("PRIVATE KEY-----", StringComparison.Ordinal) < 0)
+        {
+            throw new InvalidDataException($"'{certificatePath}' holds no private key, and no key file was given.");
+        }
+
+        X509Certificate2 leaf;
+        try
+        {
+            leaf = password is null
+                ? X509Certificate2.CreateFromPemFile(certificatePath, keyPath)
+                : X509Certificate2.CreateFromEncryptedPemFile(certificatePath, password, keyPath);
+        }
+        catch (ArgumentException ex)
+        {
+            // The message of a mismatch names a parameter; say which files instead.
+            throw new InvalidDataException($"The private key in '{keyPath ?? certificatePath}' does not belong to the certificate in '{certificatePath}'.", ex);
+        }
+
         if (OperatingSystem.IsWindows())
         {
             // SChannel cannot use the ephemeral key a PEM file gives; a round trip through PKCS#12 makes it persistent.
