@@ -92,6 +92,10 @@ internal sealed class TlsLayer
             Log.TlsHandshakeTimeout(logger, connection.Id, connection.RemoteEndPoint, _options.HandshakeTimeout);
             connection.Abort(ConnectionEndReason.TlsHandshakeTimeout);
         }
+        catch (OperationCanceledException) when (connection.EndReason != ConnectionEndReason.None)
+        {
+            // Aborted during the handshake (the server stopping, say): the reason is recorded already.
+        }
         catch (Exception ex) when (ex is AuthenticationException or IOException)
         {
             // A peer that connects and leaves without a byte (a TCP health check, a port scan) did not try TLS and

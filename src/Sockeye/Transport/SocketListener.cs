@@ -118,13 +118,15 @@ internal sealed class SocketListener : IDisposable
     public void Dispose()
     {
         _socket.Dispose();
-        if (EndPoint is UnixDomainSocketEndPoint && EndPoint.ToString() is { Length: > 0 } path && Interlocked.Exchange(ref _disposed, 1) == 0)
+        // An abstract socket ('\0' or '@' first) has no file.
+        if (EndPoint is UnixDomainSocketEndPoint && EndPoint.ToString() is { Length: > 0 } path && path[0] is not ('\0' or '@')
+            && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             try
             {
                 File.Delete(path);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 // Someone else moved or protected it; the next bind reports the problem if it is still there.
             }
