@@ -66,13 +66,19 @@ internal sealed class TlsLayer
 
             var transport = new TlsTransport(connection, ssl, raw, _context);
             connection.Transport = transport;
+            Exception? handlerError = null;
             try
             {
                 await next(connection).ConfigureAwait(false);
             }
+            catch (Exception ex)
+            {
+                handlerError = ex;
+                throw;
+            }
             finally
             {
-                await transport.CompleteAsync().ConfigureAwait(false);
+                await transport.CompleteAsync(handlerError).ConfigureAwait(false);
             }
         }
     }

@@ -41,10 +41,14 @@ internal sealed class TlsTransport : IDuplexPipe
     /// The handler is done: sends what it wrote, then close_notify, and stops decrypting. The connection completes the
     /// raw pipes afterwards (FIN, then the lingering drain).
     /// </summary>
-    public async Task CompleteAsync()
+    /// <param name="handlerError">
+    /// Why the handler failed, if it did. Then no close_notify is sent: it would tell the client that what it received
+    /// is complete, and the connection is about to be reset to tell it the opposite.
+    /// </param>
+    public async Task CompleteAsync(Exception? handlerError)
     {
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
-        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        await _output.Writer.CompleteAsync(handlerError).ConfigureAwait(false);
         await _writing.ConfigureAwait(false);
 
         // The read loop may be waiting for the client; wake it. Whatever it was in the middle of no longer matters.
