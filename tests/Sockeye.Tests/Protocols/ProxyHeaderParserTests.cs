@@ -179,6 +179,29 @@ public class ProxyHeaderParserTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public Task Headers_captured_from_HAProxy_parse_and_its_CRC32C_checks_out()
+    {
+        // HAProxy 2.6 with "send-proxy-v2 proxy-v2-options crc32c check": a health check, and a client at
+        // 127.0.0.2:40001 relayed to a server behind the frontend 127.0.0.1:18110, followed by the client's "x<EOF>".
+        var check = Convert.FromHexString("0d0a0d0a000d0a515549540a20000007030004a9b87e8f");
+        var relayed = Convert.FromHexString("0d0a0d0a000d0a515549540a211100137f0000027f0000019c4146be030004bbc009ae783c454f463e");
+
+        var local = Parse(check);
+        var proxied = Parse(relayed);
+
+        Assert.True(local.IsLocal);
+        Assert.Equal(check.Length, local.Length);
+        Assert.Equal(EndPoint("127.0.0.2:40001"), proxied.Source);
+        Assert.Equal(EndPoint("127.0.0.1:18110"), proxied.Destination);
+        Assert.Equal("x<EOF>", Encoding.ASCII.GetString(relayed.AsSpan(proxied.Length)));
+
+        // The same header with its client address altered no longer matches HAProxy's checksum.
+        var spoofed = Patch(relayed, 19, 0x03);
+        Assert.Contains("CRC32C", Assert.Throws<ProxyProtocolException>(() => Parse(spoofed)).Message, StringComparison.Ordinal);
+        return Task.CompletedTask;
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public Task CRC32C_is_the_Castagnoli_checksum()
     {
         // RFC 3720 B.4 / the usual check value of CRC-32C.
