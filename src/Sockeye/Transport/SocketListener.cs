@@ -118,6 +118,7 @@ internal sealed class SocketListener : IDisposable
     public void Dispose()
     {
         _socket.Dispose();
+
         // An abstract socket ('\0' or '@' first) has no file.
         if (EndPoint is UnixDomainSocketEndPoint && EndPoint.ToString() is { Length: > 0 } path && path[0] is not ('\0' or '@')
             && Interlocked.Exchange(ref _disposed, 1) == 0)
