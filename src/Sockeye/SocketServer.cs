@@ -111,6 +111,9 @@ public sealed class SocketServer : IAsyncDisposable
             }
 
             options.Validate();
+
+            // Built before anything is bound, so a layer that cannot be set up (a TLS certificate, say) fails the start.
+            var pipelines = options.Listeners.Distinct().ToDictionary(listener => listener, listener => listener.BuildPipeline(_handler, _context));
             try
             {
                 foreach (var listenerOptions in options.Listeners)
@@ -135,7 +138,7 @@ public sealed class SocketServer : IAsyncDisposable
             foreach (var listener in _listeners)
             {
                 Log.Listening(_logger, listener.EndPoint);
-                _acceptLoops.Add(AcceptLoopAsync(listener));
+                _acceptLoops.Add(AcceptLoopAsync(listener, pipelines[listener.Options]));
             }
         }
 
@@ -228,9 +231,8 @@ public sealed class SocketServer : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(SocketListener listener)
+    private async Task AcceptLoopAsync(SocketListener listener, ConnectionDelegate pipeline)
     {
-        var pipeline = listener.Options.BuildPipeline(_handler);
         while (true)
         {
             Socket? socket;

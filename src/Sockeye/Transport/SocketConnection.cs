@@ -57,6 +57,11 @@ internal sealed partial class SocketConnection : Connection, IDuplexPipe, IThrea
     {
         get
         {
+            if (ProxiedLocalEndPoint is { } proxied)
+            {
+                return proxied;
+            }
+
             if (_localEndPoint is null)
             {
                 try
