@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use: real third-party clients (socat, OpenBSD netcat).
+# Installs the Debian packages the tests use: real third-party clients (socat, OpenBSD netcat, openssl s_client)
+# and HAProxy, which the integration tests put in front of sockeye.
 # Idempotent; does nothing when everything is already there. Needs root (or sudo) only to install.
 set -euo pipefail
 
-packages=(socat netcat-openbsd)
-commands=(socat nc)
+packages=(socat netcat-openbsd openssl haproxy)
+commands=(socat nc openssl haproxy)
 
 missing=()
 for i in "${!commands[@]}"; do

@@ -45,6 +45,7 @@ internal static class ServeCommand
             HelpName = "FORMAT",
         }.AcceptOnlyFromAmong("text", "jsonl");
         var logLevel = CommonOptions.LogLevel();
+        var listenerFlags = new ListenerFlags();
 
         var command = new Command("serve", "Run the server until Ctrl+C or SIGTERM, then stop gracefully.")
         {
@@ -52,6 +53,7 @@ internal static class ServeCommand
         };
         var limits = new ServeLimits();
         limits.AddTo(command);
+        listenerFlags.AddTo(command);
         command.SetAction((parse, cancellationToken) => RunAsync(
             limits.Read(parse),
             parse.GetValue(hosts) ?? [],
@@ -59,16 +61,24 @@ internal static class ServeCommand
             parse.GetValue(handler)!,
             parse.GetValue(delimiter)!,
             parse.GetValue(output)!,
-            parse.GetValue(logLevel)));
+            parse.GetValue(logLevel),
+            options => listenerFlags.Apply(parse, options),
+            listenerFlags.HasUnixSockets(parse)));
         return command;
     }
 
     private static async Task<int> RunAsync(
-        Action<SocketServerOptions> applyLimits, string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel)
+        Action<SocketServerOptions> applyLimits, string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel,
+        Action<SocketServerOptions> applyListenerFlags, bool hasUnixSockets)
     {
         var options = new SocketServerOptions();
         applyLimits(options);
-        AddListeners(options, hosts, port);
+        if (hosts.Length > 0 || !hasUnixSockets)
+        {
+            AddListeners(options, hosts, port);
+        }
+
+        applyListenerFlags(options);
 
         using var signal = new ShutdownSignal();
         using var loggerFactory = ConsoleLogging.Create(logLevel);

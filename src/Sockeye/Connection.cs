@@ -31,7 +31,10 @@ public abstract class Connection
     /// <summary>A number that identifies the connection within its server, increasing from 1.</summary>
     public long Id { get; }
 
-    /// <summary>The server's endpoint of the connection.</summary>
+    /// <summary>
+    /// The server's endpoint of the connection. Behind a proxy that speaks the PROXY protocol this is the address the
+    /// client connected to at the proxy.
+    /// </summary>
     public abstract EndPoint? LocalEndPoint { get; }
 
     /// <summary>
@@ -43,6 +46,12 @@ public abstract class Connection
         get => _remoteEndPoint ??= ResolveRemoteEndPoint();
         internal set => _remoteEndPoint = value;
     }
+
+    /// <summary>
+    /// The address the client connected to, as a proxy reported it in a PROXY protocol header; when set, transports
+    /// return it from <see cref="LocalEndPoint"/> instead of their socket's own.
+    /// </summary>
+    internal EndPoint? ProxiedLocalEndPoint { get; set; }
 
     /// <summary>The connection's byte stream: read from <c>Input</c>, write to <c>Output</c>.</summary>
     /// <remarks>Optional layers such as TLS replace it with their own decrypted stream before the handler runs.</remarks>

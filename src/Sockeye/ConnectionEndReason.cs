@@ -44,4 +44,21 @@ public enum ConnectionEndReason
 
     /// <summary>The connection was refused because the server was at its connection limit.</summary>
     ConnectionLimit,
+
+    /// <summary>
+    /// The listener takes the PROXY protocol and the peer is not one of its trusted proxies: refused before a byte was read.
+    /// </summary>
+    UntrustedProxy,
+
+    /// <summary>The peer's PROXY protocol header was malformed or unsupported, or the stream ended inside it.</summary>
+    ProxyHeaderInvalid,
+
+    /// <summary>The peer did not send a whole PROXY protocol header within the listener's header timeout.</summary>
+    ProxyHeaderTimeout,
+
+    /// <summary>The TLS handshake failed: the client sent something other than TLS, or client and server could not agree.</summary>
+    TlsHandshakeFailed,
+
+    /// <summary>The client did not complete the TLS handshake within the listener's handshake timeout.</summary>
+    TlsHandshakeTimeout,
 }

@@ -112,6 +112,9 @@ public sealed class SocketServer : IAsyncDisposable
             }
 
             options.Validate();
+
+            // Built before anything is bound, so a layer that cannot be set up (a TLS certificate, say) fails the start.
+            var pipelines = options.Listeners.Distinct().ToDictionary(listener => listener, listener => listener.BuildPipeline(_handler, _context));
             try
             {
                 foreach (var listenerOptions in options.Listeners)
@@ -141,7 +144,7 @@ public sealed class SocketServer : IAsyncDisposable
             foreach (var listener in _listeners)
             {
                 Log.Listening(_logger, listener.EndPoint);
-                var pipeline = listener.Options.BuildPipeline(_handler);
+                var pipeline = pipelines[listener.Options];
                 if (_linux is not null)
                 {
                     _acceptors.Add(_linux.StartAccepting(listener, pipeline));

@@ -142,6 +142,11 @@ public sealed class SocketServerOptions
         {
             throw new ArgumentOutOfRangeException(nameof(MinDataRate), MinDataRate, $"{nameof(MinDataRate)} must be 0 (off) or a positive number of bytes per second.");
         }
+
+        foreach (var listener in Listeners)
+        {
+            listener.Validate();
+        }
     }
 
     private static void RequirePositiveOrInfinite(TimeSpan value, string name)

@@ -9,7 +9,7 @@ namespace Sockeye.Diagnostics;
 /// never reused for a different message, and a retired id stays reserved in the list below.
 /// </summary>
 /// <remarks>
-/// Server: 1-9. Connection: 10-29. Reserved (retired): none yet.
+/// Server: 1-9. Connection: 10-29. PROXY protocol, TLS and listeners: 40-59. Reserved (retired): none yet.
 /// </remarks>
 internal static partial class Log
 {
@@ -71,6 +71,42 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 17, Level = LogLevel.Error, Message = "A connection's event handler failed; the event loop goes on")]
     public static partial void EventHandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 40, Level = LogLevel.Information,
+        Message = "Connection {ConnectionId}: refused {RemoteEndPoint}, which is not a trusted proxy")]
+    public static partial void UntrustedProxy(ILogger logger, long connectionId, EndPoint? remoteEndPoint);
+
+    [LoggerMessage(EventId = 41, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: invalid PROXY protocol header from {RemoteEndPoint}: {Reason}")]
+    public static partial void ProxyHeaderInvalid(ILogger logger, long connectionId, EndPoint? remoteEndPoint, string reason);
+
+    [LoggerMessage(EventId = 42, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: no whole PROXY protocol header from {RemoteEndPoint} within {HeaderTimeout}")]
+    public static partial void ProxyHeaderTimeout(ILogger logger, long connectionId, EndPoint? remoteEndPoint, TimeSpan headerTimeout);
+
+    [LoggerMessage(EventId = 43, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: proxy {ProxyEndPoint} relays client {RemoteEndPoint}")]
+    public static partial void ProxiedClient(ILogger logger, long connectionId, EndPoint? proxyEndPoint, EndPoint? remoteEndPoint);
+
+    [LoggerMessage(EventId = 44, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: a LOCAL connection (health check) from proxy {ProxyEndPoint} closed without data; the handler did not run")]
+    public static partial void ProxyHealthCheck(ILogger logger, long connectionId, EndPoint? proxyEndPoint);
+
+    [LoggerMessage(EventId = 45, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: TLS handshake with {RemoteEndPoint} failed: {Reason}")]
+    public static partial void TlsHandshakeFailed(ILogger logger, long connectionId, EndPoint? remoteEndPoint, string reason);
+
+    [LoggerMessage(EventId = 46, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: no TLS handshake from {RemoteEndPoint} within {HandshakeTimeout}")]
+    public static partial void TlsHandshakeTimeout(ILogger logger, long connectionId, EndPoint? remoteEndPoint, TimeSpan handshakeTimeout);
+
+    [LoggerMessage(EventId = 47, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: TLS {Protocol} with {CipherSuite}")]
+    public static partial void TlsEstablished(ILogger logger, long connectionId, System.Security.Authentication.SslProtocols protocol, System.Net.Security.TlsCipherSuite cipherSuite);
+
+    [LoggerMessage(EventId = 48, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: the TLS stream failed: {Reason}")]
+    public static partial void TlsStreamFailed(ILogger logger, long connectionId, string reason);
 
     /// <summary>The level a connection's end is logged at: what a client can cause is never an error.</summary>
     public static LogLevel LevelFor(ConnectionEndReason reason) => reason switch

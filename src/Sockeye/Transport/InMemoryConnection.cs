@@ -11,6 +11,7 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
 {
     private readonly Pipe _toServer;
     private readonly Pipe _toClient;
+    private readonly IPEndPoint _localEndPoint = new(IPAddress.Loopback, 11000);
 
     public InMemoryConnection(long id = 1, long maxMessageSize = 1024 * 1024, EndPoint? remoteEndPoint = null, PipeOptions? pipeOptions = null)
         : base(id, remoteEndPoint ?? new IPEndPoint(IPAddress.Loopback, 50000))
@@ -26,7 +27,7 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
     /// <summary>The client's side: read what the handler wrote from <c>Input</c>, write to the handler on <c>Output</c>.</summary>
     public IDuplexPipe Client { get; }
 
-    public override EndPoint? LocalEndPoint { get; } = new IPEndPoint(IPAddress.Loopback, 11000);
+    public override EndPoint? LocalEndPoint => ProxiedLocalEndPoint ?? _localEndPoint;
 
     // Bytes pass straight between the test and the handler; nothing in between counts them.
     public override long BytesReceived => 0;

@@ -39,6 +39,11 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
     {
         get
         {
+            if (ProxiedLocalEndPoint is { } proxied)
+            {
+                return proxied;
+            }
+
             if (_localEndPoint is null)
             {
                 try

@@ -6,7 +6,14 @@ namespace Sockeye.Transport;
 /// <summary>One bound, listening socket and its accept operation.</summary>
 internal sealed class SocketListener : IDisposable
 {
+    // SOL_SOCKET and SO_REUSEPORT: Linux, then macOS and the BSDs.
+    private const int SolSocketLinux = 1;
+    private const int SoReusePortLinux = 15;
+    private const int SolSocketBsd = 0xffff;
+    private const int SoReusePortBsd = 0x200;
+
     private readonly Socket _socket;
+    private int _disposed;
 
     private SocketListener(ListenerOptions options, Socket socket)
     {
@@ -65,8 +72,13 @@ internal sealed class SocketListener : IDisposable
         {
             if (endPoint is IPEndPoint { Address: var address } && address.Equals(IPAddress.IPv6Any))
             {
-                // "::" means every address, IPv4 included, as it does for Kestrel.
-                socket.DualMode = true;
+                // "::" means every address, IPv4 included, as it does for Kestrel, unless the listener says otherwise.
+                socket.DualMode = options.DualMode;
+            }
+
+            if (options.ReusePort)
+            {
+                EnableReusePort(socket);
             }
 
             socket.Bind(endPoint);
@@ -105,14 +117,58 @@ internal sealed class SocketListener : IDisposable
         }
     }
 
-    /// <summary>Stops listening: new connections are refused from now on.</summary>
-    public void Dispose() => _socket.Dispose();
+    /// <summary>Stops listening: new connections are refused from now on. A Unix domain socket's file is removed.</summary>
+    public void Dispose()
+    {
+        _socket.Dispose();
+
+        // An abstract socket ('\0' or '@' first) has no file.
+        if (EndPoint is UnixDomainSocketEndPoint && EndPoint.ToString() is { Length: > 0 } path && path[0] is not ('\0' or '@')
+            && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                // Someone else moved or protected it; the next bind reports the problem if it is still there.
+            }
+        }
+    }
+
+    /// <summary>SO_REUSEPORT has no <see cref="SocketOptionName"/>, and its number differs between Linux and the BSDs.</summary>
+    private static void EnableReusePort(Socket socket)
+    {
+        var (level, name) = OperatingSystem.IsLinux() ? (SolSocketLinux, SoReusePortLinux) : (SolSocketBsd, SoReusePortBsd);
+        socket.SetRawSocketOption(level, name, BitConverter.GetBytes(1));
+    }
 
     private static IOException BindError(EndPoint endPoint, SocketException ex) => ex.SocketErrorCode switch
     {
+        SocketError.AddressAlreadyInUse when endPoint is UnixDomainSocketEndPoint => UnixSocketInUse(endPoint, ex),
         SocketError.AddressAlreadyInUse => new AddressInUseException($"Address {endPoint} is already in use.", ex),
         SocketError.AddressNotAvailable => new IOException($"Address {endPoint} is not available on this machine.", ex),
         SocketError.AccessDenied => new IOException($"Permission denied binding {endPoint}.", ex),
         _ => new IOException($"Could not listen on {endPoint}: {ex.Message}", ex),
     };
+
+    /// <summary>
+    /// The path exists. If a server answers on it, it is in use; otherwise it is most likely left over from a server that
+    /// did not stop cleanly, but it may be anything, so it is not removed here.
+    /// </summary>
+    private static AddressInUseException UnixSocketInUse(EndPoint endPoint, SocketException ex)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(endPoint);
+            return new AddressInUseException($"Unix socket {endPoint} is in use by another server.", ex);
+        }
+        catch (SocketException)
+        {
+            return new AddressInUseException(
+                $"Unix socket path {endPoint} already exists and no server answers on it; remove it if nothing uses it.", ex);
+        }
+    }
 }

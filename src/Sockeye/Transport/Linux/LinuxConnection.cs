@@ -45,7 +45,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         Transport = this;
     }
 
-    public override EndPoint? LocalEndPoint => _localEndPoint ??= ReadAddress(peer: false);
+    public override EndPoint? LocalEndPoint => ProxiedLocalEndPoint ?? (_localEndPoint ??= ReadAddress(peer: false));
 
     PipeReader IDuplexPipe.Input => _input;
 

@@ -1,0 +1,139 @@
+using System.IO.Pipelines;
+using System.Net.Security;
+using Sockeye.Diagnostics;
+using Sockeye.Transport;
+
+namespace Sockeye.Protocols;
+
+/// <summary>
+/// The handler's side of a TLS connection: two pipes of plain bytes, and two loops that decrypt what arrives into one
+/// and encrypt what the handler writes from the other. The pipes have the same bounds as the connection's own.
+/// </summary>
+internal sealed class TlsTransport : IDuplexPipe
+{
+    private readonly Connection _connection;
+    private readonly SslStream _ssl;
+    private readonly IDuplexPipe _raw;
+    private readonly ServerContext _context;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly Task _reading;
+    private readonly Task _writing;
+    private int _completing;
+
+    public TlsTransport(Connection connection, SslStream ssl, IDuplexPipe raw, ServerContext context)
+    {
+        _connection = connection;
+        _ssl = ssl;
+        _raw = raw;
+        _context = context;
+        _input = new Pipe(context.InputPipeOptions);
+        _output = new Pipe(context.OutputPipeOptions);
+        _reading = ReadLoopAsync();
+        _writing = WriteLoopAsync();
+    }
+
+    public PipeReader Input => _input.Reader;
+
+    public PipeWriter Output => _output.Writer;
+
+    /// <summary>
+    /// The handler is done: sends what it wrote, then close_notify, and stops decrypting. The connection completes the
+    /// raw pipes afterwards (FIN, then the lingering drain).
+    /// </summary>
+    /// <param name="handlerError">
+    /// Why the handler failed, if it did. Then no close_notify is sent: it would tell the client that what it received
+    /// is complete, and the connection is about to be reset to tell it the opposite.
+    /// </param>
+    public async Task CompleteAsync(Exception? handlerError)
+    {
+        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        await _output.Writer.CompleteAsync(handlerError).ConfigureAwait(false);
+        await _writing.ConfigureAwait(false);
+
+        // The read loop may be waiting for the client; wake it. Whatever it was in the middle of no longer matters.
+        Volatile.Write(ref _completing, 1);
+        _raw.Input.CancelPendingRead();
+        await _reading.ConfigureAwait(false);
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var writer = _input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                // Zero bytes back: close_notify, or the client's FIN, or the cancellation that CompleteAsync sends.
+                var read = await _ssl.ReadAsync(writer.GetMemory()).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                writer.Advance(read);
+                var flushed = await writer.FlushAsync().ConfigureAwait(false);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (Volatile.Read(ref _completing) == 0)
+        {
+            error = ex;
+            if (_connection.EndReason == ConnectionEndReason.None)
+            {
+                // Not a reset or an abort (those record their reason first): the client broke the TLS stream itself.
+                Log.TlsStreamFailed(_context.ConnectionLogger, _connection.Id, ex.Message);
+                _connection.Abort(ConnectionEndReason.ProtocolError);
+            }
+        }
+        catch (Exception)
+        {
+            // Interrupted on purpose by CompleteAsync: the handler has stopped reading.
+        }
+        finally
+        {
+            await writer.CompleteAsync(error).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var reader = _output.Reader;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    await _ssl.WriteAsync(segment).ConfigureAwait(false);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+
+            // close_notify: the client can tell that the stream ended on purpose and was not cut short.
+            await _ssl.ShutdownAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The connection under TLS failed (reset or aborted, its reason already recorded); the handler's next
+            // flush reports it.
+            error = ex;
+        }
+        finally
+        {
+            await reader.CompleteAsync(error).ConfigureAwait(false);
+        }
+    }
+}
