@@ -26,12 +26,8 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     // A receive is given at least this much room; less, and the next block is started instead.
     private const int MinReceiveSize = PinnedBlockMemoryPool.BlockSize / 2;
 
-    private readonly Lock _sync = new();
-    private readonly PinnedBlockMemoryPool _pool;
+    private readonly PipeSettings _settings;
     private readonly IInputTransport _transport;
-    private readonly long _pauseThreshold;
-    private readonly long _resumeThreshold;
-    private readonly bool _inlineContinuations;
 
     // Segments from the first unconsumed byte to the last committed one. Positions are absolute byte counts
     // since the connection began; a segment's RunningIndex is the absolute position of its first byte.
@@ -50,19 +46,18 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     private bool _cancelNextRead;
     private bool _readPending;
     private bool _holdingResult;
+    private bool _dispatchCanceled;
 
-    private ManualResetValueTaskSourceCore<ReadResult> _source;
+    // The result itself is built when the reader collects it (GetResult), from the state then: the source carries
+    // only whether the read was canceled, and an error when there is one.
+    private ManualResetValueTaskSourceCore<bool> _source;
     private CancellationTokenRegistration _cancellation;
-    private ReadResult _dispatchResult;
-    private Exception? _dispatchError;
+    private Exception? _pendingError;
 
-    public ConnectionInput(PinnedBlockMemoryPool pool, IInputTransport transport, long pauseThreshold, bool inlineContinuations)
+    public ConnectionInput(PipeSettings settings, IInputTransport transport)
     {
-        _pool = pool;
+        _settings = settings;
         _transport = transport;
-        _pauseThreshold = pauseThreshold;
-        _resumeThreshold = pauseThreshold / 2;
-        _inlineContinuations = inlineContinuations;
         _source.RunContinuationsAsynchronously = false;
     }
 
@@ -71,7 +66,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     {
         get
         {
-            lock (_sync)
+            lock (this)
             {
                 return _paused;
             }
@@ -85,16 +80,16 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     /// <summary>Room for the next receive. The transport then calls <see cref="Commit"/> or <see cref="Abandon"/>.</summary>
     public Memory<byte> GetReceiveMemory()
     {
-        lock (_sync)
+        lock (this)
         {
             if (_tail is null)
             {
-                _tail = _head = _pool.RentSegment(_committed);
+                _tail = _head = _settings.Pool.RentSegment(_committed);
                 _headIndex = 0;
             }
             else if (_tail.AvailableLength < MinReceiveSize)
             {
-                var next = _pool.RentSegment(0);
+                var next = _settings.Pool.RentSegment(0);
                 _tail.SetNext(next);
                 _tail = next;
             }
@@ -112,7 +107,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     {
         bool wake;
         bool keepReceiving;
-        lock (_sync)
+        lock (this)
         {
             _receiving = false;
             if (_readerCompleted)
@@ -124,11 +119,11 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
             _tail!.End += count;
             _committed += count;
             wake = _readPending;
-            keepReceiving = _committed - _consumed < _pauseThreshold;
+            keepReceiving = _committed - _consumed < _settings.PauseThreshold;
             _paused = !keepReceiving;
             if (wake)
             {
-                PrepareDispatch(BuildResult(canceled: false));
+                PrepareDispatch(canceled: false);
             }
         }
 
@@ -143,7 +138,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     /// <summary>The receive brought nothing; give back room that holds nothing.</summary>
     public void Abandon()
     {
-        lock (_sync)
+        lock (this)
         {
             _receiving = false;
             if (_readerCompleted || (_committed == _consumed && !_holdingResult))
@@ -157,7 +152,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     public void CompleteWriter(Exception? error)
     {
         bool wake;
-        lock (_sync)
+        lock (this)
         {
             if (_writerCompleted)
             {
@@ -169,7 +164,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
             wake = _readPending;
             if (wake)
             {
-                PrepareDispatch(error is null ? BuildResult(canceled: false) : default, error);
+                PrepareDispatch(canceled: false, error);
             }
         }
 
@@ -183,7 +178,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
-        lock (_sync)
+        lock (this)
         {
             BeginRead();
             if (cancellationToken.IsCancellationRequested)
@@ -209,7 +204,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
     public override bool TryRead(out ReadResult result)
     {
-        lock (_sync)
+        lock (this)
         {
             BeginRead();
             return TryReadLocked(out result);
@@ -221,7 +216,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
         bool resume;
-        lock (_sync)
+        lock (this)
         {
             if (_readerCompleted)
             {
@@ -260,7 +255,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
                 }
             }
 
-            resume = _paused && _committed - _consumed < _resumeThreshold;
+            resume = _paused && _committed - _consumed < _settings.ResumeThreshold;
             if (resume)
             {
                 _paused = false;
@@ -276,12 +271,12 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     public override void CancelPendingRead()
     {
         bool wake;
-        lock (_sync)
+        lock (this)
         {
             wake = _readPending;
             if (wake)
             {
-                PrepareDispatch(BuildResult(canceled: true));
+                PrepareDispatch(canceled: true);
             }
             else
             {
@@ -297,7 +292,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
     public override void Complete(Exception? exception = null)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_readerCompleted)
             {
@@ -321,7 +316,11 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     {
         try
         {
-            return _source.GetResult(token);
+            var canceled = _source.GetResult(token);
+            lock (this)
+            {
+                return BuildResult(canceled);
+            }
         }
         finally
         {
@@ -389,12 +388,12 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     private void CancelRead(CancellationToken token)
     {
         bool wake;
-        lock (_sync)
+        lock (this)
         {
             wake = _readPending;
             if (wake)
             {
-                PrepareDispatch(default, new OperationCanceledException(token));
+                PrepareDispatch(canceled: false, new OperationCanceledException(token));
             }
         }
 
@@ -404,19 +403,19 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
-    /// <summary>Under the lock: the pending read will complete with this result (or error).</summary>
-    private void PrepareDispatch(ReadResult result, Exception? error = null)
+    /// <summary>Under the lock: the pending read will complete, canceled or not (or with an error).</summary>
+    private void PrepareDispatch(bool canceled, Exception? error = null)
     {
         _readPending = false;
         _holdingResult = error is null;
-        _dispatchResult = result;
-        _dispatchError = error;
+        _dispatchCanceled = canceled;
+        _pendingError = error;
     }
 
     /// <summary>Outside the lock: completes the pending read, on the thread pool unless continuations run inline.</summary>
     private void Dispatch()
     {
-        if (_inlineContinuations)
+        if (_settings.InlineContinuations)
         {
             Signal();
         }
@@ -428,14 +427,14 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
     private void Signal()
     {
-        var error = _dispatchError;
+        var error = _pendingError;
         if (error is null)
         {
-            _source.SetResult(_dispatchResult);
+            _source.SetResult(_dispatchCanceled);
         }
         else
         {
-            _dispatchError = null;
+            _pendingError = null;
             _source.SetException(error);
         }
     }

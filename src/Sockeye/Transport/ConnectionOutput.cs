@@ -30,12 +30,8 @@ internal interface IOutputTransport
 /// </summary>
 internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResult>, IThreadPoolWorkItem
 {
-    private readonly Lock _sync = new();
-    private readonly PinnedBlockMemoryPool _pool;
+    private readonly PipeSettings _settings;
     private readonly IOutputTransport _transport;
-    private readonly long _pauseThreshold;
-    private readonly long _resumeThreshold;
-    private readonly bool _inlineContinuations;
 
     // Segments from the first unsent byte to the last written one; positions are absolute, as in ConnectionInput.
     // [_sent, _flushed) may be sent; [_flushed, _written) still belongs to the writer.
@@ -64,13 +60,10 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     private Exception? _dispatchError;
     private TaskCompletionSource? _drained;
 
-    public ConnectionOutput(PinnedBlockMemoryPool pool, IOutputTransport transport, long pauseThreshold, bool inlineContinuations)
+    public ConnectionOutput(PipeSettings settings, IOutputTransport transport)
     {
-        _pool = pool;
+        _settings = settings;
         _transport = transport;
-        _pauseThreshold = pauseThreshold;
-        _resumeThreshold = pauseThreshold / 2;
-        _inlineContinuations = inlineContinuations;
         _source.RunContinuationsAsynchronously = false;
     }
 
@@ -83,7 +76,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     {
         get
         {
-            lock (_sync)
+            lock (this)
             {
                 return _flushed - _sent;
             }
@@ -98,11 +91,11 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         var needed = Math.Max(sizeHint, 1);
         if (_tail is null || _tail.AvailableLength < needed)
         {
-            lock (_sync)
+            lock (this)
             {
                 ThrowIfWriterCompleted();
                 var segment = needed <= PinnedBlockMemoryPool.BlockSize
-                    ? _pool.RentSegment(_written)
+                    ? _settings.Pool.RentSegment(_written)
                     : new BufferSegment(pool: null, GC.AllocateUninitializedArray<byte>(needed, pinned: true));
                 segment.Reset(_written);
                 if (_tail is null)
@@ -137,7 +130,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_transportGone)
             {
@@ -156,7 +149,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
                 return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
             }
 
-            if (_flushed - _sent < _pauseThreshold)
+            if (_flushed - _sent < _settings.PauseThreshold)
             {
                 ReleaseIfAllSentLocked();
                 return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
@@ -181,7 +174,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     public override void CancelPendingFlush()
     {
         bool wake;
-        lock (_sync)
+        lock (this)
         {
             wake = _flushPending;
             if (wake)
@@ -199,7 +192,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     /// <summary>No more writes. What was written and not flushed is flushed: it is sent before the connection closes.</summary>
     public override void Complete(Exception? exception = null)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_writerCompleted)
             {
@@ -222,7 +215,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     /// </summary>
     public Task DrainAsync()
     {
-        lock (_sync)
+        lock (this)
         {
             if (!_transportGone)
             {
@@ -254,7 +247,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
         var wake = false;
         TaskCompletionSource? drained = null;
-        lock (_sync)
+        lock (this)
         {
             if (!_blocked || _transportGone)
             {
@@ -263,7 +256,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
             SetBlocked(false);
             SendLocked();
-            if (_flushPending && (_transportGone || _flushed - _sent < _resumeThreshold))
+            if (_flushPending && (_transportGone || _flushed - _sent < _settings.ResumeThreshold))
             {
                 wake = true;
                 PrepareDispatch(new FlushResult(isCanceled: false, isCompleted: _transportGone));
@@ -295,7 +288,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     {
         bool wake;
         TaskCompletionSource? drained;
-        lock (_sync)
+        lock (this)
         {
             if (_transportGone)
             {
@@ -437,7 +430,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     private void CancelFlush(CancellationToken token)
     {
         bool wake;
-        lock (_sync)
+        lock (this)
         {
             wake = _flushPending;
             if (wake)
@@ -461,7 +454,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
     private void Dispatch()
     {
-        if (_inlineContinuations)
+        if (_settings.InlineContinuations)
         {
             Signal();
         }

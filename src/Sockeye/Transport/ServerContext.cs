@@ -40,6 +40,8 @@ internal sealed class ServerContext : IDisposable
             resumeWriterThreshold: options.MaxSendBufferSize / 2,
             minimumSegmentSize: MemoryPool.MaxBufferSize,
             useSynchronizationContext: false);
+        InputSettings = new PipeSettings(MemoryPool, receiveLimit, options.InlineScheduling);
+        OutputSettings = new PipeSettings(MemoryPool, options.MaxSendBufferSize, options.InlineScheduling);
     }
 
     public SocketServerOptions Options { get; }
@@ -58,6 +60,12 @@ internal sealed class ServerContext : IDisposable
 
     public PipeOptions InputPipeOptions { get; }
 
+    /// <summary>The Linux transport's input pipes.</summary>
+    public PipeSettings InputSettings { get; }
+
+    /// <summary>The Linux transport's output pipes.</summary>
+    public PipeSettings OutputSettings { get; }
+
     public PipeOptions OutputPipeOptions { get; }
 
     public ConnectionRegistry Connections { get; } = new();
@@ -65,6 +73,9 @@ internal sealed class ServerContext : IDisposable
     private Heartbeat? _heartbeat;
 
     public long NextConnectionId() => Interlocked.Increment(ref _lastConnectionId);
+
+    /// <summary>The heartbeat's count: the clock timeouts are measured in, one tick a second.</summary>
+    public int CurrentBeat => _heartbeat?.Beats ?? 0;
 
     /// <summary>Takes a place for a new connection, unless the server is at its connection limit.</summary>
     public bool TryAdmit()

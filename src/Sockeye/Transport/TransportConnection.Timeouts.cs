@@ -1,9 +1,10 @@
 namespace Sockeye.Transport;
 
 /// <summary>
-/// The connection's timeouts, checked by the server's <see cref="Heartbeat"/>. The transport loops and the handler
-/// only write counters and marks; every decision is taken on the heartbeat's thread, so the hot path pays for
-/// no timer and no clock read.
+/// The connection's timeouts, checked by the server's <see cref="Heartbeat"/>. The transport and the handler only
+/// write counters and marks; every decision is taken on the heartbeat's thread. Time is counted in heartbeats (one
+/// a second), which is all the precision timeouts of seconds need, and keeps every mark a small integer: an idle
+/// connection carries a few of them, and nothing on the data path reads a clock.
 /// </summary>
 internal abstract partial class TransportConnection
 {
@@ -11,19 +12,19 @@ internal abstract partial class TransportConnection
     private int _sendsStarted;
     private int _sendsFinished;
 
-    // Written by the handler's thread (OnMessageStarted/OnMessageReceived): the message now arriving, if any.
-    private long _messageStartedAt;
+    // Written by the handler's thread (OnMessageStarted/OnMessageReceived): the message now arriving, if any. The
+    // beat it started at is stored plus one, so that zero means "no message".
+    private int _messageStartedBeat;
     private long _messageStartBytes;
     private int _messageNumber;
 
     // Read and written by the heartbeat only.
-    private long _lastBeat;
-    private long _quietSince;
+    private int _quietSinceBeat = -1;
     private long _bytesAtLastBeat;
     private int _timedSend = -1;
-    private long _timedSendSince;
+    private int _timedSendSinceBeat;
     private int _timedMessage = -1;
-    private long _messagePausedTicks;
+    private int _messagePausedBeats;
 
     /// <summary>The transport is not receiving because the handler is behind (backpressure), not because of the client.</summary>
     protected abstract bool IsReceivePaused { get; }
@@ -37,36 +38,34 @@ internal abstract partial class TransportConnection
     internal sealed override void OnMessageStarted()
     {
         Volatile.Write(ref _messageStartBytes, BytesReceived);
-        Volatile.Write(ref _messageStartedAt, Context.TimeProvider.GetTimestamp());
+        Volatile.Write(ref _messageStartedBeat, Context.CurrentBeat + 1);
         Interlocked.Increment(ref _messageNumber);
     }
 
     internal sealed override void OnMessageReceived()
     {
-        Volatile.Write(ref _messageStartedAt, 0);
+        Volatile.Write(ref _messageStartedBeat, 0);
         Context.Metrics.MessageReceived();
     }
 
-    /// <summary>Ends the connection if one of its timeouts has passed. Runs on the heartbeat's thread.</summary>
-    internal void OnHeartbeat(long now)
+    /// <summary>Ends the connection if one of its timeouts has passed. Runs on the heartbeat's thread, once a beat.</summary>
+    internal void OnHeartbeat(int beat)
     {
         if (IsAborted)
         {
             return;
         }
 
-        var sinceLastBeat = _lastBeat == 0 ? 0 : now - _lastBeat;
-        _lastBeat = now;
-        var reason = CheckWriteTimeout(now, out var sending)
-            ?? CheckMinDataRate(now, sinceLastBeat)
-            ?? CheckIdleTimeout(now, sending);
+        var reason = CheckWriteTimeout(beat, out var sending)
+            ?? CheckMinDataRate(beat)
+            ?? CheckIdleTimeout(beat, sending);
         if (reason is { } expired)
         {
             Abort(expired);
         }
     }
 
-    private ConnectionEndReason? CheckWriteTimeout(long now, out bool sending)
+    private ConnectionEndReason? CheckWriteTimeout(int beat, out bool sending)
     {
         var started = Volatile.Read(ref _sendsStarted);
         sending = started != Volatile.Read(ref _sendsFinished);
@@ -80,21 +79,21 @@ internal abstract partial class TransportConnection
         {
             // A send the heartbeat has not seen waiting before: time it from now.
             _timedSend = started;
-            _timedSendSince = now;
+            _timedSendSinceBeat = beat;
             return null;
         }
 
         var timeout = Context.Options.WriteTimeout;
-        return timeout != Timeout.InfiniteTimeSpan && Elapsed(_timedSendSince, now) >= timeout
+        return timeout != Timeout.InfiniteTimeSpan && beat - _timedSendSinceBeat >= timeout.TotalSeconds
             ? ConnectionEndReason.SlowReader
             : null;
     }
 
-    private ConnectionEndReason? CheckMinDataRate(long now, long sinceLastBeat)
+    private ConnectionEndReason? CheckMinDataRate(int beat)
     {
-        var startedAt = Volatile.Read(ref _messageStartedAt);
+        var startedBeat = Volatile.Read(ref _messageStartedBeat) - 1;
         var options = Context.Options;
-        if (startedAt == 0 || options.MinDataRate <= 0)
+        if (startedBeat < 0 || options.MinDataRate <= 0)
         {
             return null;
         }
@@ -103,29 +102,29 @@ internal abstract partial class TransportConnection
         if (_timedMessage != number)
         {
             _timedMessage = number;
-            _messagePausedTicks = 0;
+            _messagePausedBeats = 0;
         }
         else if (IsReceivePaused)
         {
             // The server is not reading because the handler is behind: that time is not the client's to answer for.
-            _messagePausedTicks += sinceLastBeat;
+            _messagePausedBeats++;
         }
 
-        var elapsed = Elapsed(startedAt, now) - Context.TimeProvider.GetElapsedTime(0, _messagePausedTicks);
-        if (elapsed <= options.MinDataRateGracePeriod)
+        var elapsed = beat - startedBeat - _messagePausedBeats;
+        if (elapsed <= options.MinDataRateGracePeriod.TotalSeconds)
         {
             return null;
         }
 
         var received = BytesReceived - Volatile.Read(ref _messageStartBytes);
-        return received < options.MinDataRate * elapsed.TotalSeconds ? ConnectionEndReason.SlowClient : null;
+        return received < options.MinDataRate * elapsed ? ConnectionEndReason.SlowClient : null;
     }
 
-    private ConnectionEndReason? CheckIdleTimeout(long now, bool sending)
+    private ConnectionEndReason? CheckIdleTimeout(int beat, bool sending)
     {
-        if (_quietSince == 0)
+        if (_quietSinceBeat < 0)
         {
-            _quietSince = _startTimestamp;
+            _quietSinceBeat = _startBeat;
         }
 
         var moved = BytesReceived + BytesSent;
@@ -133,15 +132,13 @@ internal abstract partial class TransportConnection
         {
             // Bytes moved since the last beat, or a send is waiting, which the write timeout governs.
             _bytesAtLastBeat = moved;
-            _quietSince = now;
+            _quietSinceBeat = beat;
             return null;
         }
 
         var timeout = Context.Options.IdleTimeout;
-        return timeout != Timeout.InfiniteTimeSpan && Elapsed(_quietSince, now) >= timeout
+        return timeout != Timeout.InfiniteTimeSpan && beat - _quietSinceBeat >= timeout.TotalSeconds
             ? ConnectionEndReason.IdleTimeout
             : null;
     }
-
-    private TimeSpan Elapsed(long since, long now) => Context.TimeProvider.GetElapsedTime(since, now);
 }

@@ -19,6 +19,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
 {
     private readonly ConnectionDelegate _pipeline;
     private readonly long _startTimestamp;
+    private readonly int _startBeat;
     private long _bytesReceived;
     private long _bytesSent;
     private bool _finReceived;
@@ -30,6 +31,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
         _pipeline = pipeline;
         Context = context;
         _startTimestamp = context.TimeProvider.GetTimestamp();
+        _startBeat = context.CurrentBeat;
         MaxMessageSize = context.Options.MaxMessageSize;
     }
 
@@ -38,6 +40,9 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     public override long BytesSent => Volatile.Read(ref _bytesSent);
 
     protected ServerContext Context { get; }
+
+    /// <summary>Where the server's registry keeps this connection; -1 when it is not registered.</summary>
+    internal int RegistrySlot { get; set; } = -1;
 
     protected ILogger Logger => Context.ConnectionLogger;
 
@@ -134,10 +139,44 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
 
     private async Task RunAsync()
     {
+        // One async method for the whole lifetime: its state machine is one of the few objects an idle connection holds.
         using var scope = Logger.BeginScope(new ConnectionLogScope(Id));
+        var clientEndedFirst = false;
         try
         {
-            await RunCoreAsync().ConfigureAwait(false);
+            if (Logger.IsEnabled(LogLevel.Debug))
+            {
+                var remote = RemoteEndPoint;
+                Log.ConnectionAccepted(Logger, Id, remote);
+            }
+
+            StartTransport();
+            try
+            {
+                await _pipeline(this).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                OnHandlerError(ex);
+            }
+            finally
+            {
+                clientEndedFirst = FinReceived;
+
+                // The handler and its layers are done with the pipes. A layer completes its own pipes; completing
+                // them again here is harmless and covers a layer that failed before it could.
+                if (Transport is not TransportConnection)
+                {
+                    await Transport.Output.CompleteAsync().ConfigureAwait(false);
+                    await Transport.Input.CompleteAsync().ConfigureAwait(false);
+                }
+
+                await CompleteApplicationPipesAsync().ConfigureAwait(false);
+            }
+
+            await FinishSendingAsync().ConfigureAwait(false);
+            await LingerAsync().ConfigureAwait(false);
+            await CloseTransportAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -147,7 +186,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
         }
         finally
         {
-            TrySetEndReason(ConnectionEndReason.ServerClosed);
+            TrySetEndReason(clientEndedFirst ? ConnectionEndReason.ClientClosed : ConnectionEndReason.ServerClosed);
             var duration = Context.TimeProvider.GetElapsedTime(_startTimestamp);
             LogEnd(duration);
             Context.Metrics.ConnectionEnded(EndReason, duration);
@@ -156,40 +195,6 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
             Context.Connections.Remove(this);
             FireConnectionClosed();
         }
-    }
-
-    private async Task RunCoreAsync()
-    {
-        Log.ConnectionAccepted(Logger, Id, RemoteEndPoint);
-        StartTransport();
-        bool clientEndedFirst;
-        try
-        {
-            await _pipeline(this).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            OnHandlerError(ex);
-        }
-        finally
-        {
-            clientEndedFirst = FinReceived;
-
-            // The handler and its layers are done with the pipes. A layer completes its own pipes; completing them
-            // again here is harmless and covers a layer that failed before it could.
-            if (Transport is not TransportConnection)
-            {
-                await Transport.Output.CompleteAsync().ConfigureAwait(false);
-                await Transport.Input.CompleteAsync().ConfigureAwait(false);
-            }
-
-            await CompleteApplicationPipesAsync().ConfigureAwait(false);
-        }
-
-        await FinishSendingAsync().ConfigureAwait(false);
-        await LingerAsync().ConfigureAwait(false);
-        await CloseTransportAsync().ConfigureAwait(false);
-        TrySetEndReason(clientEndedFirst ? ConnectionEndReason.ClientClosed : ConnectionEndReason.ServerClosed);
     }
 
     private async Task LingerAsync()

@@ -205,7 +205,7 @@ public class ConnectionInputTests
     {
         var pool = new PinnedBlockMemoryPool();
         var transport = new FakeInputTransport();
-        return (new ConnectionInput(pool, transport, pauseThreshold, inline), transport, pool);
+        return (new ConnectionInput(new PipeSettings(pool, pauseThreshold, inline), transport), transport, pool);
     }
 
     private static void Receive(ConnectionInput input, ReadOnlySpan<byte> data)

@@ -148,7 +148,7 @@ public class ConnectionOutputTests
     {
         var pool = new PinnedBlockMemoryPool();
         var socket = new FakeSocket();
-        return (new ConnectionOutput(pool, socket, pauseThreshold, inlineContinuations: true), socket, pool);
+        return (new ConnectionOutput(new PipeSettings(pool, pauseThreshold, inlineContinuations: true), socket), socket, pool);
     }
 
     /// <summary>A socket that takes at most <see cref="Capacity"/> bytes before it reports being full.</summary>

@@ -39,9 +39,8 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         _fd = fd;
         _family = family;
         _loop = loop;
-        var options = context.Options;
-        _input = new ConnectionInput(context.MemoryPool, this, options.EffectiveReceiveBufferSize, options.InlineScheduling);
-        _output = new ConnectionOutput(context.MemoryPool, this, options.MaxSendBufferSize, options.InlineScheduling);
+        _input = new ConnectionInput(context.InputSettings, this);
+        _output = new ConnectionOutput(context.OutputSettings, this);
         Transport = this;
     }
 
