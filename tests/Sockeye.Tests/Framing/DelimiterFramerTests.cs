@@ -18,28 +18,19 @@ public class DelimiterFramerTests
     public Task Searches_only_from_where_the_last_search_stopped()
     {
         // A delimiter before the resume point is not found again: the search never restarts at the beginning.
-        var input = new ReadOnlySequence<byte>("xx<EOF>yy<EOF>"u8.ToArray());
-        var consumed = input.Start;
-        var examined = input.GetPosition(3);
+        var parsed = Framed.Parse(new DelimiterFramer(), "xx<EOF>yy<EOF>"u8.ToArray(), resumeAt: 3);
 
-        Assert.True(new DelimiterFramer().TryParseMessage(input, 1024, ref consumed, ref examined, out var message));
-        Assert.Equal("xx<EOF>yy", Encoding.UTF8.GetString(message));
-        Assert.Equal(input.End, consumed);
+        Assert.Equal(new Framed.Parsed(true, 14, 14, "xx<EOF>yy"), parsed);
         return Task.CompletedTask;
     }
 
     [Fact(Timeout = Timeouts.Fast)]
     public Task Resumes_before_the_last_bytes_that_may_begin_a_delimiter()
     {
-        var input = new ReadOnlySequence<byte>("abc<EO"u8.ToArray());
-        var consumed = input.Start;
-        var examined = input.Start;
-
-        Assert.False(new DelimiterFramer().TryParseMessage(input, 1024, ref consumed, ref examined, out _));
+        var parsed = Framed.Parse(new DelimiterFramer(), "abc<EO"u8.ToArray());
 
         // "<EOF>" is five bytes: the last four ("c<EO") may be the start of one, so the next search begins there.
-        Assert.Equal(2, input.Slice(input.Start, examined).Length);
-        Assert.Equal(input.Start, consumed);
+        Assert.Equal(new Framed.Parsed(false, 0, 2, null), parsed);
         return Task.CompletedTask;
     }
 

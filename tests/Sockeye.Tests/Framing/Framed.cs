@@ -67,7 +67,27 @@ internal static class Framed
     /// <summary><paramref name="data"/> one byte per chunk.</summary>
     public static IReadOnlyList<byte[]> ByteByByte(byte[] data) => [.. data.Select(b => new[] { b })];
 
+    /// <summary>
+    /// One call of <see cref="MessageFramer.TryParseMessage"/> on <paramref name="input"/> in one segment, resuming
+    /// <paramref name="resumeAt"/> bytes in; positions come back as offsets.
+    /// </summary>
+    public static Parsed Parse(MessageFramer framer, byte[] input, long maxMessageSize = 1024, int resumeAt = 0)
+    {
+        var buffer = new ReadOnlySequence<byte>(input);
+        var consumed = buffer.Start;
+        var examined = buffer.GetPosition(resumeAt);
+        var found = framer.TryParseMessage(buffer, maxMessageSize, ref consumed, ref examined, out var message);
+        return new Parsed(
+            found,
+            buffer.Slice(buffer.Start, consumed).Length,
+            buffer.Slice(buffer.Start, examined).Length,
+            found ? System.Text.Encoding.UTF8.GetString(message.ToArray()) : null);
+    }
+
     public static byte[] Repeat(byte value, int count) => Enumerable.Repeat(value, count).ToArray();
+
+    /// <summary>What one call of a framer found, with its positions as offsets from the start of the input.</summary>
+    internal sealed record Parsed(bool Found, long Consumed, long Examined, string? Message);
 
     /// <summary>What a read of a whole input gave: the messages, and the protocol error that ended it, if any.</summary>
     internal sealed record Outcome(List<byte[]> Messages, ProtocolException? Error)

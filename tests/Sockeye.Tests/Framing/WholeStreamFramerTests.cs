@@ -1,4 +1,3 @@
-using System.Buffers;
 using Sockeye.Framing;
 
 namespace Sockeye.Tests.Framing;
@@ -19,11 +18,7 @@ public class WholeStreamFramerTests
     [Fact(Timeout = Timeouts.Fast)]
     public Task More_than_the_maximum_is_refused_before_the_stream_ends()
     {
-        var input = new ReadOnlySequence<byte>(new byte[65]);
-        var consumed = input.Start;
-        var examined = input.Start;
-
-        var error = Assert.Throws<ProtocolException>(() => _framer.TryParseMessage(input, 64, ref consumed, ref examined, out _));
+        var error = Assert.Throws<ProtocolException>(() => Framed.Parse(_framer, new byte[65], maxMessageSize: 64));
 
         Assert.Equal(ConnectionEndReason.MessageTooLarge, error.EndReason);
         return Task.CompletedTask;
