@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Sockeye.Framing;
 using Sockeye.Handlers;
 
 namespace Sockeye.Cli;
@@ -25,19 +26,10 @@ internal static class ServeCommand
             DefaultValueFactory = _ => "print",
             HelpName = "NAME",
         }.AcceptOnlyFromAmong("print", "eof-echo", "echo");
-        var delimiter = new Option<string>("--delimiter")
-        {
-            Description = "The text that ends a message for eof-echo.",
-            DefaultValueFactory = _ => EofEchoHandler.DefaultDelimiter,
-            HelpName = "TEXT",
-        };
-        delimiter.Validators.Add(result =>
-        {
-            if (string.IsNullOrEmpty(result.GetValueOrDefault<string>()))
-            {
-                result.AddError("--delimiter must not be empty.");
-            }
-        });
+        var delimiter = FramingOptions.DelimiterText("The text that ends a message for eof-echo and --framing delimiter.");
+        var framing = FramingOptions.Framing("How print and echo find messages in what a client sends; eof-echo always uses --delimiter.");
+        var maxMessageSize = CommonOptions.ByteSize(
+            "--max-message-size", "The largest message a client may send; a client that sends more is disconnected.", MessageFramer.DefaultMaxMessageSize);
         var output = new Option<string>("--output")
         {
             Description = "How handlers report on standard output: text (the seed's lines) or jsonl (one JSON object per message).",
@@ -48,7 +40,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the server until Ctrl+C or SIGTERM, then stop gracefully.")
         {
-            hosts, port, handler, delimiter, output, logLevel,
+            hosts, port, handler, delimiter, output, logLevel, framing, maxMessageSize,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetValue(hosts) ?? [],
@@ -56,14 +48,22 @@ internal static class ServeCommand
             parse.GetValue(handler)!,
             parse.GetValue(delimiter)!,
             parse.GetValue(output)!,
-            parse.GetValue(logLevel)));
+            parse.GetValue(logLevel),
+            parse.GetValue(framing)!,
+            parse.GetValue(maxMessageSize)));
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel)
+    private static async Task<int> RunAsync(
+        string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel, string framing, ByteSize maxMessageSize)
     {
-        var options = new SocketServerOptions();
+        var options = new SocketServerOptions { MaxMessageSize = maxMessageSize.Bytes };
         AddListeners(options, hosts, port);
+        var framer = FramingOptions.Create(framing, delimiter);
+        if (handlerName == "eof-echo" && framing is not (FramingOptions.None or FramingOptions.Delimiter))
+        {
+            throw new CliException($"eof-echo reads one message ending in --delimiter; --framing {framing} is for print and echo.", ExitCodes.Usage);
+        }
 
         using var signal = new ShutdownSignal();
         using var loggerFactory = ConsoleLogging.Create(logLevel);
@@ -75,8 +75,8 @@ internal static class ServeCommand
         ConnectionHandler handler = handlerName switch
         {
             "eof-echo" => new EofEchoHandler(output, delimiter),
-            "echo" => new EchoHandler(),
-            _ => new PrintHandler(output),
+            "echo" => framer is null ? new EchoHandler() : new EchoHandler(framer),
+            _ => framer is null ? new PrintHandler(output) : new PrintHandler(output, framer),
         };
 
         var server = new SocketServer(options, handler, loggerFactory);
