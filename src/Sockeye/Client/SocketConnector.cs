@@ -17,7 +17,14 @@ internal static class SocketConnector
         var addresses = IPAddress.TryParse(named.Host.AsSpan().Trim("[]"), out var literal)
             ? [literal]
             : await Dns.GetHostAddressesAsync(named.Host, named.AddressFamily, cancellationToken).ConfigureAwait(false);
-        if (addresses.Length == 0)
+        return await ConnectAnyAsync(addresses, named.Port, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Connects to the first of <paramref name="addresses"/> that accepts, in order.</summary>
+    /// <exception cref="SocketException">None did; the error is the last address's.</exception>
+    internal static async Task<Socket> ConnectAnyAsync(IReadOnlyList<IPAddress> addresses, int port, CancellationToken cancellationToken)
+    {
+        if (addresses.Count == 0)
         {
             throw new SocketException((int)SocketError.HostNotFound);
         }
@@ -28,7 +35,7 @@ internal static class SocketConnector
         {
             try
             {
-                return await ConnectOneAsync(new IPEndPoint(address, named.Port), cancellationToken).ConfigureAwait(false);
+                return await ConnectOneAsync(new IPEndPoint(address, port), cancellationToken).ConfigureAwait(false);
             }
             catch (SocketException error)
             {

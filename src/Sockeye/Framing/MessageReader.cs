@@ -99,7 +99,9 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
             ReadResult result;
             if (_mustWait || !_input.TryRead(out result))
             {
-                if (_flushBeforeWaiting is { } output && (!output.CanGetUnflushedBytes || output.UnflushedBytes > 0))
+                // Replies queued while buffered messages were read go out together, once the reader may have to wait:
+                // it has no whole message left. Bytes left after the last message are read again at once.
+                if ((_mustWait || _buffered == 0) && _flushBeforeWaiting is { } output && (!output.CanGetUnflushedBytes || output.UnflushedBytes > 0))
                 {
                     await output.FlushAsync(_cancellationToken).ConfigureAwait(false);
                 }
