@@ -107,16 +107,11 @@ public class SocketClientTests
     [Fact(Timeout = Timeouts.Network)]
     public async Task Connecting_past_the_timeout_is_a_timeout_error()
     {
-        // A listener that never accepts, with its queue full: the kernel drops further SYNs, so a connect hangs.
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(0);
-        using var queued = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await queued.ConnectAsync(listener.LocalEndPoint!, Token);
+        using var listener = await UnacceptingListener.StartAsync();
         var clock = new FakeTimeProvider();
         var options = new SocketClientOptions { ConnectTimeout = TimeSpan.FromSeconds(5), TimeProvider = clock };
 
-        var connecting = SocketClient.ConnectAsync(listener.LocalEndPoint!, options, Token);
+        var connecting = SocketClient.ConnectAsync(listener.EndPoint, options, Token);
         clock.Advance(TimeSpan.FromSeconds(4));
         Assert.False(connecting.IsCompleted);
         clock.Advance(TimeSpan.FromSeconds(1));
