@@ -8,6 +8,10 @@ namespace Sockeye.Framing;
 /// </summary>
 internal static class DelimiterSearch
 {
+    // Delimiters up to this long are searched segment by segment with a seam on the stack; longer ones (rare) by
+    // SequenceReader, which is slower on frames that cross segments.
+    private const int MaxSeamDelimiter = 64;
+
     /// <summary>
     /// Finds the first <paramref name="delimiter"/> that ends within <paramref name="frameLimit"/> bytes of the
     /// start of <paramref name="input"/>, searching from <paramref name="examined"/> on.
@@ -73,6 +77,15 @@ internal static class DelimiterSearch
                 return true;
             }
         }
+        else if (delimiter.Length <= MaxSeamDelimiter)
+        {
+            if (TryFindAcrossSegments(data, delimiter, out var index))
+            {
+                start = data.GetPosition(index);
+                end = data.GetPosition(delimiter.Length, start);
+                return true;
+            }
+        }
         else
         {
             var reader = new SequenceReader<byte>(data);
@@ -86,6 +99,63 @@ internal static class DelimiterSearch
 
         start = default;
         end = default;
+        return false;
+    }
+
+    /// <summary>
+    /// Finds the first <paramref name="delimiter"/> in data of several segments: a vectorized search inside each
+    /// segment, and a check of the seam before it for one that starts in earlier segments and ends in it.
+    /// </summary>
+    private static bool TryFindAcrossSegments(in ReadOnlySequence<byte> data, ReadOnlySpan<byte> delimiter, out long index)
+    {
+        var overlap = delimiter.Length - 1;
+
+        // The last bytes before the current segment (at most one fewer than the delimiter), then its first few.
+        Span<byte> seam = stackalloc byte[2 * MaxSeamDelimiter];
+        var tail = 0;
+        long segmentStart = 0;
+        foreach (var memory in data)
+        {
+            var span = memory.Span;
+            if (tail > 0)
+            {
+                // Shorter than the delimiter on either side, so anything found here straddles the seam, and comes
+                // before anything inside this segment.
+                var head = Math.Min(overlap, span.Length);
+                span[..head].CopyTo(seam[tail..]);
+                var found = seam[..(tail + head)].IndexOf(delimiter);
+                if (found >= 0)
+                {
+                    index = segmentStart - tail + found;
+                    return true;
+                }
+            }
+
+            var inside = span.IndexOf(delimiter);
+            if (inside >= 0)
+            {
+                index = segmentStart + inside;
+                return true;
+            }
+
+            if (span.Length >= overlap)
+            {
+                span[^overlap..].CopyTo(seam);
+                tail = overlap;
+            }
+            else
+            {
+                // A segment shorter than the delimiter: keep the end of the old tail, then all of it.
+                var kept = Math.Min(tail, overlap - span.Length);
+                seam.Slice(tail - kept, kept).CopyTo(seam);
+                span.CopyTo(seam[kept..]);
+                tail = kept + span.Length;
+            }
+
+            segmentStart += span.Length;
+        }
+
+        index = -1;
         return false;
     }
 

@@ -188,6 +188,12 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
         {
             if (_framer.TryParseMessage(buffer, _maxMessageSize, ref consumed, ref examined, out message))
             {
+                if (consumed.Equals(buffer.Start))
+                {
+                    // Every frame takes at least a byte; one that takes none would be found again, for ever.
+                    throw new InvalidOperationException($"{_framer.GetType().Name} returned a message but consumed no bytes.");
+                }
+
                 return Hold(buffer, consumed, CheckSize(message), MessageReadStatus.Message);
             }
 

@@ -88,6 +88,23 @@ public class DelimiterFramerTests
         Assert.Equal([[1, 2], [255, 0]], outcome.Messages);
     }
 
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(200)]
+    public async Task A_long_delimiter_is_found_however_the_input_is_split(int length)
+    {
+        // Up to 64 bytes the search checks the seams between segments itself; longer delimiters take another path.
+        var delimiter = Enumerable.Range(0, length).Select(i => (byte)('a' + (i % 3))).ToArray();
+        var framer = new DelimiterFramer(delimiter);
+        var data = Framed.Frame(framer, "one"u8.ToArray(), "two"u8.ToArray());
+
+        foreach (var chunks in Framed.EverySplit(data).Append(Framed.ByteByByte(data)))
+        {
+            Assert.Equal(["one", "two"], (await Framed.ReadAsync(framer, chunks)).Texts);
+        }
+    }
+
     [Fact(Timeout = Timeouts.Fast)]
     public Task An_empty_delimiter_is_refused()
     {

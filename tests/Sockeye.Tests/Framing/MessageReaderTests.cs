@@ -247,6 +247,14 @@ public class MessageReaderTests
         Assert.Equal(["a", "b"], messages);
     }
 
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_framer_that_finds_a_message_without_consuming_a_byte_is_refused_rather_than_spinning()
+    {
+        await using var reader = new MessageReader(new ScriptedPipeReader(["x"u8.ToArray()]), new StuckFramer(), 1024);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await reader.MoveNextAsync());
+    }
+
     /// <summary>Reads the connection's lines on another task, handing each over as it arrives.</summary>
     private static (Func<Task<string>> Next, Task Run) Collect(Connection connection)
     {
@@ -284,6 +292,20 @@ public class MessageReaderTests
             await pipe.Writer.CompleteAsync();
         });
         return pipe.Reader;
+    }
+
+    /// <summary>A broken framer: it reports an empty message and leaves the input where it was.</summary>
+    private sealed class StuckFramer : MessageFramer
+    {
+        public override bool TryParseMessage(in ReadOnlySequence<byte> input, long maxMessageSize, ref SequencePosition consumed, ref SequencePosition examined, out ReadOnlySequence<byte> message)
+        {
+            message = ReadOnlySequence<byte>.Empty;
+            return true;
+        }
+
+        public override void WriteMessage(ReadOnlySpan<byte> message, IBufferWriter<byte> output)
+        {
+        }
     }
 
     /// <summary>Passes every call to another framer, adding up how many bytes it was given to search.</summary>
