@@ -14,7 +14,7 @@ internal static class FramingOptions
     public static Option<string> Framing(string description) => new Option<string>("--framing")
     {
         Description = $"{description} delimiter: each message ends with --delimiter. line: each ends with \\n (\\r\\n accepted). " +
-            "length-prefix: each starts with its length, 4 bytes big-endian. none: the whole stream, until the client ends its side.",
+            "length-prefix: each starts with its length, 4 bytes big-endian. none: the whole stream, until the peer ends its side.",
         DefaultValueFactory = _ => None,
         HelpName = "FORMAT",
     }.AcceptOnlyFromAmong(Delimiter, Line, LengthPrefix, None);

@@ -22,7 +22,7 @@ internal static class ServeCommand
         var handler = new Option<string>("--handler")
         {
             Description = "print: the seed, prints what each client sent once it ends its side. " +
-                "eof-echo: the companion, echoes one message ending in the delimiter. echo: sends every byte back.",
+                "eof-echo: the companion, echoes one message ending in the delimiter. echo: sends every byte back, or with --framing each message.",
             DefaultValueFactory = _ => "print",
             HelpName = "NAME",
         }.AcceptOnlyFromAmong("print", "eof-echo", "echo");
