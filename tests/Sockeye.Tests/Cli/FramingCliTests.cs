@@ -37,6 +37,19 @@ public class FramingCliTests
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task Send_without_framing_sends_count_times_and_prints_the_whole_reply_once()
+    {
+        var (server, port) = await CliProcess.StartServerAsync("--handler", "echo");
+        await using var _ = server;
+
+        var send = await CliProcess.RunAsync("send", "--port", Port(port), "--count", "2", "--half-close", "abc");
+
+        Assert.Equal(0, send.ExitCode);
+        Assert.Equal(["Response received : abcabc"], send.StandardOutput);
+        Assert.Equal(["Sent 3 bytes to server.", "Sent 3 bytes to server."], send.StandardError.Skip(1));
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task Print_with_framing_prints_each_message_as_it_arrives()
     {
         var (server, port) = await CliProcess.StartServerAsync("--framing", "delimiter", "--delimiter", "|");
