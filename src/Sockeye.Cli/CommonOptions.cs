@@ -81,6 +81,27 @@ internal static class CommonOptions
         HelpName = "SECONDS",
     };
 
+    /// <summary>A whole-number option of at least <paramref name="minimum"/>, parsed without ever throwing on bad input.</summary>
+    public static Option<int> WholeNumber(string name, string description, int defaultValue, int minimum, string? alias = null)
+    {
+        var option = alias is null ? new Option<int>(name) : new Option<int>(name, alias);
+        option.Description = description;
+        option.DefaultValueFactory = _ => defaultValue;
+        option.HelpName = "N";
+        option.CustomParser = result =>
+        {
+            var text = result.Tokens[^1].Value;
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= minimum)
+            {
+                return value;
+            }
+
+            result.AddError($"{name} must be a whole number of at least {minimum}, not '{text}'.");
+            return defaultValue;
+        };
+        return option;
+    }
+
     public static Option<LogLevel> LogLevel() => new("--log-level")
     {
         Description = "The least severe log entry written to standard error.",

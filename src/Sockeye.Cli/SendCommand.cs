@@ -1,19 +1,23 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Sockeye.Framing;
 
 namespace Sockeye.Cli;
 
-/// <summary><c>sockeye send</c>: the companion client. Sends one message and prints the server's reply.</summary>
+/// <summary>
+/// <c>sockeye send</c>: the companion client. Sends a message and prints the server's reply; with a framing, sends
+/// it as many times as asked and prints each reply.
+/// </summary>
 internal static class SendCommand
 {
     public const string DefaultMessage = "This is a test<EOF>";
 
-    private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(10);
-
-    // The reply is held in memory to be printed whole; a server that never stops talking must not exhaust it.
-    private const int MaxResponseSize = 64 * 1024 * 1024;
+    // Without a framing the reply is everything the server sends until it closes, held whole to be printed: a
+    // server that never stops talking must not exhaust memory. Framed replies are held to the same bound.
+    private const long MaxResponseSize = 64 * 1024 * 1024;
 
     public static Command Create()
     {
@@ -26,129 +30,183 @@ internal static class SendCommand
         var port = CommonOptions.Port("The server's port.");
         var halfClose = new Option<bool>("--half-close")
         {
-            Description = "End the sending side after the message, as the print handler expects.",
+            Description = "End the sending side after the message(s), as the print handler expects; then print every reply until the server closes.",
         };
-        var message = new Argument<string>("MESSAGE")
+        var framing = FramingOptions.Framing("How the message and the replies are framed.");
+        var delimiter = FramingOptions.DelimiterText("The text that ends each message and reply with --framing delimiter.");
+        var count = CommonOptions.WholeNumber(
+            "--count", "Send the message N times. With a framing, each reply is awaited and printed before the next send.", 1, minimum: 1, alias: "-n");
+        var timeout = CommonOptions.Seconds("--timeout", "How long to wait to connect, and for each reply.", 10, ZeroSeconds.Off);
+        var message = new Argument<string?>("MESSAGE")
         {
-            Description = "What to send, as UTF-8 text; '-' sends standard input.",
-            DefaultValueFactory = _ => DefaultMessage,
+            Description = $"What to send, as UTF-8 text; '-' sends standard input. '{DefaultMessage}' by default, without '<EOF>' with a framing.",
+            DefaultValueFactory = _ => null,
         };
 
         message.Validators.Add(result =>
         {
             // An unknown option would otherwise be sent as the message. Text that starts with '-' goes after '--'.
-            var text = result.GetValueOrDefault<string>();
+            var text = result.GetValueOrDefault<string?>() ?? string.Empty;
             if (text.Length > 1 && text[0] == '-' && !result.Tokens.Any(token => token.Value == "--") && !Environment.GetCommandLineArgs().Contains("--"))
             {
                 result.AddError($"Unrecognized option '{text}'; to send text that starts with '-', put it after '--'.");
             }
         });
 
-        var command = new Command("send", "Connect, send a message, and print what the server sends back until it closes.")
+        var command = new Command("send", "Connect, send a message, and print what the server sends back.")
         {
-            host, port, halfClose, message,
+            host, port, halfClose, framing, delimiter, count, timeout, message,
         };
-        command.SetAction((parse, cancellationToken) => RunAsync(
-            parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(halfClose), parse.GetValue(message)!, cancellationToken));
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var framingName = parse.GetValue(framing)!;
+            var framer = FramingOptions.Create(framingName, parse.GetValue(delimiter)!);
+            var request = new Request(
+                parse.GetValue(host)!,
+                parse.GetValue(port),
+                framingName,
+                framer,
+                parse.GetValue(message) ?? (framer is null ? DefaultMessage : DefaultMessage[..^DelimiterFramer.DefaultDelimiter.Length]),
+                parse.GetValue(count),
+                parse.GetValue(halfClose),
+                parse.GetValue(timeout) is var seconds && seconds > 0 ? TimeSpan.FromSeconds(seconds) : Timeout.InfiniteTimeSpan);
+            return RunAsync(request, cancellationToken);
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(string host, int port, bool halfClose, string message, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(Request request, CancellationToken cancellationToken)
     {
-        var payload = message == "-" ? await ReadStandardInputAsync(cancellationToken) : Encoding.UTF8.GetBytes(message);
+        var payload = request.Message == "-" ? await ReadStandardInputAsync(cancellationToken) : Encoding.UTF8.GetBytes(request.Message);
+        if (request.Framer is { } framer && !CanFrame(framer, payload))
+        {
+            throw new CliException($"The message cannot be sent with --framing {request.Framing}: it holds what would end it.", ExitCodes.Usage);
+        }
 
-        using var socket = await ConnectAsync(host, port, cancellationToken);
-        await Console.Error.WriteLineAsync($"Socket connected to {socket.RemoteEndPoint}");
+        await using var client = await ConnectAsync(request, cancellationToken);
+        await Console.Error.WriteLineAsync($"Socket connected to {client.RemoteEndPoint}");
         try
         {
-            await socket.SendAsync(payload, SocketFlags.None, cancellationToken);
-            await Console.Error.WriteLineAsync($"Sent {payload.Length} bytes to server.");
-            if (halfClose)
-            {
-                socket.Shutdown(SocketShutdown.Send);
-            }
-
-            var response = await ReceiveToEndAsync(socket, cancellationToken);
-            await Console.Out.WriteLineAsync($"Response received : {Encoding.UTF8.GetString(response)}");
+            await ExchangeAsync(client, request, payload, cancellationToken);
+        }
+        catch (IOException ex) when (ex.InnerException is SocketException socketError)
+        {
+            throw ConnectionFailed(request, socketError);
         }
         catch (SocketException ex)
         {
-            throw new CliException(ex.SocketErrorCode == SocketError.ConnectionReset
-                ? $"{host}:{port} reset the connection."
-                : $"The connection to {host}:{port} failed: {ex.Message}");
+            throw ConnectionFailed(request, ex);
+        }
+        catch (ProtocolException ex) when (ex.EndReason == ConnectionEndReason.MessageTooLarge)
+        {
+            throw new CliException($"The response exceeds {MaxResponseSize / (1024 * 1024)} MiB; stopped reading.");
+        }
+        catch (ProtocolException)
+        {
+            throw new CliException($"{request.Server} closed the connection in the middle of a reply.");
         }
 
         return ExitCodes.Success;
     }
 
-    private static async Task<Socket> ConnectAsync(string host, int port, CancellationToken cancellationToken)
+    private static async Task ExchangeAsync(SocketClient client, Request request, byte[] payload, CancellationToken cancellationToken)
     {
-        IPAddress[] addresses;
+        var framed = request.Framer is not null;
+        for (var i = 0; i < request.Count; i++)
+        {
+            await client.SendAsync(payload, cancellationToken);
+            await Console.Error.WriteLineAsync($"Sent {payload.Length} bytes to server.");
+            if (framed && !request.HalfClose)
+            {
+                var reply = await ReceiveAsync(client, request, cancellationToken)
+                    ?? throw new CliException($"{request.Server} closed the connection before replying.");
+                await PrintAsync(reply);
+            }
+        }
+
+        if (!framed)
+        {
+            // Unframed, the reply is everything the server sends until it closes.
+            if (request.HalfClose)
+            {
+                await client.CompleteSendingAsync(cancellationToken);
+            }
+
+            await PrintAsync(await ReceiveAsync(client, request, cancellationToken) ?? []);
+            return;
+        }
+
+        // Done sending: say so, and print what else the server sends until it closes too.
+        await client.CompleteSendingAsync(cancellationToken);
+        while (await ReceiveAsync(client, request, cancellationToken) is { } reply)
+        {
+            await PrintAsync(reply);
+        }
+    }
+
+    private static async Task<SocketClient> ConnectAsync(Request request, CancellationToken cancellationToken)
+    {
+        var options = new SocketClientOptions
+        {
+            ConnectTimeout = request.Timeout,
+            Framer = request.Framer ?? new WholeStreamFramer(),
+            MaxMessageSize = MaxResponseSize,
+        };
         try
         {
-            addresses = IPAddress.TryParse(host.AsSpan().Trim("[]"), out var literal)
-                ? [literal]
-                : await Dns.GetHostAddressesAsync(host, cancellationToken);
+            return await SocketClient.ConnectAsync(new DnsEndPoint(request.Host, request.Port), options, cancellationToken);
         }
-        catch (SocketException)
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData or SocketError.NoRecovery)
         {
-            throw new CliException($"Cannot resolve host '{host}'.");
+            throw new CliException($"Cannot resolve host '{request.Host}'.");
         }
-
-        if (addresses.Length == 0)
+        catch (SocketException ex)
         {
-            throw new CliException($"Cannot resolve host '{host}'.");
+            throw new CliException(ex.SocketErrorCode == SocketError.ConnectionRefused
+                ? $"Connection refused by {request.Server}; is the server running?"
+                : $"Cannot connect to {request.Server}: {ex.Message}");
         }
-
-        // Try each address in turn, as browsers and curl do: "localhost" may be ::1 or 127.0.0.1.
-        SocketException? lastError = null;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(s_connectTimeout);
-        foreach (var address in addresses)
+        catch (TimeoutException)
         {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token);
-                return socket;
-            }
-            catch (SocketException ex)
-            {
-                socket.Dispose();
-                lastError = ex;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                socket.Dispose();
-                throw new CliException($"Timed out connecting to {host}:{port} after {s_connectTimeout.TotalSeconds:0} s.");
-            }
+            throw new CliException($"Timed out connecting to {request.Server} after {Seconds(request.Timeout)} s.");
         }
-
-        throw new CliException(lastError?.SocketErrorCode == SocketError.ConnectionRefused
-            ? $"Connection refused by {host}:{port}; is the server running?"
-            : $"Cannot connect to {host}:{port}: {lastError?.Message}");
     }
 
-    private static async Task<byte[]> ReceiveToEndAsync(Socket socket, CancellationToken cancellationToken)
+    private static async Task<byte[]?> ReceiveAsync(SocketClient client, Request request, CancellationToken cancellationToken)
     {
-        using var response = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        while (true)
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(request.Timeout);
+        try
         {
-            var read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
-            if (read == 0)
-            {
-                return response.ToArray();
-            }
-
-            if (response.Length + read > MaxResponseSize)
-            {
-                throw new CliException($"The response exceeds {MaxResponseSize / (1024 * 1024)} MiB; stopped reading.");
-            }
-
-            response.Write(buffer, 0, read);
+            return await client.ReceiveAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException($"Timed out after {Seconds(request.Timeout)} s waiting for {request.Server} to reply.");
         }
     }
+
+    private static Task PrintAsync(byte[] reply) => Console.Out.WriteLineAsync($"Response received : {Encoding.UTF8.GetString(reply)}");
+
+    private static CliException ConnectionFailed(Request request, SocketException error) =>
+        new(error.SocketErrorCode == SocketError.ConnectionReset
+            ? $"{request.Server} reset the connection."
+            : $"The connection to {request.Server} failed: {error.Message}");
+
+    private static bool CanFrame(MessageFramer framer, byte[] payload)
+    {
+        try
+        {
+            framer.WriteMessage(payload, new System.Buffers.ArrayBufferWriter<byte>());
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static string Seconds(TimeSpan timeout) => timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
 
     private static async Task<byte[]> ReadStandardInputAsync(CancellationToken cancellationToken)
     {
@@ -156,5 +214,10 @@ internal static class SendCommand
         using var buffer = new MemoryStream();
         await input.CopyToAsync(buffer, cancellationToken);
         return buffer.ToArray();
+    }
+
+    private sealed record Request(string Host, int Port, string Framing, MessageFramer? Framer, string Message, int Count, bool HalfClose, TimeSpan Timeout)
+    {
+        public string Server => $"{Host}:{Port}";
     }
 }

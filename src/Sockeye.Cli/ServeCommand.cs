@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Sockeye.Framing;
 using Sockeye.Handlers;
 
 namespace Sockeye.Cli;
@@ -21,23 +22,14 @@ internal static class ServeCommand
         var handler = new Option<string>("--handler")
         {
             Description = "print: the seed, prints what each client sent once it ends its side. " +
-                "eof-echo: the companion, echoes one message ending in the delimiter. echo: sends every byte back.",
+                "eof-echo: the companion, echoes one message ending in the delimiter. echo: sends every byte back, or with --framing each message.",
             DefaultValueFactory = _ => "print",
             HelpName = "NAME",
         }.AcceptOnlyFromAmong("print", "eof-echo", "echo");
-        var delimiter = new Option<string>("--delimiter")
-        {
-            Description = "The text that ends a message for eof-echo.",
-            DefaultValueFactory = _ => EofEchoHandler.DefaultDelimiter,
-            HelpName = "TEXT",
-        };
-        delimiter.Validators.Add(result =>
-        {
-            if (string.IsNullOrEmpty(result.GetValueOrDefault<string>()))
-            {
-                result.AddError("--delimiter must not be empty.");
-            }
-        });
+        var delimiter = FramingOptions.DelimiterText("The text that ends a message for eof-echo and --framing delimiter.");
+        var framing = FramingOptions.Framing("How print and echo find messages in what a client sends; eof-echo always uses --delimiter.");
+        var maxMessageSize = CommonOptions.ByteSize(
+            "--max-message-size", "The largest message a client may send; a client that sends more is disconnected.", MessageFramer.DefaultMaxMessageSize);
         var output = new Option<string>("--output")
         {
             Description = "How handlers report on standard output: text (the seed's lines) or jsonl (one JSON object per message).",
@@ -49,7 +41,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the server until Ctrl+C or SIGTERM, then stop gracefully.")
         {
-            hosts, port, handler, delimiter, output, logLevel,
+            hosts, port, handler, delimiter, output, logLevel, framing, maxMessageSize,
         };
         var limits = new ServeLimits();
         limits.AddTo(command);
@@ -62,6 +54,8 @@ internal static class ServeCommand
             parse.GetValue(delimiter)!,
             parse.GetValue(output)!,
             parse.GetValue(logLevel),
+            parse.GetValue(framing)!,
+            parse.GetValue(maxMessageSize),
             options => listenerFlags.Apply(parse, options),
             listenerFlags.HasUnixSockets(parse)));
         return command;
@@ -69,9 +63,9 @@ internal static class ServeCommand
 
     private static async Task<int> RunAsync(
         Action<SocketServerOptions> applyLimits, string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel,
-        Action<SocketServerOptions> applyListenerFlags, bool hasUnixSockets)
+        string framing, ByteSize maxMessageSize, Action<SocketServerOptions> applyListenerFlags, bool hasUnixSockets)
     {
-        var options = new SocketServerOptions();
+        var options = new SocketServerOptions { MaxMessageSize = maxMessageSize.Bytes };
         applyLimits(options);
         if (hosts.Length > 0 || !hasUnixSockets)
         {
@@ -79,6 +73,11 @@ internal static class ServeCommand
         }
 
         applyListenerFlags(options);
+        var framer = FramingOptions.Create(framing, delimiter);
+        if (handlerName == "eof-echo" && framing is not (FramingOptions.None or FramingOptions.Delimiter))
+        {
+            throw new CliException($"eof-echo reads one message ending in --delimiter; --framing {framing} is for print and echo.", ExitCodes.Usage);
+        }
 
         using var signal = new ShutdownSignal();
         using var loggerFactory = ConsoleLogging.Create(logLevel);
@@ -90,8 +89,8 @@ internal static class ServeCommand
         ConnectionHandler handler = handlerName switch
         {
             "eof-echo" => new EofEchoHandler(output, delimiter),
-            "echo" => new EchoHandler(),
-            _ => new PrintHandler(output),
+            "echo" => framer is null ? new EchoHandler() : new EchoHandler(framer),
+            _ => framer is null ? new PrintHandler(output) : new PrintHandler(output, framer),
         };
 
         var server = new SocketServer(options, handler, loggerFactory);

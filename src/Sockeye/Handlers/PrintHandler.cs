@@ -1,58 +1,52 @@
+using Sockeye.Framing;
+
 namespace Sockeye.Handlers;
 
 /// <summary>
-/// The seed's server: reads until the client ends its side, then reports what arrived
-/// (<c>Read {N} bytes from socket.</c> and <c> Data : {text}</c>) and closes.
+/// The seed's server: reports each message the client sends (<c>Read {N} bytes from socket.</c> and
+/// <c> Data : {text}</c>). Without a framer the message is everything the client sends until it ends its side,
+/// as in the seed; with one, each message is reported as it arrives.
 /// </summary>
-/// <param name="output">Where to report.</param>
-public sealed class PrintHandler(HandlerOutput output) : ConnectionHandler
+public sealed class PrintHandler : ConnectionHandler
 {
+    private static readonly WholeStreamFramer s_wholeStream = new();
+
+    private readonly HandlerOutput _output;
+    private readonly MessageFramer _framer;
+
+    /// <summary>Creates the seed's handler: one message, ended by the client ending its side.</summary>
+    /// <param name="output">Where to report.</param>
+    public PrintHandler(HandlerOutput output)
+        : this(output, s_wholeStream)
+    {
+    }
+
+    /// <summary>Creates a handler that reports each message framed by <paramref name="framer"/>.</summary>
+    /// <param name="output">Where to report.</param>
+    /// <param name="framer">The message format.</param>
+    public PrintHandler(HandlerOutput output, MessageFramer framer)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(framer);
+        _output = output;
+        _framer = framer;
+    }
+
     /// <inheritdoc />
     public override async Task OnConnectedAsync(Connection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var input = connection.Transport.Input;
-        var idle = true;
-        while (true)
+        try
         {
-            if (await input.ReadUnlessClosingAsync(connection, idle).ConfigureAwait(false) is not { } result)
+            await foreach (var message in connection.ReadMessagesAsync(_framer).ConfigureAwait(false))
             {
-                return;
+                await _output.MessageReceivedAsync(connection, message).ConfigureAwait(false);
             }
-
-            var buffer = result.Buffer;
-            if (buffer.Length > connection.MaxMessageSize)
-            {
-                connection.Abort(ConnectionEndReason.MessageTooLarge);
-                return;
-            }
-
-            if (result.IsCanceled)
-            {
-                return;
-            }
-
-            if (result.IsCompleted)
-            {
-                if (!buffer.IsEmpty)
-                {
-                    connection.OnMessageReceived();
-                    await output.MessageReceivedAsync(connection, buffer).ConfigureAwait(false);
-                }
-
-                input.AdvanceTo(buffer.End);
-                return;
-            }
-
-            // Keep everything buffered until the client is done; look only at what is new next time. The whole
-            // stream is the message: from its first byte the client must keep up the minimum data rate.
-            if (idle && !buffer.IsEmpty)
-            {
-                connection.OnMessageStarted();
-            }
-
-            idle = buffer.IsEmpty;
-            input.AdvanceTo(buffer.Start, buffer.End);
+        }
+        catch (ProtocolException)
+        {
+            // A message too large, or a frame cut short: the reader has ended the connection with that reason,
+            // which its end line reports. There is nothing to print for it.
         }
     }
 }

@@ -52,6 +52,8 @@ public class ErrorTests
     [InlineData("serve", "--handler", "nonsense")]
     [InlineData("serve", "--host", "not-an-address")]
     [InlineData("send", "--bogus")]
+    [InlineData("send", "--count", "abc")]
+    [InlineData("send", "--count", "0")]
     [InlineData("frobnicate")]
     public async Task A_bad_command_line_gets_one_line_and_exit_code_two(params string[] arguments)
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Sockeye.Tests.Infrastructure;
 
 namespace Sockeye.Tests.Cli;
@@ -12,7 +11,7 @@ public class ThirdPartyClientTests
         var (server, port) = await CliProcess.StartServerAsync("--handler", "eof-echo");
         await using var _ = server;
 
-        var reply = await RunAsync("socat", ["-", $"TCP:127.0.0.1:{port}"], "from socat<EOF>");
+        var reply = await ThirdPartyTool.RunAsync("socat", ["-", $"TCP:127.0.0.1:{port}"], "from socat<EOF>");
 
         Assert.Equal("from socat<EOF>", reply);
         Assert.Equal(" Data : from socat<EOF>", (await server.WaitForStandardOutputLinesAsync(2))[1]);
@@ -24,27 +23,8 @@ public class ThirdPartyClientTests
         var (server, port) = await CliProcess.StartServerAsync();
         await using var _ = server;
 
-        await RunAsync("nc", ["-N", "127.0.0.1", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], "from nc");
+        await ThirdPartyTool.RunAsync("nc", ["-N", "127.0.0.1", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], "from nc");
 
         Assert.Equal(["Read 7 bytes from socket.", " Data : from nc"], await server.WaitForStandardOutputLinesAsync(2));
-    }
-
-    private static async Task<string> RunAsync(string tool, string[] arguments, string input)
-    {
-        var path = Environment.GetEnvironmentVariable("PATH")!.Split(':').Select(dir => Path.Combine(dir, tool)).FirstOrDefault(File.Exists);
-        Assert.SkipWhen(path is null, $"{tool} is not installed (.ci/run installs it)");
-
-        var info = new ProcessStartInfo(path!) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
-        await process.StandardInput.WriteAsync(input);
-        process.StandardInput.Close();
-        var output = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
-        return output;
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Sockeye.Handlers;
 using Sockeye.Tests.Infrastructure;
@@ -51,20 +50,6 @@ public class EofEchoHandlerTests
 
         Assert.Equal("byte by byte<EOF>", await connection.ReadAllTextAsync());
         Assert.Equal(17, input.Reads);
-    }
-
-    [Fact(Timeout = Timeouts.Fast)]
-    public Task Searches_only_from_where_the_last_read_left_off()
-    {
-        // A delimiter before the resume point must not be found again: the search never restarts at the beginning.
-        var buffer = new ReadOnlySequence<byte>("xx<EOF>yy<EOF>"u8.ToArray());
-
-        var fromStart = EofEchoHandler.TryFindEnd(buffer, 0, "<EOF>"u8);
-        var resumed = EofEchoHandler.TryFindEnd(buffer, 3, "<EOF>"u8);
-
-        Assert.Equal(7, buffer.Slice(0, fromStart!.Value).Length);
-        Assert.Equal(14, buffer.Slice(0, resumed!.Value).Length);
-        return Task.CompletedTask;
     }
 
     [Fact(Timeout = Timeouts.Fast)]

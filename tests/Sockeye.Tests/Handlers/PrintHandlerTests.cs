@@ -1,4 +1,5 @@
 using System.Text;
+using Sockeye.Framing;
 using Sockeye.Handlers;
 using Sockeye.Tests.Infrastructure;
 using Sockeye.Transport;
@@ -95,5 +96,34 @@ public class PrintHandlerTests
         await run.WithTestTimeout();
 
         Assert.Empty(output.Lines);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task With_a_framer_prints_each_message_as_it_arrives()
+    {
+        var output = new RecordingOutput();
+        var connection = new InMemoryConnection();
+        var run = connection.RunAsync(new PrintHandler(output, new LineFramer()));
+
+        await connection.Client.Output.WriteAsync("first\nsec");
+        Assert.Equal(["Read 5 bytes from socket.", " Data : first"], await output.WaitForLinesAsync(2));
+        await connection.Client.Output.WriteAsync("ond\r\n");
+        Assert.Equal(["Read 6 bytes from socket.", " Data : second"], (await output.WaitForLinesAsync(4)).Skip(2));
+
+        await connection.Client.Output.CompleteAsync();
+        await run.WithTestTimeout();
+        Assert.Equal(4, output.Lines.Count);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task With_a_framer_a_frame_cut_short_is_not_printed_and_ends_as_a_protocol_error()
+    {
+        var output = new RecordingOutput();
+        var connection = InMemory.WithInput(new ScriptedPipeReader(["one<EOF>tw"u8.ToArray()]));
+
+        await connection.RunAsync(new PrintHandler(output, new DelimiterFramer())).WithTestTimeout();
+
+        Assert.Equal(["Read 3 bytes from socket.", " Data : one"], output.Lines);
+        Assert.Equal(ConnectionEndReason.ProtocolError, connection.EndReason);
     }
 }

@@ -1,0 +1,49 @@
+using Sockeye.Framing;
+
+// Public, so in the root namespace beside SocketClient, as SocketServerOptions is beside SocketServer; the folder
+// keeps the client's files together.
+namespace Sockeye;
+
+/// <summary>Options for a <see cref="SocketClient"/>: how long to try to connect, and how messages are framed.</summary>
+public sealed class SocketClientOptions
+{
+    private static readonly WholeStreamFramer s_wholeStream = new();
+
+    /// <summary>
+    /// How long connecting may take, name resolution included, across every address a host name resolves to.
+    /// 10 seconds by default; <see cref="Timeout.InfiniteTimeSpan"/> for no limit.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The message format for <see cref="SocketClient.SendAsync"/> and <see cref="SocketClient.ReceiveAsync"/>. By
+    /// default a <see cref="WholeStreamFramer"/>: a message is sent as it is, and the reply is everything the server
+    /// sends until it closes.
+    /// </summary>
+    public MessageFramer Framer { get; set; } = s_wholeStream;
+
+    /// <summary>
+    /// The largest message <see cref="SocketClient.ReceiveAsync"/> accepts where the framer sets no maximum of its
+    /// own, in bytes. 1 MiB by default.
+    /// </summary>
+    public long MaxMessageSize { get; set; } = MessageFramer.DefaultMaxMessageSize;
+
+    /// <summary>The clock for the connect timeout; the system clock by default.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Throws if an option is out of range.</summary>
+    internal void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Framer);
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+        if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "ConnectTimeout must be greater than zero.");
+        }
+
+        if (MaxMessageSize <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxMessageSize), MaxMessageSize, "MaxMessageSize must be greater than zero.");
+        }
+    }
+}

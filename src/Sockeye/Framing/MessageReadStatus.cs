@@ -1,0 +1,17 @@
+namespace Sockeye.Framing;
+
+/// <summary>What <see cref="MessageReader.ReadAsync"/> found.</summary>
+internal enum MessageReadStatus
+{
+    /// <summary>A whole message, in <see cref="MessageReader.Current"/>.</summary>
+    Message,
+
+    /// <summary>The peer ended the stream between two messages.</summary>
+    End,
+
+    /// <summary>The server asked the connection to close while no message was in progress.</summary>
+    Closing,
+
+    /// <summary>The peer ended the stream in the middle of a frame; <see cref="MessageReader.Current"/> holds what arrived.</summary>
+    Truncated,
+}

@@ -1,0 +1,307 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+
+namespace Sockeye.Framing;
+
+/// <summary>
+/// Reads messages from a pipe through a framer (Bedrock's protocol reader, with two additions): it enforces the
+/// maximum message size, and it hands the framer the position its last search stopped at, so that however a
+/// message is split across reads, each byte is searched once.
+/// </summary>
+/// <remarks>
+/// A message is a slice of the pipe's buffer, valid until the next read: nothing is copied. For a connection it
+/// also calls the connection's message hooks, stops between messages when the server asks the connection to
+/// close, and ends the connection when the peer breaks the protocol.
+/// </remarks>
+internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
+{
+    private readonly PipeReader _input;
+    private readonly MessageFramer _framer;
+    private readonly long _maxMessageSize;
+    private readonly long _bufferLimit;
+    private readonly Connection? _connection;
+    private readonly PipeWriter? _flushBeforeWaiting;
+    private readonly CancellationToken _cancellationToken;
+    private CancellationTokenSource? _idleCancellation;
+
+    // The message handed out, and the buffer it lies in: the pipe is advanced past it at the next read.
+    private ReadOnlySequence<byte> _buffer;
+    private ReadOnlySequence<byte> _current;
+    private SequencePosition _consumed;
+    private bool _holding;
+
+    private long _buffered;
+    private bool _completed;
+    private bool _mustWait;
+    private bool _messageStarted;
+
+    // Where the framer's search resumes. A pipe keeps unconsumed segments between reads, so while the buffer starts
+    // where it did, the position itself is still good; a reader that rebuilds its segments is found by offset.
+    private bool _hasResume;
+    private SequencePosition _resumeBufferStart;
+    private SequencePosition _resume;
+    private long _resumeOffset;
+
+    /// <summary>Creates a reader.</summary>
+    /// <param name="input">Where the bytes come from.</param>
+    /// <param name="framer">The message format.</param>
+    /// <param name="maxMessageSize">The largest message to accept.</param>
+    /// <param name="connection">The connection the pipe belongs to, if any: for its hooks, its close request and its end reason.</param>
+    /// <param name="flushBeforeWaiting">A writer to flush before waiting for input, so replies queued while messages were buffered go out together.</param>
+    /// <param name="cancellationToken">Cancels a wait for input.</param>
+    public MessageReader(
+        PipeReader input,
+        MessageFramer framer,
+        long maxMessageSize,
+        Connection? connection = null,
+        PipeWriter? flushBeforeWaiting = null,
+        CancellationToken cancellationToken = default)
+    {
+        _input = input;
+        _framer = framer;
+        _maxMessageSize = maxMessageSize;
+        _connection = connection;
+        _flushBeforeWaiting = flushBeforeWaiting;
+        _cancellationToken = cancellationToken;
+
+        // A connection's input pipe stops taking bytes once it holds a maximum message plus the framing allowance:
+        // a frame that is not whole by then never will be, whatever the framer's own maximum says.
+        _bufferLimit = connection is null
+            ? long.MaxValue
+            : DelimiterSearch.AddSaturating(connection.MaxMessageSize, SocketServerOptions.FramingAllowance);
+    }
+
+    /// <summary>A reader of <paramref name="connection"/>'s input, with the framer's maximum or else the connection's.</summary>
+    public static MessageReader Create(Connection connection, MessageFramer framer, PipeWriter? flushBeforeWaiting = null, CancellationToken cancellationToken = default) =>
+        new(connection.Transport.Input, framer, framer.MaxMessageSize ?? connection.MaxMessageSize, connection, flushBeforeWaiting, cancellationToken);
+
+    /// <summary>The last message read, valid until the next read; after <see cref="MessageReadStatus.Truncated"/>, what arrived of the last frame.</summary>
+    public ReadOnlySequence<byte> Current => _current;
+
+    /// <summary>The whole frame of the last message read: the message with its framing.</summary>
+    public ReadOnlySequence<byte> CurrentFrame => _holding ? _buffer.Slice(_buffer.Start, _consumed) : default;
+
+    /// <summary>Reads the next message.</summary>
+    /// <exception cref="ProtocolException">The peer sent a message over the maximum, or a malformed frame.</exception>
+    /// <exception cref="ConnectionAbortedException">The connection was aborted while waiting.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<MessageReadStatus> ReadAsync()
+    {
+        Release();
+        while (true)
+        {
+            if (_completed && _buffered == 0)
+            {
+                return MessageReadStatus.End;
+            }
+
+            ReadResult result;
+            if (_mustWait || !_input.TryRead(out result))
+            {
+                // Replies queued while buffered messages were read go out together, once the reader may have to wait:
+                // it has no whole message left. Bytes left after the last message are read again at once.
+                if ((_mustWait || _buffered == 0) && _flushBeforeWaiting is { } output && (!output.CanGetUnflushedBytes || output.UnflushedBytes > 0))
+                {
+                    await output.FlushAsync(_cancellationToken).ConfigureAwait(false);
+                }
+
+                if (_buffered > 0 || _connection is null)
+                {
+                    // A message is under way: finish it, even if the server is stopping.
+                    result = await _input.ReadAsync(_cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    var closing = _connection.CloseRequested;
+                    if (closing.IsCancellationRequested)
+                    {
+                        return MessageReadStatus.Closing;
+                    }
+
+                    try
+                    {
+                        result = await _input.ReadAsync(IdleToken(closing)).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (closing.IsCancellationRequested && !_cancellationToken.IsCancellationRequested)
+                    {
+                        return MessageReadStatus.Closing;
+                    }
+                }
+            }
+
+            if (TryParse(result) is { } status)
+            {
+                return status;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ProtocolException">The peer sent a message over the maximum, a malformed frame, or ended the stream in the middle of one.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> MoveNextAsync()
+    {
+        var status = await ReadAsync().ConfigureAwait(false);
+        if (status == MessageReadStatus.Truncated)
+        {
+            var error = ProtocolException.Truncated(_current.Length);
+            Release();
+            Fail(error);
+            throw error;
+        }
+
+        return status == MessageReadStatus.Message;
+    }
+
+    /// <summary>Advances the pipe past the last message, and leaves the rest of the input to whoever reads next.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Release();
+        _idleCancellation?.Dispose();
+        _idleCancellation = null;
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Runs the framer over a read's buffer; <see langword="null"/> when it holds no whole frame yet.</summary>
+    private MessageReadStatus? TryParse(in ReadResult result)
+    {
+        var buffer = result.Buffer;
+        _mustWait = false;
+        _completed = result.IsCompleted;
+        if (result.IsCanceled)
+        {
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            throw new ConnectionAbortedException("Reading was canceled: the connection was aborted.");
+        }
+
+        if (!buffer.IsEmpty && !_messageStarted)
+        {
+            _messageStarted = true;
+            _connection?.OnMessageStarted();
+        }
+
+        var consumed = buffer.Start;
+        var examined = ResumePosition(buffer);
+        ReadOnlySequence<byte> message;
+        try
+        {
+            if (_framer.TryParseMessage(buffer, _maxMessageSize, ref consumed, ref examined, out message))
+            {
+                if (consumed.Equals(buffer.Start))
+                {
+                    // Every frame takes at least a byte; one that takes none would be found again, for ever.
+                    throw new InvalidOperationException($"{_framer.GetType().Name} returned a message but consumed no bytes.");
+                }
+
+                return Hold(buffer, consumed, CheckSize(message), MessageReadStatus.Message);
+            }
+
+            if (result.IsCompleted && !buffer.IsEmpty && _framer.TryParseFinalMessage(buffer, _maxMessageSize, out message))
+            {
+                return Hold(buffer, buffer.End, CheckSize(message), MessageReadStatus.Message);
+            }
+
+            if (!result.IsCompleted && buffer.Length >= _bufferLimit)
+            {
+                throw ProtocolException.MessageTooLarge(_maxMessageSize);
+            }
+        }
+        catch (ProtocolException error)
+        {
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            _buffered = buffer.Length;
+            Fail(error);
+            throw;
+        }
+
+        if (result.IsCompleted)
+        {
+            if (buffer.IsEmpty)
+            {
+                _input.AdvanceTo(buffer.End);
+                _buffered = 0;
+                return MessageReadStatus.End;
+            }
+
+            return Hold(buffer, buffer.End, buffer, MessageReadStatus.Truncated);
+        }
+
+        _hasResume = true;
+        _resumeBufferStart = buffer.Start;
+        _resume = examined;
+        _resumeOffset = buffer.Slice(buffer.Start, examined).Length;
+        _input.AdvanceTo(buffer.Start, buffer.End);
+        _buffered = buffer.Length;
+        _mustWait = true;
+        return null;
+    }
+
+    private SequencePosition ResumePosition(in ReadOnlySequence<byte> buffer)
+    {
+        if (!_hasResume)
+        {
+            return buffer.Start;
+        }
+
+        return buffer.Start.Equals(_resumeBufferStart) ? _resume : buffer.GetPosition(_resumeOffset);
+    }
+
+    // The built-in framers never return a message over the maximum; a framer of the user's might, and the limit is the reader's to keep.
+    private ReadOnlySequence<byte> CheckSize(in ReadOnlySequence<byte> message) =>
+        message.Length <= _maxMessageSize ? message : throw ProtocolException.MessageTooLarge(_maxMessageSize);
+
+    private MessageReadStatus Hold(in ReadOnlySequence<byte> buffer, SequencePosition consumed, in ReadOnlySequence<byte> message, MessageReadStatus status)
+    {
+        _buffer = buffer;
+        _consumed = consumed;
+        _current = message;
+        _holding = true;
+        _hasResume = false;
+        if (status == MessageReadStatus.Message)
+        {
+            _messageStarted = false;
+            _connection?.OnMessageReceived();
+        }
+
+        return status;
+    }
+
+    private void Release()
+    {
+        if (!_holding)
+        {
+            return;
+        }
+
+        _buffered = _buffer.Slice(_consumed).Length;
+        _input.AdvanceTo(_consumed);
+        _holding = false;
+        _buffer = default;
+        _current = default;
+    }
+
+    /// <summary>Ends the connection as the error says: at once for a message too large, after the handler for the rest.</summary>
+    private void Fail(ProtocolException error)
+    {
+        if (error.EndReason == ConnectionEndReason.MessageTooLarge)
+        {
+            _connection?.Abort(ConnectionEndReason.MessageTooLarge);
+        }
+        else
+        {
+            _connection?.TrySetEndReason(ConnectionEndReason.ProtocolError);
+        }
+    }
+
+    private CancellationToken IdleToken(CancellationToken closing)
+    {
+        if (!_cancellationToken.CanBeCanceled)
+        {
+            return closing;
+        }
+
+        _idleCancellation ??= CancellationTokenSource.CreateLinkedTokenSource(_cancellationToken, closing);
+        return _idleCancellation.Token;
+    }
+}

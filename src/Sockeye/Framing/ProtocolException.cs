@@ -1,0 +1,65 @@
+namespace Sockeye.Framing;
+
+/// <summary>
+/// The peer broke the message protocol: it sent a message larger than the maximum, or ended the stream in the
+/// middle of a frame. <see cref="EndReason"/> says which, as the reason the connection ends with.
+/// </summary>
+/// <remarks>
+/// It is the only exception a framer throws for anything the peer sends, so a handler that catches it has
+/// caught every way a client can misuse the protocol. It derives from <see cref="IOException"/>, as the other
+/// errors of a failing stream do.
+/// </remarks>
+public sealed class ProtocolException : IOException
+{
+    /// <summary>Creates the exception with a default message, for a malformed frame.</summary>
+    public ProtocolException()
+        : this("The peer broke the message protocol.")
+    {
+    }
+
+    /// <summary>Creates the exception with a message, for a malformed frame.</summary>
+    /// <param name="message">What the peer did wrong.</param>
+    public ProtocolException(string message)
+        : this(message, ConnectionEndReason.ProtocolError)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and the error behind it, for a malformed frame.</summary>
+    /// <param name="message">What the peer did wrong.</param>
+    /// <param name="innerException">The error behind it.</param>
+    public ProtocolException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        EndReason = ConnectionEndReason.ProtocolError;
+    }
+
+    /// <summary>Creates the exception with a message and the reason the connection ends with.</summary>
+    /// <param name="message">What the peer did wrong.</param>
+    /// <param name="endReason">
+    /// <see cref="ConnectionEndReason.MessageTooLarge"/> or <see cref="ConnectionEndReason.ProtocolError"/>.
+    /// </param>
+    public ProtocolException(string message, ConnectionEndReason endReason)
+        : base(message)
+    {
+        if (endReason is not (ConnectionEndReason.MessageTooLarge or ConnectionEndReason.ProtocolError))
+        {
+            throw new ArgumentOutOfRangeException(nameof(endReason), endReason, "A protocol error ends a connection as MessageTooLarge or ProtocolError.");
+        }
+
+        EndReason = endReason;
+    }
+
+    /// <summary>
+    /// How the connection ends because of it: <see cref="ConnectionEndReason.MessageTooLarge"/> for a message over
+    /// the maximum size, <see cref="ConnectionEndReason.ProtocolError"/> for anything else.
+    /// </summary>
+    public ConnectionEndReason EndReason { get; }
+
+    /// <summary>A message, or the frame that will hold it, is larger than <paramref name="maxMessageSize"/>.</summary>
+    internal static ProtocolException MessageTooLarge(long maxMessageSize) =>
+        new($"A message is larger than the maximum of {maxMessageSize} bytes.", ConnectionEndReason.MessageTooLarge);
+
+    /// <summary>The stream ended with <paramref name="length"/> bytes that do not make a whole frame.</summary>
+    internal static ProtocolException Truncated(long length) =>
+        new($"The stream ended in the middle of a frame, {length} bytes into it.", ConnectionEndReason.ProtocolError);
+}
