@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use: real third-party clients (socat, OpenBSD netcat).
+# Installs the Debian packages the tests use: real third-party clients (socat, OpenBSD netcat), and a C toolchain
+# for the Native AOT publish in CI (gcc; clang works too).
 # Idempotent; does nothing when everything is already there. Needs root (or sudo) only to install.
 set -euo pipefail
 
-packages=(socat netcat-openbsd)
-commands=(socat nc)
+packages=(socat netcat-openbsd gcc)
+commands=(socat nc gcc)
 
 missing=()
 for i in "${!commands[@]}"; do

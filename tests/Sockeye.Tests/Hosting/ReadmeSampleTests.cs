@@ -11,11 +11,13 @@ public class ReadmeSampleTests
     private static readonly string s_sampleSource = Path.Combine(Metadata("RepositoryRoot"), "samples", "HostedUpperCase");
 
     [Theory(Timeout = Timeouts.Fast)]
-    [InlineData("Program.cs")]
-    [InlineData("appsettings.json")]
-    public async Task The_readme_shows_the_sample_as_it_is(string file)
+    [InlineData("README.md", "Program.cs")]
+    [InlineData("README.md", "appsettings.json")]
+    [InlineData("src/Sockeye.Hosting/README.md", "Program.cs")]
+    [InlineData("src/Sockeye.Hosting/README.md", "appsettings.json")]
+    public async Task The_readmes_show_the_sample_as_it_is(string readmePath, string file)
     {
-        var readme = await File.ReadAllTextAsync(Path.Combine(Metadata("RepositoryRoot"), "README.md"), TestContext.Current.CancellationToken);
+        var readme = await File.ReadAllTextAsync(Path.Combine(Metadata("RepositoryRoot"), readmePath), TestContext.Current.CancellationToken);
         var source = await File.ReadAllTextAsync(Path.Combine(s_sampleSource, file), TestContext.Current.CancellationToken);
 
         Assert.Contains(source, readme, StringComparison.Ordinal);
