@@ -23,14 +23,19 @@ internal static class CliHost
         // The empty builder: no configuration sources, logging providers or lifetime messages of its own.
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddConfiguration(serverConfiguration);
-        configureLogging(builder.Logging);
 
         // The server's own drain timeout bounds a stop; the host must not cut it short at its default 30 s.
         builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = Timeout.InfiniteTimeSpan);
         builder.Services.AddSingleton<IHostLifetime, SignalsAreTheToolsLifetime>();
 
-        // After the lifetime above, which it replaces when systemd runs the tool.
+        // After the lifetime above, which it replaces when systemd runs the tool; before the logging, whose format
+        // the user chose and which the journal-aware simple format serves under systemd too.
         builder.Services.AddSystemd();
+        configureLogging(builder.Logging);
+
+        // The tool reports a failed start itself, in one line; the host's own "Hosting failed to start" would repeat it.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None).AddFilter("Microsoft.Hosting", LogLevel.None);
+
         var sockeye = builder.Services.AddSockeye(handler);
         configureSockeye?.Invoke(sockeye);
         return builder.Build();

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -38,13 +40,17 @@ internal static class ConsoleLogging
                 options.IncludeScopes = true;
                 options.UseUtcTimestamp = true;
                 options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+
+                // For log collectors, never for HTML: "Ctrl+C" stays "Ctrl+C", not "Ctrl\u002BC".
+                options.JsonWriterOptions = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
             });
         }
         else
         {
             // Registered directly rather than through AddConsoleFormatter<,>, which binds its options from
             // configuration by reflection and so cannot be trimmed or compiled ahead of time.
-            builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, PlainFormatter>());
+            builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter>(
+                new PlainFormatter(journal: Environment.GetEnvironmentVariable("JOURNAL_STREAM") is not null)));
         }
     }
 
@@ -78,28 +84,37 @@ internal static class ConsoleLogging
     /// <summary>
     /// One line per entry: information as the bare message (<c>Listening on 127.0.0.1:11000</c>), anything else
     /// prefixed with its level. An exception adds its message to the line; its stack trace shows only at debug level.
+    /// When standard error is systemd's journal, each line starts with its syslog priority (<c>&lt;4&gt;warning: ...</c>),
+    /// which journald reads as the entry's priority and strips, as Microsoft.Extensions.Hosting.Systemd's formatter does.
     /// </summary>
-    private sealed class PlainFormatter() : ConsoleFormatter(FormatterName)
+    internal sealed class PlainFormatter(bool journal) : ConsoleFormatter(FormatterName)
     {
         public const string FormatterName = "sockeye-plain";
 
         public override void Write<TState>(in LogEntry<TState> logEntry, IExternalScopeProvider? scopeProvider, TextWriter textWriter)
         {
             var message = logEntry.Formatter(logEntry.State, logEntry.Exception);
-            var prefix = logEntry.LogLevel switch
+            var (priority, prefix) = logEntry.LogLevel switch
             {
-                LogLevel.Information => string.Empty,
-                LogLevel.Warning => "warning: ",
-                LogLevel.Error => "error: ",
-                LogLevel.Critical => "critical: ",
-                LogLevel.Debug => "debug: ",
-                _ => "trace: ",
+                LogLevel.Information => ("<6>", string.Empty),
+                LogLevel.Warning => ("<4>", "warning: "),
+                LogLevel.Error => ("<3>", "error: "),
+                LogLevel.Critical => ("<2>", "critical: "),
+                LogLevel.Debug => ("<7>", "debug: "),
+                _ => ("<7>", "trace: "),
             };
+            if (journal)
+            {
+                textWriter.Write(priority);
+            }
+
             textWriter.Write(prefix);
             textWriter.Write(message);
             if (logEntry.Exception is { } exception)
             {
-                textWriter.Write(logEntry.LogLevel <= LogLevel.Debug ? $"{Environment.NewLine}{exception}" : $": {exception.Message}");
+                // The journal takes one line per entry; there the stack trace's lines go on as one.
+                var detail = logEntry.LogLevel <= LogLevel.Debug ? $"{Environment.NewLine}{exception}" : $": {exception.Message}";
+                textWriter.Write(journal ? detail.ReplaceLineEndings(" ") : detail);
             }
 
             textWriter.Write(Environment.NewLine);

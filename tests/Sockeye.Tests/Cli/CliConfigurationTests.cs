@@ -2,6 +2,9 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Sockeye.Cli;
 using Sockeye.Handlers;
 using Sockeye.Hosting;
@@ -124,6 +127,7 @@ public sealed class CliConfigurationTests : IDisposable
 
         Assert.Equal("echo", binding.Read(Configuration(("Sockeye:Serve:Handler", "echo"))));
         Assert.Equal("print", binding.Read(Configuration()));
+        Assert.Equal(new KeyValuePair<string, string?>("Sockeye:Serve:Handler", "print"), binding.Effective(Configuration()));
         var error = Assert.Throws<CliException>(() => binding.Read(Configuration(("Sockeye:Serve:Handler", "-bogus"))));
         Assert.Equal("Sockeye:Serve:Handler '-bogus': Argument '-bogus' not recognized. Must be one of: 'print' 'echo'", error.Message);
         Assert.Equal(ExitCodes.Usage, error.ExitCode);
@@ -189,7 +193,8 @@ public sealed class CliConfigurationTests : IDisposable
         occupant.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         occupant.Listen();
         var url = $"tcp://{occupant.LocalEndPoint}";
-        using var inUse = CliHost.Build(Configuration(("Sockeye:Endpoints:Main:Url", url)), _ => new EchoHandler(), _ => { });
+        var logs = new RecordingLoggerProvider();
+        using var inUse = CliHost.Build(Configuration(("Sockeye:Endpoints:Main:Url", url)), _ => new EchoHandler(), logging => logging.AddProvider(logs));
         using var badSetting = CliHost.Build(Configuration(("Sockeye:Endpoints:Main:Url", url), ("Sockeye:Backlog", "0")), _ => new EchoHandler(), _ => { });
 
         var portError = await Assert.ThrowsAsync<CliException>(() => CliHost.RunAsync(inUse, Task.CompletedTask, () => { }, CancellationToken.None));
@@ -197,18 +202,18 @@ public sealed class CliConfigurationTests : IDisposable
 
         Assert.Equal(($"Address {occupant.LocalEndPoint} is already in use.", ExitCodes.Failure), (portError.Message, portError.ExitCode));
         Assert.Equal(("Sockeye:Backlog must be greater than zero. It is 0.", ExitCodes.Usage), (settingError.Message, settingError.ExitCode));
+        Assert.DoesNotContain(logs.Records, record => record.Level >= LogLevel.Warning);
     }
 
-    private static async Task<EndPoint> WaitForEndPointAsync(Microsoft.Extensions.Hosting.IHost host)
+    private static async Task<EndPoint> WaitForEndPointAsync(IHost host)
     {
         var started = new TaskCompletionSource();
-        var lifetime = (Microsoft.Extensions.Hosting.IHostApplicationLifetime)host.Services.GetService(typeof(Microsoft.Extensions.Hosting.IHostApplicationLifetime))!;
-        using (lifetime.ApplicationStarted.Register(started.SetResult))
+        using (host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(started.SetResult))
         {
             await started.Task.WithTestTimeout();
         }
 
-        return ((SocketServer)host.Services.GetService(typeof(SocketServer))!).EndPoints[0];
+        return host.Services.GetRequiredService<SocketServer>().EndPoints[0];
     }
 
     private static (Option<string> Option, ConfigBinding<string> Binding) HandlerBinding()

@@ -27,10 +27,25 @@ public class ConsoleLoggingTests
         return Task.CompletedTask;
     }
 
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData(LogLevel.Information, "<6>Listening on 127.0.0.1:11000")]
+    [InlineData(LogLevel.Warning, "<4>warning: Listening on 127.0.0.1:11000")]
+    [InlineData(LogLevel.Error, "<3>error: Listening on 127.0.0.1:11000")]
+    public Task Simple_format_to_the_journal_starts_with_the_syslog_priority(LogLevel level, string expected)
+    {
+        var entry = new LogEntry<string>(level, "Sockeye.SocketServer", new EventId(1), "Listening on 127.0.0.1:11000", null, (state, _) => state);
+        using var writer = new StringWriter();
+
+        new ConsoleLogging.PlainFormatter(journal: true).Write(in entry, null, writer);
+
+        Assert.Equal(expected + Environment.NewLine, writer.ToString());
+        return Task.CompletedTask;
+    }
+
     [Fact(Timeout = Timeouts.Fast)]
     public Task Json_format_writes_one_object_per_line_with_the_connection_id_scope()
     {
-        var line = Format(LogFormat.Json, LogLevel.Information, "Connection 7 ended: IdleTimeout", connectionId: 7);
+        var line = Format(LogFormat.Json, LogLevel.Information, "Connection 7 ended: IdleTimeout; press Ctrl+C", connectionId: 7);
 
         Assert.Single(line.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         using var json = JsonDocument.Parse(line);
@@ -38,7 +53,8 @@ public class ConsoleLoggingTests
         Assert.Equal(11, root.GetProperty("EventId").GetInt32());
         Assert.Equal("Information", root.GetProperty("LogLevel").GetString());
         Assert.Equal("Sockeye.Connection", root.GetProperty("Category").GetString());
-        Assert.Equal("Connection 7 ended: IdleTimeout", root.GetProperty("Message").GetString());
+        Assert.Equal("Connection 7 ended: IdleTimeout; press Ctrl+C", root.GetProperty("Message").GetString());
+        Assert.Contains("Ctrl+C", line, StringComparison.Ordinal);
         Assert.EndsWith("Z", root.GetProperty("Timestamp").GetString(), StringComparison.Ordinal);
         var scope = Assert.Single(root.GetProperty("Scopes").EnumerateArray());
         Assert.Equal(7, scope.GetProperty("ConnectionId").GetInt64());
