@@ -48,6 +48,15 @@ internal sealed partial class CliProcess : IAsyncDisposable
         IEnumerable<string> arguments,
         string? standardInput = null,
         string? workingDirectory = null,
+        IReadOnlyDictionary<string, string?>? environment = null) =>
+        StartProgram("dotnet", [assemblyPath, .. arguments], standardInput, workingDirectory, environment);
+
+    /// <summary>Starts any program as <see cref="StartDotnet"/> starts a .NET one.</summary>
+    public static CliProcess StartProgram(
+        string program,
+        IEnumerable<string> arguments,
+        string? standardInput = null,
+        string? workingDirectory = null,
         IReadOnlyDictionary<string, string?>? environment = null)
     {
         // Through env(1) so SIGINT has its default disposition even when the test run itself was started in
@@ -66,8 +75,7 @@ internal sealed partial class CliProcess : IAsyncDisposable
         }
 
         info.ArgumentList.Add("--default-signal=INT");
-        info.ArgumentList.Add("dotnet");
-        info.ArgumentList.Add(assemblyPath);
+        info.ArgumentList.Add(program);
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
@@ -127,7 +135,10 @@ internal sealed partial class CliProcess : IAsyncDisposable
     }
 
     /// <summary>Sends a POSIX signal, as a terminal's Ctrl+C (SIGINT) or a service manager (SIGTERM) would.</summary>
-    public void Signal(PosixSignal signal)
+    public void Signal(PosixSignal signal) => Signal(_process.Id, signal);
+
+    /// <summary>Sends a POSIX signal to any process, such as one this process's program started.</summary>
+    public static void Signal(int processId, PosixSignal signal)
     {
         var number = signal switch
         {
@@ -135,9 +146,9 @@ internal sealed partial class CliProcess : IAsyncDisposable
             PosixSignal.SIGTERM => 15,
             _ => throw new ArgumentOutOfRangeException(nameof(signal)),
         };
-        if (Kill(_process.Id, number) != 0)
+        if (Kill(processId, number) != 0)
         {
-            throw new InvalidOperationException($"kill({_process.Id}, {number}) failed: {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"kill({processId}, {number}) failed: {Marshal.GetLastPInvokeError()}");
         }
     }
 
