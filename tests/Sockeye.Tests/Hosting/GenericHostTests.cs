@@ -13,7 +13,7 @@ using Sockeye.Tests.Infrastructure;
 
 namespace Sockeye.Tests.Hosting;
 
-public class GenericHostTests
+public partial class GenericHostTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
@@ -213,6 +213,24 @@ public class GenericHostTests
         await host.StopAsync(Token);
     }
 
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task A_handlers_injected_logger_writes_in_the_connections_scope()
+    {
+        var logs = new RecordingLoggerProvider();
+        using var host = Build(Listening(), services => services.AddSockeye<LoggingHandler>(), logs);
+        await host.StartAsync(Token);
+
+        using (var client = await TestClient.ConnectAsync(EndPoint(host)))
+        {
+            await client.ReceiveToEndAsync();
+        }
+
+        var line = await logs.WaitForAsync(record => record.Message == "handled");
+        var scope = Assert.Single(line.Scopes.OfType<IReadOnlyList<KeyValuePair<string, object?>>>());
+        Assert.Equal(new KeyValuePair<string, object?>("ConnectionId", 1L), Assert.Single(scope));
+        await host.StopAsync(Token);
+    }
+
     private static Dictionary<string, string?> Listening(params (string Key, string Value)[] more)
     {
         var values = new Dictionary<string, string?> { ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0" };
@@ -236,6 +254,18 @@ public class GenericHostTests
     private static EndPoint EndPoint(IHost host) => host.Services.GetRequiredService<SocketServer>().EndPoints[0];
 
     private sealed record Greeting(string Text);
+
+    private sealed partial class LoggingHandler(ILogger<LoggingHandler> logger) : ConnectionHandler
+    {
+        public override Task OnConnectedAsync(Connection connection)
+        {
+            Handled(logger);
+            return Task.CompletedTask;
+        }
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "handled")]
+        private static partial void Handled(ILogger logger);
+    }
 
     private sealed class StartRecorder : IHostedService
     {
