@@ -26,9 +26,13 @@ internal static class SettingsBinder
     /// <summary>Sets <paramref name="property"/> from <paramref name="text"/>, or returns why it cannot.</summary>
     public static string? TrySet(object target, PropertyInfo property, string? text, string path)
     {
-        if (!TryParse(property.PropertyType, text?.Trim(), out var value))
+        // A nullable setting (a limit that can be off, say) is cleared by an empty value or null.
+        var nullable = Nullable.GetUnderlyingType(property.PropertyType);
+        object? value = null;
+        if (!(nullable is not null && (string.IsNullOrWhiteSpace(text) || text.Trim() == "null"))
+            && !TryParse(nullable ?? property.PropertyType, text?.Trim(), out value))
         {
-            return $"{path}: '{text}' is not {Describe(property.PropertyType)}.";
+            return $"{path}: '{text}' is not {Describe(nullable ?? property.PropertyType)}{(nullable is null ? string.Empty : " or null")}.";
         }
 
         property.SetValue(target, value);
@@ -45,7 +49,9 @@ internal static class SettingsBinder
         _ => value?.ToString(),
     };
 
-    private static bool IsSimple(Type type) =>
+    private static bool IsSimple(Type type) => IsSimpleValue(Nullable.GetUnderlyingType(type) ?? type);
+
+    private static bool IsSimpleValue(Type type) =>
         type == typeof(int) || type == typeof(long) || type == typeof(double) || type == typeof(bool) ||
         type == typeof(TimeSpan) || type == typeof(string) || type.IsEnum;
 
