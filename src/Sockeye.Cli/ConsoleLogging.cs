@@ -76,8 +76,12 @@ internal static class ConsoleLogging
     public static bool TryParseFormat(string? text, out LogFormat format)
     {
         // Not Enum.TryParse: it would also take "0" or "1".
-        var known = string.Equals(text, "json", StringComparison.OrdinalIgnoreCase) || string.Equals(text, "simple", StringComparison.OrdinalIgnoreCase);
-        format = string.Equals(text, "json", StringComparison.OrdinalIgnoreCase) ? LogFormat.Json : LogFormat.Simple;
+        (var known, format) = text?.ToUpperInvariant() switch
+        {
+            "SIMPLE" => (true, LogFormat.Simple),
+            "JSON" => (true, LogFormat.Json),
+            _ => (false, LogFormat.Simple),
+        };
         return known;
     }
 

@@ -6,8 +6,8 @@ namespace Sockeye.Hosting;
 
 /// <summary>
 /// The simple settings of an options type: every public read-write property of a number, <see cref="bool"/>,
-/// <see cref="TimeSpan"/>, <see cref="string"/> or enum type is a configuration key of the same name. An option
-/// added to the library is configurable at once, with no line to add here.
+/// <see cref="TimeSpan"/>, <see cref="string"/> or enum type, or a nullable one, is a configuration key of the same
+/// name. An option added to the library is configurable at once, with no line to add here.
 /// </summary>
 /// <remarks>
 /// Not the configuration binder: it throws on a typo only when asked to, reads durations as <c>30</c> days where
@@ -26,13 +26,18 @@ internal static class SettingsBinder
     /// <summary>Sets <paramref name="property"/> from <paramref name="text"/>, or returns why it cannot.</summary>
     public static string? TrySet(object target, PropertyInfo property, string? text, string path)
     {
-        // A nullable setting (a limit that can be off, say) is cleared by an empty value or null.
         var nullable = Nullable.GetUnderlyingType(property.PropertyType);
-        object? value = null;
-        if (!(nullable is not null && (string.IsNullOrWhiteSpace(text) || text.Trim() == "null"))
-            && !TryParse(nullable ?? property.PropertyType, text?.Trim(), out value))
+        var type = nullable ?? property.PropertyType;
+        var trimmed = text?.Trim();
+        object? value;
+        if (nullable is not null && (string.IsNullOrEmpty(trimmed) || trimmed == "null"))
         {
-            return $"{path}: '{text}' is not {Describe(nullable ?? property.PropertyType)}{(nullable is null ? string.Empty : " or null")}.";
+            // A nullable setting (a limit that can be off, say) is cleared by an empty value or null.
+            value = null;
+        }
+        else if (!TryParse(type, trimmed, out value))
+        {
+            return $"{path}: '{text}' is not {Describe(type)}{(nullable is null ? string.Empty : " or null")}.";
         }
 
         property.SetValue(target, value);
