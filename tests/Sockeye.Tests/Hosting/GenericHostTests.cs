@@ -77,7 +77,7 @@ public partial class GenericHostTests
     [Theory(Timeout = Timeouts.Fast)]
     [InlineData("Sockeye:MaxMessageSize", "0", "Sockeye:MaxMessageSize must be greater than zero. It is 0.")]
     [InlineData("Sockeye:ShutdownTimeout", "-5", "Sockeye:ShutdownTimeout must not be negative. It is -5.")]
-    [InlineData("Sockeye:MaxMesageSize", "1024", "Sockeye:MaxMesageSize is not a setting here; the settings are Backlog, Endpoints, InlineScheduling, LingerTimeout, MaxMessageSize, MaxReceiveBufferSize, MaxSendBufferSize, ShutdownTimeout.")]
+    [InlineData("Sockeye:Endpoints:Main:Handler", "nobody", "Sockeye:Endpoints:Main:Handler: no handler is registered as 'nobody'; register one with AddSockeye(...).AddHandler<THandler>(\"nobody\").")]
     public async Task Bad_configuration_stops_the_host_from_starting_with_one_clear_error(string key, string value, string expected)
     {
         var handlerCreated = false;

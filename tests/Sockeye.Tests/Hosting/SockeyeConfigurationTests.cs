@@ -74,7 +74,6 @@ public class SockeyeConfigurationTests
     }
 
     [Theory(Timeout = Timeouts.Fast)]
-    [InlineData("Sockeye:MaxMesageSize", "1", "Sockeye:MaxMesageSize is not a setting here; the settings are Backlog, Endpoints, InlineScheduling, LingerTimeout, MaxMessageSize, MaxReceiveBufferSize, MaxSendBufferSize, ShutdownTimeout.")]
     [InlineData("Sockeye:MaxMessageSize", "1MB", "Sockeye:MaxMessageSize: '1MB' is not a whole number.")]
     [InlineData("Sockeye:InlineScheduling", "yes", "Sockeye:InlineScheduling: 'yes' is not true or false.")]
     [InlineData("Sockeye:ShutdownTimeout", "soon", "Sockeye:ShutdownTimeout: 'soon' is not a number of seconds (such as 30 or 2.5), a time span (00:00:30) or Infinite.")]
@@ -91,6 +90,23 @@ public class SockeyeConfigurationTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public Task A_misspelt_key_is_an_error_that_lists_the_settings()
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => Bind(new() { ["Sockeye:MaxMesageSize"] = "1" }));
+
+        // Every option the library has is a setting, so the list grows with it; these are here today.
+        var message = Assert.Single(error.Failures);
+        const string Start = "Sockeye:MaxMesageSize is not a setting here; the settings are ";
+        Assert.StartsWith(Start, message, StringComparison.Ordinal);
+        var settings = message[Start.Length..].TrimEnd('.').Split(", ");
+        Assert.Equal(settings.Order(StringComparer.Ordinal), settings);
+        Assert.Superset(
+            new HashSet<string> { "Backlog", "Endpoints", "InlineScheduling", "LingerTimeout", "MaxMessageSize", "MaxReceiveBufferSize", "MaxSendBufferSize", "ShutdownTimeout" },
+            settings.ToHashSet());
+        return Task.CompletedTask;
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public Task Every_error_is_reported_at_once()
     {
         var error = Assert.Throws<OptionsValidationException>(() => Bind(new()
@@ -101,13 +117,14 @@ public class SockeyeConfigurationTests
             ["Sockeye:Backlog"] = "many",
         }));
 
+        Assert.Equal(3, error.Failures.Count());
+        Assert.Equal("Sockeye:Backlog: 'many' is not a whole number.", error.Failures.ElementAt(0));
+        Assert.StartsWith("Sockeye:Endpoints:Main:Colour is not a setting here; the settings are ", error.Failures.ElementAt(1), StringComparison.Ordinal);
+        Assert.Contains("Handler, ", error.Failures.ElementAt(1), StringComparison.Ordinal);
+        Assert.EndsWith("Url.", error.Failures.ElementAt(1), StringComparison.Ordinal);
         Assert.Equal(
-            [
-                "Sockeye:Backlog: 'many' is not a whole number.",
-                "Sockeye:Endpoints:Main:Colour is not a setting here; the settings are Handler, Url.",
-                "Sockeye:Endpoints:Main:Handler: no handler is registered as 'nobody'; register one with AddSockeye(...).AddHandler<THandler>(\"nobody\").",
-            ],
-            error.Failures);
+            "Sockeye:Endpoints:Main:Handler: no handler is registered as 'nobody'; register one with AddSockeye(...).AddHandler<THandler>(\"nobody\").",
+            error.Failures.ElementAt(2));
         return Task.CompletedTask;
     }
 
