@@ -172,8 +172,10 @@ public sealed class SocketServer : IAsyncDisposable
     private async Task StopCoreAsync()
     {
         Task[] acceptLoops;
+        bool started;
         lock (_gate)
         {
+            started = _started;
             foreach (var listener in _listeners)
             {
                 listener.Dispose();
@@ -215,7 +217,12 @@ public sealed class SocketServer : IAsyncDisposable
         }
 
         _context.Dispose();
-        Log.Stopped(_logger);
+
+        // A server that never started (its endpoint was in use, say) has nothing to report as stopped.
+        if (started)
+        {
+            Log.Stopped(_logger);
+        }
     }
 
     private async Task<bool> CompletesWithin(Task task, TimeSpan timeout, CancellationToken cancellationToken)
