@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use: real third-party clients (socat, OpenBSD netcat, openssl s_client)
-# and HAProxy, which the integration tests put in front of sockeye.
+# Installs the Debian packages the tests and CI use: real third-party clients (socat, OpenBSD netcat, openssl
+# s_client), HAProxy, which the integration tests put in front of sockeye, and a C toolchain for the Native AOT
+# publish in CI (gcc; clang works too).
 # Idempotent; does nothing when everything is already there. Needs root (or sudo) only to install.
 set -euo pipefail
 
-packages=(socat netcat-openbsd openssl haproxy)
-commands=(socat nc openssl haproxy)
+packages=(socat netcat-openbsd openssl haproxy gcc)
+commands=(socat nc openssl haproxy gcc)
 
 missing=()
 for i in "${!commands[@]}"; do

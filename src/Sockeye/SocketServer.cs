@@ -187,6 +187,7 @@ public sealed class SocketServer : IAsyncDisposable
     {
         Task[] acceptLoops;
         Task[] acceptors;
+        bool started;
         lock (_gate)
         {
             acceptors = [.. _acceptors.Select(acceptor => acceptor.StopAsync())];
@@ -198,6 +199,7 @@ public sealed class SocketServer : IAsyncDisposable
         await Task.WhenAll(acceptors).ConfigureAwait(false);
         lock (_gate)
         {
+            started = _started;
             foreach (var listener in _listeners)
             {
                 listener.Dispose();
@@ -238,7 +240,12 @@ public sealed class SocketServer : IAsyncDisposable
 
         _linux?.Dispose();
         _context.Dispose();
-        Log.Stopped(_logger);
+
+        // A server that never started (its endpoint was in use, say) has nothing to report as stopped.
+        if (started)
+        {
+            Log.Stopped(_logger);
+        }
     }
 
     private async Task<bool> CompletesWithin(Task task, TimeSpan timeout, CancellationToken cancellationToken)

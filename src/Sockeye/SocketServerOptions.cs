@@ -116,8 +116,13 @@ public sealed class SocketServerOptions
     /// <summary>The input pipe's pause threshold: the receive buffer, but never less than a message plus framing.</summary>
     internal long EffectiveReceiveBufferSize => Math.Max(MaxReceiveBufferSize, MaxMessageSize + FramingAllowance);
 
-    /// <summary>Throws if an option is out of range.</summary>
-    internal void Validate()
+    /// <summary>
+    /// Checks the options as <see cref="SocketServer.StartAsync"/> does, so a host can refuse bad configuration
+    /// before anything starts.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">There is no listener.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; its name is the exception's <c>ParamName</c>.</exception>
+    public void Validate()
     {
         if (Listeners.Count == 0)
         {

@@ -61,6 +61,18 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
         }
     }
 
+    /// <summary>
+    /// The client resets the connection: the handler's next read fails with <see cref="ConnectionResetException"/>
+    /// and its writes go nowhere, as over a socket.
+    /// </summary>
+    public void Reset()
+    {
+        TrySetEndReason(ConnectionEndReason.ConnectionReset);
+        _toServer.Writer.Complete(new ConnectionResetException("The client reset the connection."));
+        _toClient.Reader.Complete();
+        FireConnectionClosed();
+    }
+
     private protected override void AbortCore()
     {
         // The client's writer belongs to the test; wake the handler's pending read instead of completing it.

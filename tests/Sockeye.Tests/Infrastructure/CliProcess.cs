@@ -37,7 +37,27 @@ internal sealed partial class CliProcess : IAsyncDisposable
 
     public static CliProcess Start(params string[] arguments) => Start(arguments, standardInput: null);
 
-    public static CliProcess Start(string[] arguments, string? standardInput)
+    public static CliProcess Start(string[] arguments, string? standardInput) => StartDotnet(ToolPath, arguments, standardInput);
+
+    /// <summary>
+    /// Starts a built .NET program as <see cref="Start(string[], string?)"/> starts the tool: the tool itself with another
+    /// environment or working folder, or a sample.
+    /// </summary>
+    public static CliProcess StartDotnet(
+        string assemblyPath,
+        IEnumerable<string> arguments,
+        string? standardInput = null,
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string?>? environment = null) =>
+        StartProgram("dotnet", [assemblyPath, .. arguments], standardInput, workingDirectory, environment);
+
+    /// <summary>Starts any program as <see cref="StartDotnet"/> starts a .NET one.</summary>
+    public static CliProcess StartProgram(
+        string program,
+        IEnumerable<string> arguments,
+        string? standardInput = null,
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         // Through env(1) so SIGINT has its default disposition even when the test run itself was started in
         // the background, where shells ignore SIGINT and children inherit that.
@@ -47,10 +67,15 @@ internal sealed partial class CliProcess : IAsyncDisposable
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? string.Empty,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            info.Environment[name] = value;
+        }
+
         info.ArgumentList.Add("--default-signal=INT");
-        info.ArgumentList.Add("dotnet");
-        info.ArgumentList.Add(ToolPath);
+        info.ArgumentList.Add(program);
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
@@ -87,6 +112,9 @@ internal sealed partial class CliProcess : IAsyncDisposable
     /// <summary>Waits for a line on standard error that matches <paramref name="pattern"/>, and returns the match.</summary>
     public Task<Match> WaitForStandardErrorAsync(string pattern) => WaitForLineAsync(_stderr, new Regex(pattern));
 
+    /// <summary>Waits for a line on standard output that matches <paramref name="pattern"/>, and returns the match.</summary>
+    public Task<Match> WaitForStandardOutputAsync(string pattern) => WaitForLineAsync(_stdout, new Regex(pattern));
+
     /// <summary>Waits until standard output has at least <paramref name="count"/> lines.</summary>
     public async Task<IReadOnlyList<string>> WaitForStandardOutputLinesAsync(int count)
     {
@@ -107,7 +135,10 @@ internal sealed partial class CliProcess : IAsyncDisposable
     }
 
     /// <summary>Sends a POSIX signal, as a terminal's Ctrl+C (SIGINT) or a service manager (SIGTERM) would.</summary>
-    public void Signal(PosixSignal signal)
+    public void Signal(PosixSignal signal) => Signal(_process.Id, signal);
+
+    /// <summary>Sends a POSIX signal to any process, such as one this process's program started.</summary>
+    public static void Signal(int processId, PosixSignal signal)
     {
         var number = signal switch
         {
@@ -115,9 +146,9 @@ internal sealed partial class CliProcess : IAsyncDisposable
             PosixSignal.SIGTERM => 15,
             _ => throw new ArgumentOutOfRangeException(nameof(signal)),
         };
-        if (Kill(_process.Id, number) != 0)
+        if (Kill(processId, number) != 0)
         {
-            throw new InvalidOperationException($"kill({_process.Id}, {number}) failed: {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"kill({processId}, {number}) failed: {Marshal.GetLastPInvokeError()}");
         }
     }
 

@@ -1,0 +1,109 @@
+using System.Collections;
+using Microsoft.Extensions.Configuration;
+using Sockeye.Hosting;
+
+namespace Sockeye.Cli;
+
+/// <summary>
+/// The tool's configuration, lowest precedence first: <c>appsettings.json</c> beside the tool (or the file
+/// <c>--config</c> names), then <c>SOCKEYE__</c> environment variables, then the flags on the command line. It all
+/// lives in the <c>Sockeye</c> section: the server's settings exactly as Sockeye.Hosting reads them, and the tool's
+/// own under <c>Sockeye:Serve</c>. One appsettings.json serves a hosted application and the tool alike.
+/// </summary>
+internal sealed class CliConfiguration
+{
+    public const string FileName = "appsettings.json";
+    public const string EnvironmentPrefix = "SOCKEYE__";
+    public const string ServeSection = SockeyeConfiguration.SectionName + ":Serve";
+    private const string EndpointsSection = SockeyeConfiguration.SectionName + ":Endpoints";
+
+    private readonly IReadOnlyDictionary<string, string?> _flags;
+
+    private CliConfiguration(IConfigurationRoot root, IReadOnlyDictionary<string, string?> flags)
+    {
+        Root = root;
+        _flags = flags;
+    }
+
+    /// <summary>Every source merged.</summary>
+    public IConfigurationRoot Root { get; }
+
+    /// <summary>The tool's own settings.</summary>
+    public IConfigurationSection Serve => Root.GetSection(ServeSection);
+
+    /// <summary>The file read when <c>--config</c> names none.</summary>
+    public static string DefaultFile => Path.Combine(AppContext.BaseDirectory, FileName);
+
+    /// <summary>Reads the sources.</summary>
+    /// <param name="configFile">The <c>--config</c> file, which must exist; <see langword="null"/> for appsettings.json beside the tool, if there is one.</param>
+    /// <param name="environment">The environment variables, as <see cref="Environment.GetEnvironmentVariables()"/> gives them.</param>
+    /// <param name="flags">The settings given as flags, by configuration key.</param>
+    /// <exception cref="CliException">The file is missing or is not valid JSON.</exception>
+    public static CliConfiguration Load(string? configFile, IDictionary environment, IReadOnlyDictionary<string, string?> flags)
+    {
+        if (configFile is not null && !File.Exists(configFile))
+        {
+            throw new CliException($"--config: there is no file '{configFile}'.", ExitCodes.Usage);
+        }
+
+        var file = Path.GetFullPath(configFile ?? DefaultFile);
+        var builder = new ConfigurationBuilder();
+        if (File.Exists(file))
+        {
+            builder.AddJsonFile(file, optional: false, reloadOnChange: false);
+        }
+
+        builder.AddInMemoryCollection(FromEnvironment(environment)).AddInMemoryCollection(flags);
+        try
+        {
+            return new CliConfiguration(builder.Build(), flags);
+        }
+        catch (InvalidDataException ex)
+        {
+            // "Failed to load configuration from file ..." wraps "Could not parse the JSON file", which wraps the
+            // parser's message: the one that says where the JSON is wrong.
+            throw new CliException($"{file}: {OneLine(ex.GetBaseException().Message)}", ExitCodes.Usage);
+        }
+    }
+
+    /// <summary><c>SOCKEYE__MAXMESSAGESIZE=100</c> is <c>Sockeye:MAXMESSAGESIZE</c>; keys are not case-sensitive.</summary>
+    public static IEnumerable<KeyValuePair<string, string?>> FromEnvironment(IDictionary environment)
+    {
+        foreach (DictionaryEntry variable in environment)
+        {
+            if (variable.Key is string name && name.Length > EnvironmentPrefix.Length && name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                var key = name[EnvironmentPrefix.Length..].Replace("__", ConfigurationPath.KeyDelimiter, StringComparison.Ordinal);
+                yield return new(ConfigurationPath.Combine(SockeyeConfiguration.SectionName, key), variable.Value as string);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The configuration the server reads: the <c>Sockeye</c> section without the tool's own settings. Endpoints
+    /// given as flags replace the configured ones rather than add to them; with none anywhere,
+    /// <paramref name="defaultEndpointUrl"/> is the one.
+    /// </summary>
+    public IConfiguration ForServer(string defaultEndpointUrl)
+    {
+        var settings = Values(Root).Where(pair => IsUnder(pair.Key, SockeyeConfiguration.SectionName) && !IsUnder(pair.Key, ServeSection) && !IsUnder(pair.Key, EndpointsSection));
+        var endpoints = _flags.Keys.Any(key => IsUnder(key, EndpointsSection))
+            ? _flags.Where(pair => IsUnder(pair.Key, EndpointsSection))
+            : Values(Root.GetSection(EndpointsSection));
+        if (!endpoints.Any())
+        {
+            endpoints = [new($"{EndpointsSection}:Default:Url", defaultEndpointUrl)];
+        }
+
+        return new ConfigurationBuilder().AddInMemoryCollection(settings.Concat(endpoints)).Build();
+    }
+
+    private static IEnumerable<KeyValuePair<string, string?>> Values(IConfiguration configuration) =>
+        configuration.AsEnumerable().Where(pair => pair.Value is not null);
+
+    private static bool IsUnder(string key, string section) =>
+        key.Length > section.Length && key[section.Length] == ':' && key.StartsWith(section, StringComparison.OrdinalIgnoreCase);
+
+    private static string OneLine(string text) =>
+        string.Join(' ', text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}

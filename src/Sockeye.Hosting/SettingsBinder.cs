@@ -1,0 +1,132 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Reflection;
+
+namespace Sockeye.Hosting;
+
+/// <summary>
+/// The simple settings of an options type: every public read-write property of a number, <see cref="bool"/>,
+/// <see cref="TimeSpan"/>, <see cref="string"/> or enum type, or a nullable one, is a configuration key of the same
+/// name. An option added to the library is configurable at once, with no line to add here.
+/// </summary>
+/// <remarks>
+/// Not the configuration binder: it throws on a typo only when asked to, reads durations as <c>30</c> days where
+/// people mean seconds, and binds by reflection over any type, which trimming cannot follow. This knows its
+/// two types, which the trimmer keeps the properties of, and says which key is wrong and why.
+/// </remarks>
+internal static class SettingsBinder
+{
+    private const string Infinite = "Infinite";
+
+    public static IReadOnlyList<PropertyInfo> Settings([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] Type type) =>
+        [.. type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(property => property.GetSetMethod() is not null && property.GetGetMethod() is not null && IsSimple(property.PropertyType))
+            .OrderBy(property => property.Name, StringComparer.Ordinal)];
+
+    /// <summary>Sets <paramref name="property"/> from <paramref name="text"/>, or returns why it cannot.</summary>
+    public static string? TrySet(object target, PropertyInfo property, string? text, string path)
+    {
+        var nullable = Nullable.GetUnderlyingType(property.PropertyType);
+        var type = nullable ?? property.PropertyType;
+        var trimmed = text?.Trim();
+        object? value;
+        if (nullable is not null && (string.IsNullOrEmpty(trimmed) || trimmed == "null"))
+        {
+            // A nullable setting (a limit that can be off, say) is cleared by an empty value or null.
+            value = null;
+        }
+        else if (!TryParse(type, trimmed, out value))
+        {
+            return $"{path}: '{text}' is not {Describe(type)}{(nullable is null ? string.Empty : " or null")}.";
+        }
+
+        property.SetValue(target, value);
+        return null;
+    }
+
+    /// <summary>A value as <see cref="TrySet"/> reads it back.</summary>
+    public static string? Format(object? value) => value switch
+    {
+        TimeSpan duration when duration == Timeout.InfiniteTimeSpan => Infinite,
+        TimeSpan duration => duration.TotalSeconds.ToString(CultureInfo.InvariantCulture),
+        bool flag => flag ? "true" : "false",
+        IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
+        _ => value?.ToString(),
+    };
+
+    private static bool IsSimple(Type type) => IsSimpleValue(Nullable.GetUnderlyingType(type) ?? type);
+
+    private static bool IsSimpleValue(Type type) =>
+        type == typeof(int) || type == typeof(long) || type == typeof(double) || type == typeof(bool) ||
+        type == typeof(TimeSpan) || type == typeof(string) || type.IsEnum;
+
+    private static bool TryParse(Type type, string? text, out object? value)
+    {
+        value = null;
+        if (string.IsNullOrEmpty(text))
+        {
+            return false;
+        }
+
+        var culture = CultureInfo.InvariantCulture;
+        if (type == typeof(string))
+        {
+            value = text;
+        }
+        else if (type == typeof(int) && int.TryParse(text, NumberStyles.AllowLeadingSign, culture, out var int32))
+        {
+            value = int32;
+        }
+        else if (type == typeof(long) && long.TryParse(text, NumberStyles.AllowLeadingSign, culture, out var int64))
+        {
+            value = int64;
+        }
+        else if (type == typeof(double) && double.TryParse(text, NumberStyles.Float, culture, out var number) && double.IsFinite(number))
+        {
+            value = number;
+        }
+        else if (type == typeof(bool) && bool.TryParse(text, out var flag))
+        {
+            value = flag;
+        }
+        else if (type == typeof(TimeSpan) && TryParseDuration(text, out var duration))
+        {
+            value = duration;
+        }
+        else if (type.IsEnum && !char.IsAsciiDigit(text[0]) && text[0] != '-' && Enum.TryParse(type, text, ignoreCase: true, out var member))
+        {
+            // Names only: a number would bypass the names the enum defines.
+            value = member;
+        }
+
+        return value is not null;
+    }
+
+    /// <summary>Seconds (<c>30</c>, <c>2.5</c>), a .NET time span (<c>00:00:30</c>), or <c>Infinite</c>.</summary>
+    private static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        if (text.Equals(Infinite, StringComparison.OrdinalIgnoreCase))
+        {
+            duration = Timeout.InfiniteTimeSpan;
+            return true;
+        }
+
+        // A bare number is seconds: TimeSpan.Parse would read "30" as thirty days.
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+        {
+            var valid = double.IsFinite(seconds) && Math.Abs(seconds) <= TimeSpan.MaxValue.TotalSeconds;
+            duration = valid ? TimeSpan.FromSeconds(seconds) : default;
+            return valid;
+        }
+
+        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out duration);
+    }
+
+    private static string Describe(Type type) =>
+        type == typeof(int) || type == typeof(long) ? "a whole number"
+        : type == typeof(double) ? "a number"
+        : type == typeof(bool) ? "true or false"
+        : type == typeof(TimeSpan) ? "a number of seconds (such as 30 or 2.5), a time span (00:00:30) or Infinite"
+        : type.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(type))}"
+        : "a value";
+}

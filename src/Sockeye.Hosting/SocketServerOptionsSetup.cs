@@ -1,0 +1,21 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Sockeye.Hosting;
+
+/// <summary>Applies the host's <c>Sockeye</c> configuration section to the server's options.</summary>
+internal sealed class SocketServerOptionsSetup(IServiceProvider services) : IConfigureOptions<SocketServerOptions>
+{
+    public void Configure(SocketServerOptions options)
+    {
+        // A container built by hand may have no configuration at all; the options are then what code sets.
+        if (services.GetService<IConfiguration>() is { } configuration)
+        {
+            SockeyeConfiguration.Bind(
+                configuration.GetSection(SockeyeConfiguration.SectionName),
+                options,
+                name => services.GetKeyedService<ConnectionHandler>(name));
+        }
+    }
+}

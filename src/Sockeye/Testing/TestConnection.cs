@@ -1,0 +1,200 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using Sockeye.Transport;
+
+namespace Sockeye.Testing;
+
+/// <summary>
+/// A handler served over an in-memory connection pair, and the test's end of it: no socket, no port. Send to
+/// the handler, read what it sends back, end the client's side, reset, or stop the server, then check how the
+/// connection ended. The shutdown timeout runs on the <see cref="TimeProvider"/> given, so with a fake clock
+/// (<c>FakeTimeProvider</c> from Microsoft.Extensions.TimeProvider.Testing) shutdown tests need no waiting.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var test = TestConnection.Start(new UpperCaseHandler());
+/// await test.SendAsync("hello");
+/// await test.CompleteSendingAsync();
+/// Assert.Equal("HELLO", Encoding.UTF8.GetString(await test.ReceiveToEndAsync()));
+/// await test.Completion;
+/// Assert.Equal(ConnectionEndReason.ClientClosed, test.Connection.EndReason);
+/// </code>
+/// </example>
+public sealed class TestConnection : IAsyncDisposable
+{
+    private readonly InMemoryConnection _connection;
+    private readonly ClientWriter _output;
+    private readonly TimeSpan _shutdownTimeout;
+    private readonly TimeProvider _timeProvider;
+
+    private TestConnection(ConnectionHandler handler, SocketServerOptions options, TimeProvider timeProvider)
+    {
+        _connection = new InMemoryConnection(maxMessageSize: options.MaxMessageSize);
+        _output = new ClientWriter(_connection.Client.Output);
+        _shutdownTimeout = options.ShutdownTimeout;
+        _timeProvider = timeProvider;
+        Completion = _connection.RunAsync(ConnectionHandler.Create(connection => ServeAsync(handler, connection)));
+    }
+
+    /// <summary>The connection as the handler sees it: its <see cref="Connection.EndReason"/> is final once <see cref="Completion"/> has completed.</summary>
+    public Connection Connection => _connection;
+
+    /// <summary>What the handler sends; read it here, or with <see cref="ReceiveAsync(int, CancellationToken)"/> and <see cref="ReceiveToEndAsync"/>.</summary>
+    public PipeReader Input => _connection.Client.Input;
+
+    /// <summary>What the client sends to the handler; completing it ends the client's side, as <see cref="CompleteSendingAsync"/> does.</summary>
+    public PipeWriter Output => _output;
+
+    /// <summary>
+    /// Completes when the handler has returned and the connection has ended. It never faults: an exception from
+    /// the handler ends the connection with <see cref="ConnectionEndReason.HandlerError"/> and is kept in
+    /// <see cref="HandlerException"/>.
+    /// </summary>
+    public Task Completion { get; }
+
+    /// <summary>What the handler threw, if it did.</summary>
+    public Exception? HandlerException { get; private set; }
+
+    /// <summary>Starts <paramref name="handler"/> on a new in-memory connection.</summary>
+    /// <param name="handler">The handler under test.</param>
+    /// <param name="options">
+    /// The server options the connection follows: <see cref="SocketServerOptions.MaxMessageSize"/> and
+    /// <see cref="SocketServerOptions.ShutdownTimeout"/>. The defaults when <see langword="null"/>.
+    /// </param>
+    /// <param name="timeProvider">The clock for the shutdown timeout; the system clock when <see langword="null"/>.</param>
+    /// <returns>The running test connection; dispose it to end the connection if the test has not.</returns>
+    public static TestConnection Start(ConnectionHandler handler, SocketServerOptions? options = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return new TestConnection(handler, options ?? new SocketServerOptions(), timeProvider ?? TimeProvider.System);
+    }
+
+    /// <summary>Sends <paramref name="data"/> to the handler.</summary>
+    /// <param name="data">The bytes to send.</param>
+    /// <param name="cancellationToken">Cancels the wait while the handler is not reading.</param>
+    /// <returns>A task that completes once the bytes are in the handler's input.</returns>
+    public async Task SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        await _output.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Sends <paramref name="text"/> to the handler as UTF-8.</summary>
+    /// <param name="text">The text to send.</param>
+    /// <returns>A task that completes once the bytes are in the handler's input.</returns>
+    public Task SendAsync(string text) => SendAsync(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Ends the client's sending side (a FIN): the handler reads to the end of its input, and may still reply.</summary>
+    /// <returns>A task that completes once the end is signalled.</returns>
+    public async Task CompleteSendingAsync() => await _output.CompleteAsync().ConfigureAwait(false);
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes from what the handler sent.</summary>
+    /// <param name="count">How many bytes to read.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The bytes.</returns>
+    /// <exception cref="EndOfStreamException">The handler's side ended before <paramref name="count"/> bytes arrived.</exception>
+    public async Task<byte[]> ReceiveAsync(int count, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var received = new ArrayBufferWriter<byte>(Math.Max(count, 1));
+        var ended = await CopyReceivedAsync(received, count, cancellationToken).ConfigureAwait(false);
+        if (ended && received.WrittenCount < count)
+        {
+            throw new EndOfStreamException($"The handler's side ended after {received.WrittenCount} of {count} bytes.");
+        }
+
+        return received.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Reads everything the handler sends until its side ends.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The bytes.</returns>
+    public async Task<byte[]> ReceiveToEndAsync(CancellationToken cancellationToken = default)
+    {
+        var received = new ArrayBufferWriter<byte>();
+        await CopyReceivedAsync(received, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        return received.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// The client resets the connection: the handler's next read throws <see cref="ConnectionResetException"/>,
+    /// its writes go nowhere, and <see cref="Connection.ConnectionClosed"/> is canceled.
+    /// </summary>
+    public void Reset() => _connection.Reset();
+
+    /// <summary>
+    /// Stops the server as <see cref="SocketServer.StopAsync"/> does: cancels <see cref="Connection.CloseRequested"/>,
+    /// lets the handler finish for up to <see cref="SocketServerOptions.ShutdownTimeout"/> on the clock, then aborts
+    /// the connection with <see cref="ConnectionEndReason.ServerShutdown"/>.
+    /// </summary>
+    /// <returns>A task that completes when the handler has returned.</returns>
+    public async Task StopServerAsync()
+    {
+        _connection.RequestClose();
+        try
+        {
+            await Completion.WaitAsync(_shutdownTimeout, _timeProvider).ConfigureAwait(false);
+            return;
+        }
+        catch (TimeoutException)
+        {
+            // The handler did not finish in time: abort it, as the server would.
+        }
+
+        _connection.Abort(ConnectionEndReason.ServerShutdown);
+        await Completion.ConfigureAwait(false);
+    }
+
+    /// <summary>If the handler is still running, the client goes away (a reset); then waits for the handler to return.</summary>
+    /// <returns>A task that completes when the handler has returned.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (!Completion.IsCompleted)
+        {
+            Reset();
+        }
+
+        await Completion.ConfigureAwait(false);
+    }
+
+    private async Task ServeAsync(ConnectionHandler handler, Connection connection)
+    {
+        try
+        {
+            await handler.OnConnectedAsync(connection).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            HandlerException = ex;
+            throw;
+        }
+
+        // As over a socket: when the client had ended its side before the handler returned, the client closed.
+        if (_output.IsCompleted)
+        {
+            connection.TrySetEndReason(ConnectionEndReason.ClientClosed);
+        }
+    }
+
+    /// <summary>Copies from <see cref="Input"/>, consuming as it goes so the handler is never held up; true at the end of the stream.</summary>
+    private async Task<bool> CopyReceivedAsync(ArrayBufferWriter<byte> destination, int count, CancellationToken cancellationToken)
+    {
+        var input = Input;
+        while (destination.WrittenCount < count)
+        {
+            var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var take = buffer.Slice(0, Math.Min(buffer.Length, count - destination.WrittenCount));
+            foreach (var segment in take)
+            {
+                destination.Write(segment.Span);
+            }
+
+            input.AdvanceTo(take.End);
+            if (result.IsCompleted && take.Length == buffer.Length)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

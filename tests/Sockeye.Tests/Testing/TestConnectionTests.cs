@@ -1,0 +1,178 @@
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using Sockeye.Testing;
+using Sockeye.Tests.Infrastructure;
+
+namespace Sockeye.Tests.Testing;
+
+/// <summary>The public testing helper, used as a user would use it on a handler of their own.</summary>
+public class TestConnectionTests
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_handler_is_tested_without_sockets()
+    {
+        await using var test = TestConnection.Start(new UpperCaseHandler());
+
+        await test.SendAsync("hello");
+        Assert.Equal("HELLO"u8.ToArray(), await test.ReceiveAsync(5, Token));
+        await test.SendAsync(", world");
+        await test.CompleteSendingAsync();
+
+        Assert.Equal(", WORLD", Encoding.UTF8.GetString(await test.ReceiveToEndAsync(Token)));
+        await test.Completion.WithTestTimeout();
+        Assert.Equal(ConnectionEndReason.ClientClosed, test.Connection.EndReason);
+        Assert.True(test.Connection.ConnectionClosed.IsCancellationRequested);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_handler_that_returns_first_closes_the_connection_itself()
+    {
+        await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>
+            await connection.Transport.Output.WriteAsync("bye"u8.ToArray())));
+
+        Assert.Equal("bye"u8.ToArray(), await test.ReceiveToEndAsync(Token));
+        await test.Completion.WithTestTimeout();
+        Assert.Equal(ConnectionEndReason.ServerClosed, test.Connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_handler_exception_ends_the_connection_and_is_kept()
+    {
+        await using var test = TestConnection.Start(ConnectionHandler.Create(_ => throw new InvalidDataException("bad frame")));
+
+        await test.Completion.WithTestTimeout();
+
+        Assert.Equal(ConnectionEndReason.HandlerError, test.Connection.EndReason);
+        Assert.Equal("bad frame", Assert.IsType<InvalidDataException>(test.HandlerException).Message);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_client_reset_fails_the_handlers_read_as_a_socket_would()
+    {
+        var readFailed = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var writeAfterReset = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>
+        {
+            try
+            {
+                await connection.Transport.Input.ReadAsync();
+            }
+            catch (ConnectionResetException ex)
+            {
+                readFailed.TrySetResult(ex);
+            }
+
+            var flushed = await connection.Transport.Output.WriteAsync("anyone there?"u8.ToArray());
+            writeAfterReset.TrySetResult(flushed.IsCompleted);
+        }));
+
+        test.Reset();
+
+        Assert.IsType<ConnectionResetException>(await readFailed.Task.WithTestTimeout());
+        Assert.True(await writeAfterReset.Task.WithTestTimeout(), "A write after a reset should report that nobody reads.");
+        await test.Completion.WithTestTimeout();
+        Assert.Equal(ConnectionEndReason.ConnectionReset, test.Connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Stopping_the_server_lets_a_handler_that_listens_finish()
+    {
+        var clock = new FakeTimeProvider();
+        await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>
+        {
+            await connection.CloseRequested.WhenCanceled();
+            await connection.Transport.Output.WriteAsync("goodbye"u8.ToArray());
+        }), timeProvider: clock);
+
+        await test.StopServerAsync().WithTestTimeout();
+
+        Assert.Equal(ConnectionEndReason.ServerClosed, test.Connection.EndReason);
+        Assert.Equal("goodbye"u8.ToArray(), await test.ReceiveToEndAsync(Token));
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Stopping_the_server_aborts_a_handler_that_ignores_it_after_the_shutdown_timeout_on_the_clock()
+    {
+        var clock = new FakeTimeProvider();
+        var options = new SocketServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(30) };
+        await using var test = TestConnection.Start(new UpperCaseHandler(), options, clock);
+        await test.SendAsync("in the middle of something");
+
+        var stopping = test.StopServerAsync();
+        clock.Advance(TimeSpan.FromSeconds(29));
+        Assert.False(stopping.IsCompleted);
+        Assert.True(test.Connection.CloseRequested.IsCancellationRequested);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await stopping.WithTestTimeout();
+
+        Assert.Equal(ConnectionEndReason.ServerShutdown, test.Connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task The_connection_follows_the_options_maximum_message_size()
+    {
+        await using var test = TestConnection.Start(new UpperCaseHandler(), new SocketServerOptions { MaxMessageSize = 4096 });
+
+        Assert.Equal(4096, test.Connection.MaxMessageSize);
+        await test.CompleteSendingAsync();
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Receiving_consumes_as_it_goes_so_a_large_reply_never_stalls_the_handler()
+    {
+        var reply = new byte[1024 * 1024];
+        Random.Shared.NextBytes(reply);
+        await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>
+            await connection.Transport.Output.WriteAsync(reply)));
+
+        Assert.Equal(reply.AsSpan(0, 300_000).ToArray(), await test.ReceiveAsync(300_000, Token));
+        Assert.Equal(reply.AsSpan(300_000).ToArray(), await test.ReceiveToEndAsync(Token));
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Receiving_more_than_the_handler_sends_says_where_it_ended()
+    {
+        await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>
+            await connection.Transport.Output.WriteAsync("abc"u8.ToArray())));
+
+        var error = await Assert.ThrowsAsync<EndOfStreamException>(() => test.ReceiveAsync(10, Token));
+
+        Assert.Equal("The handler's side ended after 3 of 10 bytes.", error.Message);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Disposing_resets_a_handler_that_is_still_running()
+    {
+        var test = TestConnection.Start(new UpperCaseHandler());
+
+        await test.DisposeAsync().AsTask().WithTestTimeout();
+
+        Assert.True(test.Completion.IsCompleted);
+        Assert.Equal(ConnectionEndReason.ConnectionReset, test.Connection.EndReason);
+    }
+
+    /// <summary>A user's handler: upper-cases what arrives, until the client ends its side.</summary>
+    private sealed class UpperCaseHandler : ConnectionHandler
+    {
+        public override async Task OnConnectedAsync(Connection connection)
+        {
+            var input = connection.Transport.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                foreach (var segment in result.Buffer)
+                {
+                    await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes(Encoding.ASCII.GetString(segment.Span).ToUpperInvariant()));
+                }
+
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
