@@ -42,6 +42,7 @@ public sealed class SocketServer : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<LinuxAcceptor> _acceptors = [];
     private LinuxTransport? _linux;
+    private Dictionary<ListenerOptions, ConnectionDelegate>? _pipelines;
     private bool _started;
     private Task? _stopping;
 
@@ -115,6 +116,7 @@ public sealed class SocketServer : IAsyncDisposable
 
             // Built before anything is bound, so a layer that cannot be set up (a TLS certificate, say) fails the start.
             var pipelines = options.Listeners.Distinct().ToDictionary(listener => listener, listener => listener.BuildPipeline(_handler, _context));
+            _pipelines = pipelines;
             try
             {
                 foreach (var listenerOptions in options.Listeners)
@@ -194,14 +196,19 @@ public sealed class SocketServer : IAsyncDisposable
             acceptLoops = [.. _acceptLoops];
         }
 
-        // The loops let go of their listening sockets before the sockets close, so no accept ever touches a
-        // descriptor number the kernel has handed to someone else.
+        // The loops accept what the kernel has queued, then let go of their listening sockets before the sockets
+        // close, so no accept ever touches a descriptor number the kernel has handed to someone else.
         await Task.WhenAll(acceptors).ConfigureAwait(false);
         lock (_gate)
         {
             started = _started;
             foreach (var listener in _listeners)
             {
+                if (_linux is null)
+                {
+                    AcceptQueued(listener);
+                }
+
                 listener.Dispose();
             }
         }
@@ -218,10 +225,7 @@ public sealed class SocketServer : IAsyncDisposable
 
             // The shutdown clock starts before any handler hears of the stop.
             var drained = CompletesWithin(emptied, timeout, _stopNow.Token);
-            foreach (var connection in connections.All)
-            {
-                connection.RequestClose();
-            }
+            RequestClose(connections);
 
             if (!await drained.ConfigureAwait(false))
             {
@@ -245,6 +249,40 @@ public sealed class SocketServer : IAsyncDisposable
         if (started)
         {
             Log.Stopped(_logger);
+        }
+    }
+
+    /// <summary>Asks every connection to finish (see <see cref="TransportConnection.RequestCloseWhenReady"/>).</summary>
+    private static void RequestClose(ConnectionRegistry connections)
+    {
+        foreach (var connection in connections.All)
+        {
+            connection.RequestCloseWhenReady();
+        }
+    }
+
+    /// <summary>
+    /// Accepts, without waiting, what the kernel has already queued on a listener that is about to close: those
+    /// clients have connected, and closing the listener would reset them.
+    /// </summary>
+    private void AcceptQueued(SocketListener listener)
+    {
+        var pipeline = _pipelines![listener.Options];
+        try
+        {
+            listener.Socket.Blocking = false;
+            while (true)
+            {
+                StartConnection(listener.Socket.Accept(), pipeline);
+            }
+        }
+        catch (SocketException)
+        {
+            // WouldBlock: the queue is empty. Anything else: nothing more can be accepted from it.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed already.
         }
     }
 

@@ -84,6 +84,18 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
 
     protected override Task FinishSendingAsync() => _sending!;
 
+    protected override bool HasBytesWaiting()
+    {
+        try
+        {
+            return _socket.Available > 0;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     protected override async Task CloseTransportAsync()
     {
         _socket.Dispose();
@@ -155,6 +167,7 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
 
                 var flushed = await flushing.ConfigureAwait(false);
                 Volatile.Write(ref _receivePaused, false);
+                ReceivedBytesVisible();
                 if (flushed.IsCanceled)
                 {
                     error = AbortedError();

@@ -23,6 +23,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     private long _bytesReceived;
     private long _bytesSent;
     private bool _finReceived;
+    private bool _closeWhenBytesArrive;
     private int _aborted;
 
     protected TransportConnection(long id, EndPoint? remoteEndPoint, ConnectionDelegate pipeline, ServerContext context)
@@ -64,6 +65,39 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
 
         AbortTransport();
         FireConnectionClosed();
+    }
+
+    /// <summary>
+    /// Asks the handler to finish (<see cref="Connection.CloseRequested"/>), unless the connection has received nothing
+    /// yet while its client's first bytes already wait in the kernel: it is then not idle, only new (a load balancer
+    /// sends a client's bytes right behind its connect), so it is asked once those bytes have reached the handler,
+    /// which then finishes that message before it stops.
+    /// </summary>
+    internal void RequestCloseWhenReady()
+    {
+        if (BytesReceived == 0 && HasBytesWaiting())
+        {
+            Volatile.Write(ref _closeWhenBytesArrive, true);
+            if (BytesReceived == 0)
+            {
+                return;
+            }
+        }
+
+        RequestClose();
+    }
+
+    /// <summary>Bytes have arrived that the kernel holds and the transport has not read yet.</summary>
+    protected abstract bool HasBytesWaiting();
+
+    /// <summary>Received bytes are now in the handler's input: a close request waiting for them goes out.</summary>
+    protected void ReceivedBytesVisible()
+    {
+        if (Volatile.Read(ref _closeWhenBytesArrive))
+        {
+            Volatile.Write(ref _closeWhenBytesArrive, false);
+            RequestClose();
+        }
     }
 
     /// <summary>Starts moving bytes; called on the connection's first thread-pool turn, before the handler runs.</summary>

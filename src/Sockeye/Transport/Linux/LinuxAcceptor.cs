@@ -37,7 +37,7 @@ internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork
         loop.Add(_fd, this, LinuxNative.EpollIn | LinuxNative.EpollEdgeTriggered);
     }
 
-    /// <summary>Stops accepting; completes once the loop has let go of the listening socket, which may then close.</summary>
+    /// <summary>Stops accepting: serves what the kernel has queued, then closes the listening socket.</summary>
     public Task StopAsync()
     {
         _stopping = true;
@@ -45,24 +45,29 @@ internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork
         return _stopped.Task;
     }
 
-    public void OnEvents(uint events) => Accept();
+    public void OnEvents(uint events) => Accept(sweep: false);
 
     void IEventLoopWork.Execute()
     {
         if (_stopping)
         {
+            // Connections the kernel has already completed are in flight for their clients (a load balancer may
+            // have sent their first bytes already): closing the listener would reset them, so serve them instead,
+            // and close it right after, on this thread, so that as few as possible can complete in between.
+            Accept(sweep: true);
             _retry?.Dispose();
             _loop.Unwatch(_fd, this);
+            _listener.Dispose();
             _stopped.TrySetResult();
             return;
         }
 
-        Accept();
+        Accept(sweep: false);
     }
 
-    private unsafe void Accept()
+    private unsafe void Accept(bool sweep)
     {
-        while (!_stopping)
+        while (sweep || !_stopping)
         {
             var fd = LinuxNative.accept4(_fd, null, null, LinuxNative.SockNonBlock | LinuxNative.SockCloexec);
             if (fd >= 0)

@@ -147,10 +147,12 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                 if (received > 0)
                 {
                     AddBytesReceived(received);
+                    var keepReceiving = _input.Commit((int)received);
+                    ReceivedBytesVisible();
 
                     // Fewer bytes than asked for means the socket is empty now, and an edge-triggered loop reports
                     // the next arrival; a full buffer means there may be more.
-                    if (!_input.Commit((int)received) || (received < memory.Length && !untilEmpty))
+                    if (!keepReceiving || (received < memory.Length && !untilEmpty))
                     {
                         return;
                     }
@@ -360,6 +362,24 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
             {
                 ExitFd();
             }
+        }
+    }
+
+    protected override unsafe bool HasBytesWaiting()
+    {
+        if (!TryEnterFd())
+        {
+            return false;
+        }
+
+        try
+        {
+            byte peek;
+            return LinuxNative.recv(_fd, &peek, 1, LinuxNative.MsgPeek | LinuxNative.MsgDontWait) > 0;
+        }
+        finally
+        {
+            ExitFd();
         }
     }
 
