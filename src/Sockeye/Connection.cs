@@ -18,13 +18,14 @@ public abstract class Connection
     private static readonly CancellationTokenSource s_canceled = CreateCanceled();
 
     private int _endReason;
+    private EndPoint? _remoteEndPoint;
     private CancellationTokenSource? _closed;
     private CancellationTokenSource? _closeRequested;
 
     private protected Connection(long id, EndPoint? remoteEndPoint)
     {
         Id = id;
-        RemoteEndPoint = remoteEndPoint;
+        _remoteEndPoint = remoteEndPoint;
     }
 
     /// <summary>A number that identifies the connection within its server, increasing from 1.</summary>
@@ -40,7 +41,11 @@ public abstract class Connection
     /// The client's endpoint. Behind a proxy that speaks the PROXY protocol this is the original client,
     /// not the proxy.
     /// </summary>
-    public EndPoint? RemoteEndPoint { get; internal set; }
+    public EndPoint? RemoteEndPoint
+    {
+        get => _remoteEndPoint ??= ResolveRemoteEndPoint();
+        internal set => _remoteEndPoint = value;
+    }
 
     /// <summary>
     /// The address the client connected to, as a proxy reported it in a PROXY protocol header; when set, transports
@@ -98,6 +103,9 @@ public abstract class Connection
 
     /// <inheritdoc />
     public override string ToString() => $"#{Id} {RemoteEndPoint}";
+
+    /// <summary>Finds the client's endpoint the first time it is asked for, for transports that do not know it up front.</summary>
+    private protected virtual EndPoint? ResolveRemoteEndPoint() => null;
 
     /// <summary>Tears down the transport. Idempotent; the end reason is already recorded.</summary>
     private protected abstract void AbortCore();

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sockeye.Diagnostics;
 using Sockeye.Transport;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye;
 
@@ -39,8 +40,9 @@ public sealed class SocketServer : IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private readonly CancellationTokenSource _stopNow = new();
     private readonly Lock _gate = new();
-    private long _lastConnectionId;
-    private int _atConnectionLimit;
+    private readonly List<LinuxAcceptor> _acceptors = [];
+    private LinuxTransport? _linux;
+    private Dictionary<ListenerOptions, ConnectionDelegate>? _pipelines;
     private bool _started;
     private Task? _stopping;
 
@@ -114,6 +116,7 @@ public sealed class SocketServer : IAsyncDisposable
 
             // Built before anything is bound, so a layer that cannot be set up (a TLS certificate, say) fails the start.
             var pipelines = options.Listeners.Distinct().ToDictionary(listener => listener, listener => listener.BuildPipeline(_handler, _context));
+            _pipelines = pipelines;
             try
             {
                 foreach (var listenerOptions in options.Listeners)
@@ -135,10 +138,23 @@ public sealed class SocketServer : IAsyncDisposable
 
             _started = true;
             _context.StartHeartbeat();
+            if (UseLinuxTransport)
+            {
+                _linux = new LinuxTransport(_context, Environment.ProcessorCount);
+            }
+
             foreach (var listener in _listeners)
             {
                 Log.Listening(_logger, listener.EndPoint);
-                _acceptLoops.Add(AcceptLoopAsync(listener, pipelines[listener.Options]));
+                var pipeline = pipelines[listener.Options];
+                if (_linux is not null)
+                {
+                    _acceptors.Add(_linux.StartAccepting(listener, pipeline));
+                }
+                else
+                {
+                    _acceptLoops.Add(AcceptLoopAsync(listener, pipeline));
+                }
             }
         }
 
@@ -172,16 +188,29 @@ public sealed class SocketServer : IAsyncDisposable
     private async Task StopCoreAsync()
     {
         Task[] acceptLoops;
+        Task[] acceptors;
         bool started;
+        lock (_gate)
+        {
+            acceptors = [.. _acceptors.Select(acceptor => acceptor.StopAsync())];
+            acceptLoops = [.. _acceptLoops];
+        }
+
+        // The loops accept what the kernel has queued, then let go of their listening sockets before the sockets
+        // close, so no accept ever touches a descriptor number the kernel has handed to someone else.
+        await Task.WhenAll(acceptors).ConfigureAwait(false);
         lock (_gate)
         {
             started = _started;
             foreach (var listener in _listeners)
             {
+                if (_linux is null)
+                {
+                    AcceptQueued(listener);
+                }
+
                 listener.Dispose();
             }
-
-            acceptLoops = [.. _acceptLoops];
         }
 
         await Task.WhenAll(acceptLoops).ConfigureAwait(false);
@@ -196,10 +225,7 @@ public sealed class SocketServer : IAsyncDisposable
 
             // The shutdown clock starts before any handler hears of the stop.
             var drained = CompletesWithin(emptied, timeout, _stopNow.Token);
-            foreach (var connection in connections.All)
-            {
-                connection.RequestClose();
-            }
+            RequestClose(connections);
 
             if (!await drained.ConfigureAwait(false))
             {
@@ -216,12 +242,47 @@ public sealed class SocketServer : IAsyncDisposable
             }
         }
 
+        _linux?.Dispose();
         _context.Dispose();
 
         // A server that never started (its endpoint was in use, say) has nothing to report as stopped.
         if (started)
         {
             Log.Stopped(_logger);
+        }
+    }
+
+    /// <summary>Asks every connection to finish (see <see cref="TransportConnection.RequestCloseWhenReady"/>).</summary>
+    private static void RequestClose(ConnectionRegistry connections)
+    {
+        foreach (var connection in connections.All)
+        {
+            connection.RequestCloseWhenReady();
+        }
+    }
+
+    /// <summary>
+    /// Accepts, without waiting, what the kernel has already queued on a listener that is about to close: those
+    /// clients have connected, and closing the listener would reset them.
+    /// </summary>
+    private void AcceptQueued(SocketListener listener)
+    {
+        var pipeline = _pipelines![listener.Options];
+        try
+        {
+            listener.Socket.Blocking = false;
+            while (true)
+            {
+                StartConnection(listener.Socket.Accept(), pipeline);
+            }
+        }
+        catch (SocketException)
+        {
+            // WouldBlock: the queue is empty. Anything else: nothing more can be accepted from it.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed already.
         }
     }
 
@@ -283,16 +344,21 @@ public sealed class SocketServer : IAsyncDisposable
 
     private void StartConnection(Socket socket, ConnectionDelegate pipeline)
     {
-        var options = _context.Options;
-        if (!_context.Connections.TryReserve(options.MaxConnections))
+        if (!_context.TryAdmit())
         {
-            Reject(socket, ConnectionEndReason.ConnectionLimit);
-            return;
-        }
+            _context.Refuse(ConnectionEndReason.ConnectionLimit, () => socket.RemoteEndPoint);
+            try
+            {
+                // A reset frees both ends at once; a refused client has nothing to wait for.
+                socket.LingerState = new LingerOption(true, 0);
+            }
+            catch (SocketException)
+            {
+                // Already reset by the client.
+            }
 
-        if (Volatile.Read(ref _atConnectionLimit) != 0)
-        {
-            Volatile.Write(ref _atConnectionLimit, 0);
+            socket.Dispose();
+            return;
         }
 
         try
@@ -311,7 +377,7 @@ public sealed class SocketServer : IAsyncDisposable
             return;
         }
 
-        var connection = new SocketConnection(Interlocked.Increment(ref _lastConnectionId), socket, pipeline, _context);
+        var connection = new SocketConnection(_context.NextConnectionId(), socket, pipeline, _context);
         _context.Connections.Add(connection);
         _context.Metrics.ConnectionAccepted();
 
@@ -319,28 +385,11 @@ public sealed class SocketServer : IAsyncDisposable
         ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
     }
 
-    /// <summary>Closes a connection at once, without data, and counts it.</summary>
-    private void Reject(Socket socket, ConnectionEndReason reason)
-    {
-        _context.Metrics.ConnectionRejected(reason);
-
-        // Warn once per time the limit is reached, not once per refused client: a flood must not flood the log.
-        if (Interlocked.Exchange(ref _atConnectionLimit, 1) == 0)
-        {
-            Log.ConnectionLimitReached(_logger, _context.Options.MaxConnections ?? 0);
-        }
-
-        Log.ConnectionRejected(_logger, socket.RemoteEndPoint, reason);
-        try
-        {
-            // A reset frees both ends at once; a refused client has nothing to wait for.
-            socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-            // Already reset by the client.
-        }
-
-        socket.Dispose();
-    }
+    /// <summary>
+    /// Sockeye's own epoll transport where the machine supports it, unless SOCKEYE_TRANSPORT=sockets asks for the
+    /// portable one (System.Net.Sockets), which every other platform uses.
+    /// </summary>
+    private static bool UseLinuxTransport =>
+        LinuxTransport.IsSupported &&
+        !string.Equals(Environment.GetEnvironmentVariable("SOCKEYE_TRANSPORT"), "sockets", StringComparison.OrdinalIgnoreCase);
 }

@@ -66,6 +66,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 15, Level = LogLevel.Error, Message = "Connection {ConnectionId}: the transport failed unexpectedly")]
     public static partial void TransportError(ILogger logger, long connectionId, Exception exception);
 
+    [LoggerMessage(EventId = 16, Level = LogLevel.Critical, Message = "An epoll event loop stopped: epoll_wait failed (errno {Errno})")]
+    public static partial void EventLoopFailed(ILogger logger, int errno);
+
+    [LoggerMessage(EventId = 17, Level = LogLevel.Error, Message = "A connection's event handler failed; the event loop goes on")]
+    public static partial void EventHandlerFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 40, Level = LogLevel.Information,
         Message = "Connection {ConnectionId}: refused {RemoteEndPoint}, which is not a trusted proxy")]
     public static partial void UntrustedProxy(ILogger logger, long connectionId, EndPoint? remoteEndPoint);

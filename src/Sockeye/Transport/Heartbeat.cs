@@ -13,18 +13,20 @@ internal sealed class Heartbeat : IDisposable
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
     private readonly ConnectionRegistry _connections;
-    private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly ITimer _timer;
     private int _beating;
+    private int _beats;
 
     public Heartbeat(ConnectionRegistry connections, TimeProvider timeProvider, ILogger logger)
     {
         _connections = connections;
-        _timeProvider = timeProvider;
         _logger = logger;
         _timer = timeProvider.CreateTimer(static state => ((Heartbeat)state!).Beat(), this, Interval, Interval);
     }
+
+    /// <summary>Heartbeats so far: the server's clock for timeouts, in seconds since it started.</summary>
+    public int Beats => Volatile.Read(ref _beats);
 
     public void Dispose() => _timer.Dispose();
 
@@ -38,10 +40,10 @@ internal sealed class Heartbeat : IDisposable
 
         try
         {
-            var now = _timeProvider.GetTimestamp();
+            var beat = Interlocked.Increment(ref _beats);
             foreach (var connection in _connections.All)
             {
-                connection.OnHeartbeat(now);
+                connection.OnHeartbeat(beat);
             }
         }
 #pragma warning disable CA1031 // A timer callback that throws takes the process down; log and beat again next time.

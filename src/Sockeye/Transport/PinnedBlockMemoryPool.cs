@@ -4,14 +4,15 @@ namespace Sockeye.Transport;
 
 /// <summary>
 /// Fixed-size blocks on the pinned object heap, reused across connections. Pipes rent a block per segment,
-/// so steady-state receiving and sending allocates nothing and the socket never needs to pin.
+/// so steady-state receiving and sending allocates nothing and the socket never needs to pin. A block is also
+/// a sequence segment, so Sockeye's own connection pipes chain blocks without a wrapper object per segment.
 /// </summary>
 internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
 {
     public const int BlockSize = 4096;
 
     // Enough to keep a busy server from allocating, small enough that a burst does not pin memory forever.
-    private readonly BoundedBag<Block> _blocks = new(capacity: 4096);
+    private readonly BoundedBag<BufferSegment> _blocks = new(capacity: 4096);
     private long _rented;
 
     public override int MaxBufferSize => BlockSize;
@@ -26,8 +27,16 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
             throw new ArgumentOutOfRangeException(nameof(minBufferSize), minBufferSize, $"Blocks are {BlockSize} bytes.");
         }
 
+        return RentSegment(runningIndex: 0);
+    }
+
+    /// <summary>A block ready to be the last segment of a sequence that has <paramref name="runningIndex"/> bytes before it.</summary>
+    public BufferSegment RentSegment(long runningIndex)
+    {
         Interlocked.Increment(ref _rented);
-        return _blocks.TryTake(out var block) ? block! : new Block(this, GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true));
+        var segment = _blocks.TryTake(out var block) ? block! : new BufferSegment(this, GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true));
+        segment.Reset(runningIndex);
+        return segment;
     }
 
     protected override void Dispose(bool disposing)
@@ -38,15 +47,10 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
         }
     }
 
-    private sealed class Block(PinnedBlockMemoryPool pool, byte[] array) : IMemoryOwner<byte>
+    /// <summary>Takes a block back; one that does not fit in the pool is left to the garbage collector.</summary>
+    internal void Return(BufferSegment segment)
     {
-        public Memory<byte> Memory { get; } = array;
-
-        // A block that does not fit back in the pool is left to the garbage collector.
-        public void Dispose()
-        {
-            Interlocked.Decrement(ref pool._rented);
-            pool._blocks.TryKeep(this);
-        }
+        Interlocked.Decrement(ref _rented);
+        _blocks.TryKeep(segment);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.IO.Pipelines;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 
@@ -8,11 +9,15 @@ namespace Sockeye.Transport;
 /// <summary>What every connection of one server shares: options, pools, pipe settings, logging and time.</summary>
 internal sealed class ServerContext : IDisposable
 {
+    private long _lastConnectionId;
+    private int _atConnectionLimit;
+
     public ServerContext(SocketServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IMeterFactory? meterFactory)
     {
         Options = options;
         TimeProvider = timeProvider;
         Metrics = new SockeyeMetrics(meterFactory);
+        ServerLogger = loggerFactory.CreateLogger<SocketServer>();
         ConnectionLogger = loggerFactory.CreateLogger("Sockeye.Connection");
 
         // The handler's side of each pipe runs on the thread pool unless inline scheduling is asked for; the
@@ -35,6 +40,8 @@ internal sealed class ServerContext : IDisposable
             resumeWriterThreshold: options.MaxSendBufferSize / 2,
             minimumSegmentSize: MemoryPool.MaxBufferSize,
             useSynchronizationContext: false);
+        InputSettings = new PipeSettings(MemoryPool, receiveLimit, options.InlineScheduling);
+        OutputSettings = new PipeSettings(MemoryPool, options.MaxSendBufferSize, options.InlineScheduling);
     }
 
     public SocketServerOptions Options { get; }
@@ -42,6 +49,8 @@ internal sealed class ServerContext : IDisposable
     public TimeProvider TimeProvider { get; }
 
     public ILogger ConnectionLogger { get; }
+
+    public ILogger ServerLogger { get; }
 
     public SockeyeMetrics Metrics { get; }
 
@@ -51,11 +60,56 @@ internal sealed class ServerContext : IDisposable
 
     public PipeOptions InputPipeOptions { get; }
 
+    /// <summary>The Linux transport's input pipes.</summary>
+    public PipeSettings InputSettings { get; }
+
+    /// <summary>The Linux transport's output pipes.</summary>
+    public PipeSettings OutputSettings { get; }
+
     public PipeOptions OutputPipeOptions { get; }
 
     public ConnectionRegistry Connections { get; } = new();
 
     private Heartbeat? _heartbeat;
+
+    public long NextConnectionId() => Interlocked.Increment(ref _lastConnectionId);
+
+    /// <summary>The heartbeat's count: the clock timeouts are measured in, one tick a second.</summary>
+    public int CurrentBeat => _heartbeat?.Beats ?? 0;
+
+    /// <summary>Takes a place for a new connection, unless the server is at its connection limit.</summary>
+    public bool TryAdmit()
+    {
+        if (!Connections.TryReserve(Options.MaxConnections))
+        {
+            return false;
+        }
+
+        if (Volatile.Read(ref _atConnectionLimit) != 0)
+        {
+            Volatile.Write(ref _atConnectionLimit, 0);
+        }
+
+        return true;
+    }
+
+    /// <summary>Counts and logs a client closed at once, without data. The caller closes its socket.</summary>
+    public void Refuse(ConnectionEndReason reason, Func<EndPoint?> remoteEndPoint)
+    {
+        Metrics.ConnectionRejected(reason);
+
+        // Warn once per time the limit is reached, not once per refused client: a flood must not flood the log.
+        if (reason == ConnectionEndReason.ConnectionLimit && Interlocked.Exchange(ref _atConnectionLimit, 1) == 0)
+        {
+            Log.ConnectionLimitReached(ServerLogger, Options.MaxConnections ?? 0);
+        }
+
+        if (ServerLogger.IsEnabled(LogLevel.Debug))
+        {
+            var remote = remoteEndPoint();
+            Log.ConnectionRejected(ServerLogger, remote, reason);
+        }
+    }
 
     /// <summary>Starts enforcing timeouts, unless every one of them is off.</summary>
     public void StartHeartbeat()

@@ -26,6 +26,9 @@ internal sealed class SocketListener : IDisposable
 
     public ListenerOptions Options { get; }
 
+    /// <summary>The listening socket, for a transport that accepts with its own system calls.</summary>
+    public Socket Socket => _socket;
+
     public EndPoint EndPoint { get; }
 
     /// <summary>

@@ -1,0 +1,455 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading.Tasks.Sources;
+
+namespace Sockeye.Transport;
+
+/// <summary>What a <see cref="ConnectionInput"/> tells the transport that fills it.</summary>
+internal interface IInputTransport
+{
+    /// <summary>The reader has caught up after the transport was told to stop receiving: receive again.</summary>
+    void ResumeReceiving();
+
+    /// <summary>The reader is done: nothing more will be read, so what arrives may be discarded.</summary>
+    void ReaderCompleted();
+}
+
+/// <summary>
+/// The handler's side of a connection's incoming bytes: a <see cref="PipeReader"/> over pooled blocks that the
+/// transport receives into directly. It behaves as <see cref="Pipe"/>'s reader does (examined and consumed
+/// positions, one read at a time, the writer's error surfacing on the next read, backpressure with resume at
+/// half the pause threshold), but costs one small object per connection, holds no block while nothing is
+/// buffered, and hands completions to the thread pool without allocating.
+/// </summary>
+internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
+{
+    // A receive is given at least this much room; less, and the next block is started instead.
+    private const int MinReceiveSize = PinnedBlockMemoryPool.BlockSize / 2;
+
+    private readonly PipeSettings _settings;
+    private readonly IInputTransport _transport;
+
+    // Segments from the first unconsumed byte to the last committed one. Positions are absolute byte counts
+    // since the connection began; a segment's RunningIndex is the absolute position of its first byte.
+    private BufferSegment? _head;
+    private int _headIndex;
+    private BufferSegment? _tail;
+    private long _consumed;
+    private long _examined;
+    private long _committed;
+
+    private bool _receiving;
+    private bool _paused;
+    private bool _writerCompleted;
+    private Exception? _writerError;
+    private bool _readerCompleted;
+    private bool _cancelNextRead;
+    private bool _readPending;
+    private bool _holdingResult;
+    private bool _dispatchCanceled;
+
+    // The result itself is built when the reader collects it (GetResult), from the state then: the source carries
+    // only whether the read was canceled, and an error when there is one.
+    private ManualResetValueTaskSourceCore<bool> _source;
+    private CancellationTokenRegistration _cancellation;
+    private Exception? _pendingError;
+
+    public ConnectionInput(PipeSettings settings, IInputTransport transport)
+    {
+        _settings = settings;
+        _transport = transport;
+        _source.RunContinuationsAsynchronously = false;
+    }
+
+    /// <summary>The transport stopped receiving because the reader is behind, and has not been told to resume.</summary>
+    public bool IsPaused
+    {
+        get
+        {
+            lock (this)
+            {
+                return _paused;
+            }
+        }
+    }
+
+    public bool IsReaderCompleted => Volatile.Read(ref _readerCompleted);
+
+    // ---- The transport's side -------------------------------------------------------------------------------
+
+    /// <summary>Room for the next receive. The transport then calls <see cref="Commit"/> or <see cref="Abandon"/>.</summary>
+    public Memory<byte> GetReceiveMemory()
+    {
+        lock (this)
+        {
+            if (_tail is null)
+            {
+                _tail = _head = _settings.Pool.RentSegment(_committed);
+                _headIndex = 0;
+            }
+            else if (_tail.AvailableLength < MinReceiveSize)
+            {
+                var next = _settings.Pool.RentSegment(0);
+                _tail.SetNext(next);
+                _tail = next;
+            }
+
+            _receiving = true;
+            return _tail.Available;
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="count"/> received bytes readable. Returns <see langword="false"/> when the reader holds
+    /// as much as the pause threshold: the transport must stop receiving until <see cref="IInputTransport.ResumeReceiving"/>.
+    /// </summary>
+    public bool Commit(int count)
+    {
+        bool wake;
+        bool keepReceiving;
+        lock (this)
+        {
+            _receiving = false;
+            if (_readerCompleted)
+            {
+                ReleaseSegments();
+                return true;
+            }
+
+            _tail!.End += count;
+            _committed += count;
+            wake = _readPending;
+            keepReceiving = _committed - _consumed < _settings.PauseThreshold;
+            _paused = !keepReceiving;
+            if (wake)
+            {
+                PrepareDispatch(canceled: false);
+            }
+        }
+
+        if (wake)
+        {
+            Dispatch();
+        }
+
+        return keepReceiving;
+    }
+
+    /// <summary>The receive brought nothing; give back room that holds nothing.</summary>
+    public void Abandon()
+    {
+        lock (this)
+        {
+            _receiving = false;
+            if (_readerCompleted || (_committed == _consumed && !_holdingResult))
+            {
+                ReleaseSegments();
+            }
+        }
+    }
+
+    /// <summary>Nothing more will arrive: the peer ended its side (no error) or the connection failed (an error the next read throws).</summary>
+    public void CompleteWriter(Exception? error)
+    {
+        bool wake;
+        lock (this)
+        {
+            if (_writerCompleted)
+            {
+                return;
+            }
+
+            _writerCompleted = true;
+            _writerError = error;
+            wake = _readPending;
+            if (wake)
+            {
+                PrepareDispatch(canceled: false, error);
+            }
+        }
+
+        if (wake)
+        {
+            Dispatch();
+        }
+    }
+
+    // ---- The reader's side ----------------------------------------------------------------------------------
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        lock (this)
+        {
+            BeginRead();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+            }
+
+            if (TryReadLocked(out var result))
+            {
+                return new ValueTask<ReadResult>(result);
+            }
+
+            _readPending = true;
+            _source.Reset();
+            if (cancellationToken.CanBeCanceled)
+            {
+                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((ConnectionInput)state!).CancelRead(token), this);
+            }
+
+            return new ValueTask<ReadResult>(this, _source.Version);
+        }
+    }
+
+    public override bool TryRead(out ReadResult result)
+    {
+        lock (this)
+        {
+            BeginRead();
+            return TryReadLocked(out result);
+        }
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        bool resume;
+        lock (this)
+        {
+            if (_readerCompleted)
+            {
+                throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
+            }
+
+            if (!_holdingResult)
+            {
+                throw new InvalidOperationException("No read to advance: AdvanceTo must follow a read.");
+            }
+
+            var consumedAt = PositionOf(consumed);
+            var examinedAt = PositionOf(examined);
+            if (consumedAt < _consumed || consumedAt > _committed || examinedAt < consumedAt || examinedAt > _committed)
+            {
+                throw new InvalidOperationException("The position is outside the buffer that was read, or examined is before consumed.");
+            }
+
+            while (_head != _tail && _head!.RunningIndex + _head.End <= consumedAt)
+            {
+                var next = _head.NextSegment;
+                _head.Dispose();
+                _head = next;
+            }
+
+            _consumed = consumedAt;
+            _examined = examinedAt;
+            _holdingResult = false;
+            if (_head is not null)
+            {
+                _headIndex = (int)(consumedAt - _head.RunningIndex);
+                if (_consumed == _committed && !_receiving)
+                {
+                    // An idle connection holds no block.
+                    ReleaseSegments();
+                }
+            }
+
+            resume = _paused && _committed - _consumed < _settings.ResumeThreshold;
+            if (resume)
+            {
+                _paused = false;
+            }
+        }
+
+        if (resume)
+        {
+            _transport.ResumeReceiving();
+        }
+    }
+
+    public override void CancelPendingRead()
+    {
+        bool wake;
+        lock (this)
+        {
+            wake = _readPending;
+            if (wake)
+            {
+                PrepareDispatch(canceled: true);
+            }
+            else
+            {
+                _cancelNextRead = true;
+            }
+        }
+
+        if (wake)
+        {
+            Dispatch();
+        }
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        lock (this)
+        {
+            if (_readerCompleted)
+            {
+                return;
+            }
+
+            _readerCompleted = true;
+            _holdingResult = false;
+            if (!_receiving)
+            {
+                ReleaseSegments();
+            }
+        }
+
+        _transport.ReaderCompleted();
+    }
+
+    // ---- IValueTaskSource and dispatch ----------------------------------------------------------------------
+
+    public ReadResult GetResult(short token)
+    {
+        try
+        {
+            var canceled = _source.GetResult(token);
+            lock (this)
+            {
+                return BuildResult(canceled);
+            }
+        }
+        finally
+        {
+            var registration = _cancellation;
+            _cancellation = default;
+            registration.Dispose();
+        }
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _source.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
+
+    void IThreadPoolWorkItem.Execute() => Signal();
+
+    private void BeginRead()
+    {
+        if (_readerCompleted)
+        {
+            throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
+        }
+
+        if (_readPending || _holdingResult)
+        {
+            throw new InvalidOperationException("Reading is already in progress: advance the previous read first.");
+        }
+    }
+
+    private bool TryReadLocked(out ReadResult result)
+    {
+        if (_cancelNextRead)
+        {
+            _cancelNextRead = false;
+            result = BuildResult(canceled: true);
+            _holdingResult = true;
+            return true;
+        }
+
+        if (_writerCompleted && _writerError is { } error)
+        {
+            throw error;
+        }
+
+        if (_committed > _examined || _writerCompleted)
+        {
+            result = BuildResult(canceled: false);
+            _holdingResult = true;
+            return true;
+        }
+
+        result = default;
+        return false;
+    }
+
+    private ReadResult BuildResult(bool canceled)
+    {
+        var buffer = _head is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_head, _headIndex, _tail!, _tail!.End);
+        return new ReadResult(buffer, canceled, _writerCompleted);
+    }
+
+    private long PositionOf(SequencePosition position) =>
+        position.GetObject() is BufferSegment segment ? segment.RunningIndex + position.GetInteger() : _consumed;
+
+    private void CancelRead(CancellationToken token)
+    {
+        bool wake;
+        lock (this)
+        {
+            wake = _readPending;
+            if (wake)
+            {
+                PrepareDispatch(canceled: false, new OperationCanceledException(token));
+            }
+        }
+
+        if (wake)
+        {
+            Dispatch();
+        }
+    }
+
+    /// <summary>Under the lock: the pending read will complete, canceled or not (or with an error).</summary>
+    private void PrepareDispatch(bool canceled, Exception? error = null)
+    {
+        _readPending = false;
+        _holdingResult = error is null;
+        _dispatchCanceled = canceled;
+        _pendingError = error;
+    }
+
+    /// <summary>Outside the lock: completes the pending read, on the thread pool unless continuations run inline.</summary>
+    private void Dispatch()
+    {
+        if (_settings.InlineContinuations)
+        {
+            Signal();
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    private void Signal()
+    {
+        var error = _pendingError;
+        if (error is null)
+        {
+            _source.SetResult(_dispatchCanceled);
+        }
+        else
+        {
+            _pendingError = null;
+            _source.SetException(error);
+        }
+    }
+
+    private void ReleaseSegments()
+    {
+        var segment = _head;
+        while (segment is not null)
+        {
+            var next = segment.NextSegment;
+            segment.Dispose();
+            segment = next;
+        }
+
+        _head = _tail = null;
+        _headIndex = 0;
+    }
+}

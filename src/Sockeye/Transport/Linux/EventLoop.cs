@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Sockeye.Diagnostics;
+
+namespace Sockeye.Transport.Linux;
+
+/// <summary>Something registered on an <see cref="EventLoop"/> for one file descriptor.</summary>
+internal interface IEventHandler
+{
+    /// <summary>
+    /// The descriptor reported ready. The event bits are a hint only: the descriptor may have been closed and its
+    /// number reused since, so a handler acts on what its system calls say, never on the bits alone.
+    /// </summary>
+    void OnEvents(uint events);
+}
+
+/// <summary>Work another thread hands to a loop's thread.</summary>
+internal interface IEventLoopWork
+{
+    void Execute();
+}
+
+/// <summary>
+/// One thread, one epoll instance: it waits for readiness and dispatches it to the handlers registered by file
+/// descriptor, and runs work posted to it by other threads (woken through an eventfd).
+/// </summary>
+internal sealed unsafe class EventLoop : IDisposable
+{
+    private const int MaxEvents = 256;
+
+    // The eventfd's own registration carries this instead of a descriptor number.
+    private const ulong WakeToken = ulong.MaxValue;
+
+    private readonly int _epoll;
+    private readonly int _wake;
+    private readonly Thread _thread;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<IEventLoopWork> _work = new();
+    private readonly Lock _growLock = new();
+    private IEventHandler?[] _handlers = new IEventHandler?[1024];
+    private int _wakePending;
+    private volatile bool _stopping;
+
+    public EventLoop(int index, ILogger logger)
+    {
+        _logger = logger;
+        _epoll = LinuxNative.epoll_create1(LinuxNative.EpollCloexec);
+        if (_epoll < 0)
+        {
+            throw new IOException($"epoll_create1 failed (errno {LinuxNative.LastError}).");
+        }
+
+        _wake = LinuxNative.eventfd(0, LinuxNative.SockNonBlock | LinuxNative.SockCloexec);
+        if (_wake < 0)
+        {
+            LinuxNative.close(_epoll);
+            throw new IOException($"eventfd failed (errno {LinuxNative.LastError}).");
+        }
+
+        Control(LinuxNative.EpollCtlAdd, _wake, LinuxNative.EpollIn, WakeToken);
+        _thread = new Thread(Run) { IsBackground = true, Name = $"sockeye-epoll-{index}" };
+        _thread.UnsafeStart();
+    }
+
+    /// <summary>Starts delivering <paramref name="events"/> for <paramref name="fd"/> to <paramref name="handler"/>.</summary>
+    public void Add(int fd, IEventHandler handler, uint events)
+    {
+        // The handler is in the table before epoll can report the descriptor (epoll_ctl is a full barrier).
+        lock (_growLock)
+        {
+            if (fd >= _handlers.Length)
+            {
+                var grown = new IEventHandler?[Math.Max(fd + 1, _handlers.Length * 2)];
+                _handlers.CopyTo(grown, 0);
+                Volatile.Write(ref _handlers, grown);
+            }
+
+            _handlers[fd] = handler;
+        }
+
+        Control(LinuxNative.EpollCtlAdd, fd, events, (ulong)fd);
+    }
+
+    /// <summary>
+    /// Forgets <paramref name="fd"/>, if it still belongs to <paramref name="handler"/>. Call before the descriptor is
+    /// closed, so a new owner of the number is never forgotten by mistake.
+    /// </summary>
+    public void Remove(int fd, IEventHandler handler)
+    {
+        var handlers = Volatile.Read(ref _handlers);
+        if (fd < handlers.Length)
+        {
+            Interlocked.CompareExchange(ref handlers[fd], null, handler);
+        }
+    }
+
+    /// <summary>Stops watching a descriptor that stays open (a listener owned by a Socket).</summary>
+    public void Unwatch(int fd, IEventHandler handler)
+    {
+        Remove(fd, handler);
+        LinuxNative.epoll_ctl(_epoll, LinuxNative.EpollCtlDel, fd, null);
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the loop's thread soon.</summary>
+    public void Post(IEventLoopWork work)
+    {
+        _work.Enqueue(work);
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+        {
+            ulong one = 1;
+            LinuxNative.write(_wake, (byte*)&one, sizeof(ulong));
+        }
+    }
+
+    public bool IsLoopThread => Thread.CurrentThread == _thread;
+
+    public void Dispose()
+    {
+        _stopping = true;
+        ulong one = 1;
+        LinuxNative.write(_wake, (byte*)&one, sizeof(ulong));
+        if (!IsLoopThread)
+        {
+            _thread.Join(TimeSpan.FromSeconds(5));
+        }
+
+        LinuxNative.close(_wake);
+        LinuxNative.close(_epoll);
+    }
+
+    private void Control(int operation, int fd, uint events, ulong data)
+    {
+        var buffer = stackalloc byte[16];
+        *(uint*)buffer = events;
+        *(ulong*)(buffer + LinuxNative.EpollEventDataOffset) = data;
+        if (LinuxNative.epoll_ctl(_epoll, operation, fd, buffer) != 0)
+        {
+            throw new IOException($"epoll_ctl failed for descriptor {fd} (errno {LinuxNative.LastError}).");
+        }
+    }
+
+    private void Run()
+    {
+        var size = LinuxNative.EpollEventSize;
+        var offset = LinuxNative.EpollEventDataOffset;
+        var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));
+        try
+        {
+            while (!_stopping)
+            {
+                var count = LinuxNative.epoll_wait(_epoll, events, MaxEvents, -1);
+                if (count < 0)
+                {
+                    if (LinuxNative.LastError == LinuxNative.Eintr)
+                    {
+                        continue;
+                    }
+
+                    Log.EventLoopFailed(_logger, LinuxNative.LastError);
+                    return;
+                }
+
+                var woken = false;
+                var handlers = Volatile.Read(ref _handlers);
+                for (var i = 0; i < count; i++)
+                {
+                    var entry = events + (i * size);
+                    var data = *(ulong*)(entry + offset);
+                    if (data == WakeToken)
+                    {
+                        woken = true;
+                        continue;
+                    }
+
+                    var fd = (int)data;
+                    if (fd >= handlers.Length)
+                    {
+                        handlers = Volatile.Read(ref _handlers);
+                    }
+
+                    if (fd < handlers.Length && Volatile.Read(ref handlers[fd]) is { } handler)
+                    {
+                        Dispatch(handler, *(uint*)entry);
+                    }
+                }
+
+                if (woken)
+                {
+                    ulong value;
+                    LinuxNative.read(_wake, (byte*)&value, sizeof(ulong));
+
+                    // Cleared before the queue is drained: a post after this point writes the eventfd again.
+                    Volatile.Write(ref _wakePending, 0);
+                    while (_work.TryDequeue(out var work))
+                    {
+                        Execute(work);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            NativeMemory.Free(events);
+        }
+    }
+
+#pragma warning disable CA1031 // One connection's fault must never stop the loop that serves thousands.
+    private void Dispatch(IEventHandler handler, uint events)
+    {
+        try
+        {
+            handler.OnEvents(events);
+        }
+        catch (Exception ex)
+        {
+            Log.EventHandlerFailed(_logger, ex);
+        }
+    }
+
+    private void Execute(IEventLoopWork work)
+    {
+        try
+        {
+            work.Execute();
+        }
+        catch (Exception ex)
+        {
+            Log.EventHandlerFailed(_logger, ex);
+        }
+    }
+#pragma warning restore CA1031
+}

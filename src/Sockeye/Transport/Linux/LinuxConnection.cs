@@ -1,0 +1,465 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Sockeye.Transport.Linux;
+
+/// <summary>
+/// A connection carried by Sockeye's own epoll loop on Linux. It receives on its loop's thread, straight into the
+/// handler's input blocks; it sends on whichever thread flushes, straight from the handler's output blocks, and
+/// leaves only what a full socket cannot take for the loop to send when it becomes writable. An idle connection is
+/// a registration in epoll and a few small objects: no buffer, no pending operation, no timer.
+/// </summary>
+internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEventHandler, IEventLoopWork, IInputTransport, IOutputTransport
+{
+    private const int MaxIoVectors = 64;
+
+    private readonly int _fd;
+    private readonly AddressFamily _family;
+    private readonly EventLoop _loop;
+    private readonly ConnectionInput _input;
+    private readonly ConnectionOutput _output;
+
+    // How many system calls are using the descriptor right now; the sign bit marks that it is to be closed. It is
+    // closed when both hold, by whoever sees them hold last, so a number the kernel reuses is never touched.
+    private int _fdUsers;
+    private int _fdClosed;
+    private bool _closeWithReset;
+
+    private bool _receiveEnded;
+    private TaskCompletionSource? _receiveEndedSignal;
+    private EndPoint? _localEndPoint;
+
+    public LinuxConnection(long id, int fd, AddressFamily family, EventLoop loop, ConnectionDelegate pipeline, ServerContext context)
+        : base(id, remoteEndPoint: null, pipeline, context)
+    {
+        _fd = fd;
+        _family = family;
+        _loop = loop;
+        _input = new ConnectionInput(context.InputSettings, this);
+        _output = new ConnectionOutput(context.OutputSettings, this);
+        Transport = this;
+    }
+
+    public override EndPoint? LocalEndPoint => ProxiedLocalEndPoint ?? (_localEndPoint ??= ReadAddress(peer: false));
+
+    PipeReader IDuplexPipe.Input => _input;
+
+    PipeWriter IDuplexPipe.Output => _output;
+
+    protected override bool IsReceivePaused => _input.IsPaused;
+
+    protected override Task ReceivingEnded
+    {
+        get
+        {
+            if (Volatile.Read(ref _receiveEnded))
+            {
+                return Task.CompletedTask;
+            }
+
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _receiveEndedSignal, signal);
+            if (Volatile.Read(ref _receiveEnded))
+            {
+                signal.TrySetResult();
+            }
+
+            return signal.Task;
+        }
+    }
+
+    /// <summary>Starts watching the socket. Data already waiting is reported at once.</summary>
+    public void Register() =>
+        _loop.Add(_fd, this, LinuxNative.EpollIn | LinuxNative.EpollOut | LinuxNative.EpollRdHup | LinuxNative.EpollEdgeTriggered);
+
+    // ---- Events from the loop -------------------------------------------------------------------------------
+
+    public void OnEvents(uint events)
+    {
+        const uint Ended = LinuxNative.EpollRdHup | LinuxNative.EpollHup | LinuxNative.EpollErr;
+        if ((events & (LinuxNative.EpollIn | Ended)) != 0)
+        {
+            // With the client's FIN or an error in this same event, no later arrival will report the socket
+            // again: read on until the socket says so itself.
+            Receive(untilEmpty: (events & Ended) != 0);
+        }
+
+        if ((events & (LinuxNative.EpollOut | LinuxNative.EpollHup | LinuxNative.EpollErr)) != 0)
+        {
+            _output.OnWritable();
+        }
+    }
+
+    /// <summary>Posted to the loop: receiving resumes after backpressure, or a completed reader must drain.</summary>
+    void IEventLoopWork.Execute() => Receive(untilEmpty: true);
+
+    void IInputTransport.ResumeReceiving() => _loop.Post(this);
+
+    void IInputTransport.ReaderCompleted()
+    {
+        // Bytes left in the socket while reading was paused must be drained, or closing would send a reset. If
+        // reading was not paused, the socket is empty and the next arrival brings its own event.
+        if (_input.IsPaused)
+        {
+            _loop.Post(this);
+        }
+    }
+
+    // ---- Receiving (on the loop's thread only) --------------------------------------------------------------
+
+    /// <param name="untilEmpty">
+    /// Read until the socket reports it has nothing more, rather than stopping at a short read: needed when no
+    /// later edge will come (the client's FIN or an error already arrived, or reading resumes after a pause).
+    /// </param>
+    private unsafe void Receive(bool untilEmpty)
+    {
+        if (Volatile.Read(ref _receiveEnded) || !TryEnterFd())
+        {
+            return;
+        }
+
+        try
+        {
+            if (_input.IsReaderCompleted)
+            {
+                Discard(untilEmpty);
+                return;
+            }
+
+            if (_input.IsPaused)
+            {
+                return;
+            }
+
+            while (true)
+            {
+                var memory = _input.GetReceiveMemory();
+                nint received;
+                fixed (byte* buffer = memory.Span)
+                {
+                    received = LinuxNative.recv(_fd, buffer, (nuint)memory.Length, 0);
+                }
+
+                if (received > 0)
+                {
+                    AddBytesReceived(received);
+                    var keepReceiving = _input.Commit((int)received);
+                    ReceivedBytesVisible();
+
+                    // Fewer bytes than asked for means the socket is empty now, and an edge-triggered loop reports
+                    // the next arrival; a full buffer means there may be more.
+                    if (!keepReceiving || (received < memory.Length && !untilEmpty))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
+                _input.Abandon();
+                if (received == 0)
+                {
+                    // FIN: the client ended its side. The handler may still write; the connection stays open.
+                    MarkFinReceived();
+                    _input.CompleteWriter(null);
+                    EndReceiving();
+                    return;
+                }
+
+                var errno = LinuxNative.LastError;
+                if (errno == LinuxNative.Eintr)
+                {
+                    continue;
+                }
+
+                if (errno != LinuxNative.Eagain)
+                {
+                    _input.CompleteWriter(ReceiveFailed(LinuxNative.ToSocketError(errno)));
+                    EndReceiving();
+                }
+
+                return;
+            }
+        }
+        finally
+        {
+            ExitFd();
+        }
+    }
+
+    /// <summary>Reads and drops what the client sends once nobody reads: closing with unread bytes would reset.</summary>
+    private unsafe void Discard(bool untilEmpty)
+    {
+        var discard = DiscardBuffer.Array;
+        while (true)
+        {
+            nint received;
+            fixed (byte* buffer = discard)
+            {
+                received = LinuxNative.recv(_fd, buffer, (nuint)discard.Length, 0);
+            }
+
+            if (received > 0)
+            {
+                AddBytesReceived(received);
+                if (received < discard.Length && !untilEmpty)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (received == 0)
+            {
+                MarkFinReceived();
+                EndReceiving();
+                return;
+            }
+
+            var errno = LinuxNative.LastError;
+            if (errno == LinuxNative.Eintr)
+            {
+                continue;
+            }
+
+            if (errno != LinuxNative.Eagain)
+            {
+                // An error now changes nothing: nobody is reading, and the connection is on its way out.
+                EndReceiving();
+            }
+
+            return;
+        }
+    }
+
+    private void EndReceiving()
+    {
+        Volatile.Write(ref _receiveEnded, true);
+        Volatile.Read(ref _receiveEndedSignal)?.TrySetResult();
+    }
+
+    // ---- Sending (under the output's lock, on the flushing thread or the loop's) ----------------------------
+
+    SendResult IOutputTransport.Send(in ReadOnlySequence<byte> data)
+    {
+        if (!TryEnterFd())
+        {
+            return new SendResult(0, false, SocketError.OperationAborted);
+        }
+
+        try
+        {
+            while (true)
+            {
+                var sent = data.IsSingleSegment ? SendOne(data.FirstSpan) : SendMany(data);
+                if (sent >= 0)
+                {
+                    AddBytesSent(sent);
+                    return new SendResult((int)sent, false, SocketError.Success);
+                }
+
+                var errno = LinuxNative.LastError;
+                if (errno == LinuxNative.Eintr)
+                {
+                    continue;
+                }
+
+                if (errno == LinuxNative.Eagain)
+                {
+                    return SendResult.Blocked;
+                }
+
+                var error = LinuxNative.ToSocketError(errno);
+                if (SendFailed(error) is { } failure)
+                {
+                    _input.CompleteWriter(failure);
+                }
+
+                return new SendResult(0, false, error);
+            }
+        }
+        finally
+        {
+            ExitFd();
+        }
+    }
+
+    void IOutputTransport.SendBlocked(bool blocked)
+    {
+        if (blocked)
+        {
+            BeginSend();
+        }
+        else
+        {
+            EndSend();
+        }
+    }
+
+    private unsafe nint SendOne(ReadOnlySpan<byte> data)
+    {
+        fixed (byte* buffer = data)
+        {
+            return LinuxNative.send(_fd, buffer, (nuint)data.Length, LinuxNative.MsgNoSignal | LinuxNative.MsgDontWait);
+        }
+    }
+
+    private unsafe nint SendMany(in ReadOnlySequence<byte> data)
+    {
+        // Every block is on the pinned object heap, so its address holds for the length of the call.
+        var vectors = stackalloc LinuxNative.IoVector[MaxIoVectors];
+        var count = 0;
+        foreach (var memory in data)
+        {
+            if (memory.IsEmpty)
+            {
+                continue;
+            }
+
+            vectors[count].Base = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(memory.Span));
+            vectors[count].Length = (nuint)memory.Length;
+            if (++count == MaxIoVectors)
+            {
+                break;
+            }
+        }
+
+        var message = default(LinuxNative.MessageHeader);
+        message.Vectors = vectors;
+        message.VectorCount = (nuint)count;
+        return LinuxNative.sendmsg(_fd, &message, LinuxNative.MsgNoSignal | LinuxNative.MsgDontWait);
+    }
+
+    // ---- Lifetime ---------------------------------------------------------------------------------------------
+
+    protected override void StartTransport()
+    {
+        // Registered when accepted: bytes that arrive before the handler starts are already being read.
+    }
+
+    protected override ValueTask CompleteApplicationPipesAsync()
+    {
+        _output.Complete();
+        _input.Complete();
+        return ValueTask.CompletedTask;
+    }
+
+    protected override async Task FinishSendingAsync()
+    {
+        await _output.DrainAsync().ConfigureAwait(false);
+        if (!IsAborted && TryEnterFd())
+        {
+            try
+            {
+                LinuxNative.shutdown(_fd, LinuxNative.ShutWrite);
+            }
+            finally
+            {
+                ExitFd();
+            }
+        }
+    }
+
+    protected override unsafe bool HasBytesWaiting()
+    {
+        if (!TryEnterFd())
+        {
+            return false;
+        }
+
+        try
+        {
+            byte peek;
+            return LinuxNative.recv(_fd, &peek, 1, LinuxNative.MsgPeek | LinuxNative.MsgDontWait) > 0;
+        }
+        finally
+        {
+            ExitFd();
+        }
+    }
+
+    protected override Task CloseTransportAsync()
+    {
+        RequestCloseFd();
+        return Task.CompletedTask;
+    }
+
+    protected override void AbortTransport()
+    {
+        Volatile.Write(ref _closeWithReset, true);
+        RequestCloseFd();
+        _input.CompleteWriter(AbortedError());
+        _output.TransportGone();
+        EndReceiving();
+    }
+
+    private bool TryEnterFd()
+    {
+        if (Interlocked.Increment(ref _fdUsers) < 0)
+        {
+            ExitFd();
+            return false;
+        }
+
+        return true;
+    }
+
+    private void ExitFd()
+    {
+        if (Interlocked.Decrement(ref _fdUsers) == int.MinValue)
+        {
+            CloseFd();
+        }
+    }
+
+    private void RequestCloseFd()
+    {
+        if (Interlocked.Or(ref _fdUsers, int.MinValue) == 0)
+        {
+            CloseFd();
+        }
+    }
+
+    private unsafe void CloseFd()
+    {
+        if (Interlocked.Exchange(ref _fdClosed, 1) != 0)
+        {
+            return;
+        }
+
+        // Forgotten by the loop before the number can be reused by the kernel.
+        _loop.Remove(_fd, this);
+        if (Volatile.Read(ref _closeWithReset))
+        {
+            var linger = new LinuxNative.Linger { OnOff = 1, Seconds = 0 };
+            LinuxNative.setsockopt(_fd, LinuxNative.SolSocket, LinuxNative.SoLinger, &linger, sizeof(LinuxNative.Linger));
+        }
+
+        LinuxNative.close(_fd);
+    }
+
+    private EndPoint? ReadAddress(bool peer)
+    {
+        if (!TryEnterFd())
+        {
+            return null;
+        }
+
+        try
+        {
+            return SocketAddresses.Read(_fd, _family, peer);
+        }
+        finally
+        {
+            ExitFd();
+        }
+    }
+
+    /// <summary>The peer's address, read the first time it is asked for: most connections never need it.</summary>
+    private protected override EndPoint? ResolveRemoteEndPoint() => ReadAddress(peer: true);
+}
