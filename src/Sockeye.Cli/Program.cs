@@ -5,6 +5,7 @@ var root = new RootCommand("sockeye: an asynchronous TCP server, its client, and
 {
     ServeCommand.Create(),
     SendCommand.Create(),
+    Sockeye.Cli.Bench.BenchCommand.Create(),
 };
 
 var parsed = root.Parse(args);
