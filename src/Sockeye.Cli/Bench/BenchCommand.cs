@@ -40,6 +40,17 @@ internal static class BenchCommand
             _ => "Bytes of the one exchange on each connection; 0 exchanges nothing.",
         }, defaultBytes: 32, minimum: workload == BenchWorkload.Echo ? 1 : 0);
         size.Aliases.Add("-s");
+        var parseSize = size.CustomParser!;
+        size.CustomParser = result =>
+        {
+            var value = parseSize(result);
+            if (value.Bytes > MaxSize(workload))
+            {
+                result.AddError($"--size must be at most {new ByteSize(MaxSize(workload))} for {name}, not {value}.");
+            }
+
+            return value;
+        };
         var duration = CommonOptions.Seconds("--duration", workload == BenchWorkload.Idle
             ? "How long to hold the connections once all are open."
             : "How long to measure.", defaultSeconds: 10);
@@ -78,15 +89,6 @@ internal static class BenchCommand
             command.Options.Add(halfClose);
             command.Options.Add(delimiter);
         }
-
-        command.Validators.Add(result =>
-        {
-            var bytes = result.GetValue(size).Bytes;
-            if (bytes > MaxSize(workload))
-            {
-                result.AddError($"--size must be at most {new ByteSize(MaxSize(workload))} for {name}, not {new ByteSize(bytes)}.");
-            }
-        });
 
         command.SetAction((parse, _) => RunAsync(new BenchSettings
         {
