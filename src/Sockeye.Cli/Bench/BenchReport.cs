@@ -55,8 +55,12 @@ internal sealed record BenchReport
 /// <summary>Latency percentiles in microseconds.</summary>
 internal sealed record LatencyReport(double P50, double P90, double P99, double P999, double Max, double Mean);
 
-/// <summary>What the load generator itself cost while measuring.</summary>
-internal sealed record GeneratorReport(double CpuSeconds, double CpuPercent, double? CpuMicrosecondsPerMessage, double? AllocatedBytesPerMessage);
+/// <summary>
+/// What the load generator itself cost while measuring. On loopback most of it is the kernel's TCP work, which
+/// any client pays; the user-mode part is the generator's own code.
+/// </summary>
+internal sealed record GeneratorReport(
+    double CpuSeconds, double CpuPercent, double? CpuMicrosecondsPerMessage, double? UserCpuMicrosecondsPerMessage, double? AllocatedBytesPerMessage);
 
 /// <summary>What the server cost while measuring, and its memory (per connection for the idle workload).</summary>
 internal sealed record ServerReport
@@ -68,6 +72,9 @@ internal sealed record ServerReport
     public required double CpuPercent { get; init; }
 
     public double? CpuMicrosecondsPerMessage { get; init; }
+
+    /// <summary>The user-mode part: the server's own code (runtime, transport, handler) rather than the kernel's.</summary>
+    public double? UserCpuMicrosecondsPerMessage { get; init; }
 
     public required long RssBytes { get; init; }
 

@@ -39,7 +39,7 @@ internal static class BenchReportText
         text.Append(Invariant($"  generator   {generator.CpuPercent:0}% of a core"));
         if (generator.CpuMicrosecondsPerMessage is { } cost)
         {
-            text.Append(Invariant($", {cost:0.00} µs CPU and {generator.AllocatedBytesPerMessage ?? 0:0.00} B allocated per message"));
+            text.Append(Invariant($", {cost:0.00} µs CPU ({generator.UserCpuMicrosecondsPerMessage ?? 0:0.00} µs in user mode) and {generator.AllocatedBytesPerMessage ?? 0:0.00} B allocated per message"));
         }
 
         text.AppendLine();
@@ -48,7 +48,7 @@ internal static class BenchReportText
             text.Append(Invariant($"  server      pid {server.Pid}: {server.CpuPercent:0}% of a core"));
             if (server.CpuMicrosecondsPerMessage is { } serverCost)
             {
-                text.Append(Invariant($", {serverCost:0.00} µs CPU per message"));
+                text.Append(Invariant($", {serverCost:0.00} µs CPU per message ({server.UserCpuMicrosecondsPerMessage ?? 0:0.00} µs in user mode)"));
             }
 
             text.Append(Invariant($"; {Bytes(server.RssBytes)} resident, {server.Threads} threads"));

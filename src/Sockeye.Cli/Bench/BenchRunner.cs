@@ -63,8 +63,8 @@ internal sealed class BenchRunner
 
         await session.StopAsync(s_drainGrace, _abort);
         var window = session.Collect();
-        var peakOpen = session.Totals().Connects - session.Totals().ConnectFailures;
-        return Report(window, before, after, connected: Math.Min(peakOpen, _settings.Connections)) with
+        // Long-lived connections all connect first; one-shot slots reconnect for every exchange.
+        return Report(window, before, after, connected: Math.Min(session.Totals().Connects, _settings.Connections)) with
         {
             ConnectionsPerSecond = _settings.Workload == BenchWorkload.OneShot ? window.Messages / window.Seconds : null,
         };
@@ -167,13 +167,16 @@ internal sealed class BenchRunner
         }
     }
 
-    private (TimeSpan Cpu, ServerSample? Server) Measure() => (Environment.CpuUsage.TotalTime, _server?.Sample());
+    private static double? PerMessage(double seconds, long messages) => messages > 0 ? seconds / messages * 1e6 : null;
 
-    private BenchReport Report(MeasuredWindow window, (TimeSpan Cpu, ServerSample? Server) before, (TimeSpan Cpu, ServerSample? Server) after, long connected)
+    private CpuReading Measure() => new(Environment.CpuUsage, _server?.Sample());
+
+    private BenchReport Report(MeasuredWindow window, CpuReading before, CpuReading after, long connected)
     {
         var seconds = Math.Max(window.Seconds, 1e-9);
         var messages = window.Messages;
-        var cpu = (after.Cpu - before.Cpu).TotalSeconds;
+        var cpu = (after.Own.TotalTime - before.Own.TotalTime).TotalSeconds;
+        var userCpu = (after.Own.UserTime - before.Own.UserTime).TotalSeconds;
         return new BenchReport
         {
             Workload = _settings.Workload switch
@@ -201,7 +204,8 @@ internal sealed class BenchRunner
             Generator = new GeneratorReport(
                 cpu,
                 cpu / seconds * 100,
-                messages > 0 ? cpu / messages * 1e6 : null,
+                PerMessage(cpu, messages),
+                PerMessage(userCpu, messages),
                 messages > 0 ? (double)window.AllocatedBytes / messages : null),
             Server = before.Server is { } serverBefore && after.Server is { } serverAfter
                 ? new ServerReport
@@ -209,13 +213,17 @@ internal sealed class BenchRunner
                     Pid = _server!.Pid,
                     CpuSeconds = serverAfter.CpuSeconds - serverBefore.CpuSeconds,
                     CpuPercent = (serverAfter.CpuSeconds - serverBefore.CpuSeconds) / seconds * 100,
-                    CpuMicrosecondsPerMessage = messages > 0 ? (serverAfter.CpuSeconds - serverBefore.CpuSeconds) / messages * 1e6 : null,
+                    CpuMicrosecondsPerMessage = PerMessage(serverAfter.CpuSeconds - serverBefore.CpuSeconds, messages),
+                    UserCpuMicrosecondsPerMessage = PerMessage(serverAfter.UserCpuSeconds - serverBefore.UserCpuSeconds, messages),
                     RssBytes = serverAfter.RssBytes,
                     Threads = serverAfter.Threads,
                 }
                 : null,
         };
     }
+
+    /// <summary>The generator's CPU time and the server's state at one moment.</summary>
+    private readonly record struct CpuReading(Environment.ProcessCpuUsage Own, ServerSample? Server);
 
     private static LatencyReport Latency(LongHistogram histogram)
     {

@@ -94,7 +94,25 @@ internal sealed class LoadLoop : IDisposable
 
     public void Dispose() => _epoll.Dispose();
 
+    /// <summary>What ended the loop's thread early, if anything did: a bug, or a system call that should not fail.</summary>
+    public Exception? Fault { get; private set; }
+
     private void Run()
+    {
+        try
+        {
+            RunCore();
+        }
+#pragma warning disable CA1031 // The thread's last line of defence: the driver reports the fault as one line.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Fault = ex;
+            _drained = true;
+        }
+    }
+
+    private void RunCore()
     {
         foreach (var connection in _connections)
         {

@@ -8,6 +8,8 @@ namespace Sockeye.Cli.Bench;
 internal sealed class LoadSession : IDisposable
 {
     private readonly LoadLoop[] _loops;
+    private bool _started;
+    private bool _stopped;
 
     public LoadSession(BenchSettings settings, NativeEndPoint endPoint, int connections, Func<LoadLoop, int, LoadConnection> create)
     {
@@ -34,6 +36,7 @@ internal sealed class LoadSession : IDisposable
 
     public void Start()
     {
+        _started = true;
         foreach (var loop in _loops)
         {
             loop.Start();
@@ -89,14 +92,22 @@ internal sealed class LoadSession : IDisposable
     {
         Control.Enter(BenchPhase.Draining);
         await WaitUntilAsync(() => _loops.All(loop => loop.Drained), grace, abort);
-        Control.Enter(BenchPhase.Stopped);
-        foreach (var loop in _loops)
+        if (!TryJoinAll())
         {
-            if (!loop.Join(TimeSpan.FromSeconds(10)))
-            {
-                throw new InvalidOperationException("An event loop did not stop within 10 s.");
-            }
+            throw new CliException("The load generator's event loop did not stop within 10 s.");
         }
+
+        if (_loops.Select(loop => loop.Fault).FirstOrDefault(fault => fault is not null) is { } fault)
+        {
+            throw new CliException($"The load generator failed: {fault.Message}");
+        }
+    }
+
+    private bool TryJoinAll()
+    {
+        Control.Enter(BenchPhase.Stopped);
+        _stopped = _loops.All(loop => loop.Join(TimeSpan.FromSeconds(10)));
+        return _stopped;
     }
 
     /// <summary>What the loops measured; call after <see cref="StopAsync"/>.</summary>
@@ -127,6 +138,13 @@ internal sealed class LoadSession : IDisposable
 
     public void Dispose()
     {
+        // A run that ends early (the server gone) still stops its threads before their epoll closes; a thread that
+        // will not stop keeps its epoll, and the process is about to exit anyway.
+        if (_started && !_stopped && !TryJoinAll())
+        {
+            return;
+        }
+
         foreach (var loop in _loops)
         {
             loop.Dispose();

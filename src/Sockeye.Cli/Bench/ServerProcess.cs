@@ -29,8 +29,10 @@ internal sealed class ServerProcess(int pid)
 
         // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are fixed.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return new ServerSample(ticks / TicksPerSecond, StatusValue(status, "VmRSS:") * 1024, (int)StatusValue(status, "Threads:"));
+        var user = long.Parse(fields[11], CultureInfo.InvariantCulture);
+        var system = long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return new ServerSample(
+            (user + system) / TicksPerSecond, user / TicksPerSecond, StatusValue(status, "VmRSS:") * 1024, (int)StatusValue(status, "Threads:"));
     }
 
     private static long StatusValue(string status, string key)
@@ -49,5 +51,5 @@ internal sealed class ServerProcess(int pid)
     }
 }
 
-/// <summary>A server's CPU time so far, its resident memory, and its thread count.</summary>
-internal readonly record struct ServerSample(double CpuSeconds, long RssBytes, int Threads);
+/// <summary>A server's CPU time so far (all, and in user mode: its own code rather than the kernel's), its resident memory, and its thread count.</summary>
+internal readonly record struct ServerSample(double CpuSeconds, double UserCpuSeconds, long RssBytes, int Threads);
