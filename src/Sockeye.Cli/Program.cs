@@ -5,12 +5,13 @@ var root = new RootCommand("sockeye: an asynchronous TCP server, its client, and
 {
     ServeCommand.Create(),
     SendCommand.Create(),
+    Sockeye.Cli.Bench.BenchCommand.Create(),
 };
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {
-    var command = string.Join(' ', parsed.CommandResult.Command.Name == root.Name ? ["sockeye"] : new[] { "sockeye", parsed.CommandResult.Command.Name });
+    var command = string.Join(' ', ["sockeye", .. parsed.Tokens.Where(token => token.Type == System.CommandLine.Parsing.TokenType.Command).Select(token => token.Value)]);
     // Some parser messages list choices on several lines; an error is one line.
     var message = string.Join(' ', parsed.Errors[0].Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     Console.Error.WriteLine($"error: {message} (see '{command} --help')");

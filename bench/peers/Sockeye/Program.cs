@@ -1,0 +1,30 @@
+using System.Net;
+using System.Text;
+using Sockeye;
+using Sockeye.Handlers;
+using Sockeye.Peers;
+
+// `sockeye serve` with the same built-in handlers and output, plus --inline for SocketServerOptions.InlineScheduling,
+// which the CLI does not expose.
+return await PeerHost.RunAsync("peer-sockeye", args, ["--inline"], async options =>
+{
+    var serverOptions = new SocketServerOptions { InlineScheduling = options.Switches.Contains("--inline") };
+    serverOptions.Listen(IPAddress.Loopback, options.Port);
+
+    var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
+    var output = HandlerOutput.Text(stdout);
+    ConnectionHandler handler = options.Handler switch
+    {
+        PeerHandler.Echo => new EchoHandler(),
+        PeerHandler.EofEcho => new EofEchoHandler(output),
+        _ => new PrintHandler(output),
+    };
+
+    var server = new SocketServer(serverOptions, handler);
+    await server.StartAsync();
+    return new RunningPeer(server.EndPoints[0], async () =>
+    {
+        await server.StopAsync();
+        await output.DisposeAsync();
+    });
+});

@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.Sockets;
+using Sockeye.Cli.Bench.Native;
+
+namespace Sockeye.Cli.Bench;
+
+/// <summary>Checks before a run, each failing with one line a user can act on.</summary>
+internal static class BenchPreflight
+{
+    // Descriptors the process needs besides the connections: standard streams, epoll, the runtime's own.
+    private const int SpareDescriptors = 64;
+
+    private static readonly TimeSpan s_probeTimeout = TimeSpan.FromSeconds(5);
+
+    public static void RequireLinux()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new CliException("sockeye bench runs on Linux only: its load generator drives epoll directly.");
+        }
+    }
+
+    /// <summary>Raises the open-file limit as far as the hard limit allows, and fails if that is not enough.</summary>
+    public static unsafe void EnsureFileLimit(int connections)
+    {
+        var needed = (ulong)connections + SpareDescriptors;
+        var limits = stackalloc ulong[2];
+        if (Libc.GetRLimit(Libc.RLimitNoFile, limits) != 0 || limits[0] >= needed)
+        {
+            return;
+        }
+
+        if (limits[1] >= needed)
+        {
+            limits[0] = needed;
+            if (Libc.SetRLimit(Libc.RLimitNoFile, limits) == 0)
+            {
+                return;
+            }
+        }
+
+        throw new CliException(
+            $"{connections:N0} connections need {needed:N0} open files, but this process may open {limits[1]:N0} (see ulimit -n).");
+    }
+
+    /// <summary>Resolves the target, preferring IPv4 as <c>sockeye serve</c> listens on 127.0.0.1 first.</summary>
+    public static async Task<IPEndPoint> ResolveAsync(string host, int port, CancellationToken cancellationToken)
+    {
+        if (IPAddress.TryParse(host.AsSpan().Trim("[]"), out var literal))
+        {
+            return new IPEndPoint(literal, port);
+        }
+
+        IPAddress[] addresses;
+        try
+        {
+            addresses = await Dns.GetHostAddressesAsync(host, cancellationToken);
+        }
+        catch (SocketException)
+        {
+            throw new CliException($"Cannot resolve host '{host}'.");
+        }
+
+        var address = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+            ?? addresses.FirstOrDefault()
+            ?? throw new CliException($"Cannot resolve host '{host}'.");
+        return new IPEndPoint(address, port);
+    }
+
+    /// <summary>Connects once and closes, so a server that is not there is one clear line, not thousands of errors.</summary>
+    public static async Task ProbeAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(s_probeTimeout);
+        try
+        {
+            await socket.ConnectAsync(endPoint, timeout.Token);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            throw new CliException($"Connection refused by {endPoint}; is the server running?");
+        }
+        catch (SocketException ex)
+        {
+            throw new CliException($"Cannot connect to {endPoint}: {ex.Message}");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException($"Timed out connecting to {endPoint} after {s_probeTimeout.TotalSeconds:0} s.");
+        }
+    }
+
+    /// <summary>The socket address the event loops connect to.</summary>
+    public static NativeEndPoint ToNative(IPEndPoint endPoint) =>
+        endPoint.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6
+            ? new NativeEndPoint(endPoint)
+            : throw new CliException($"{endPoint} is not an IP endpoint.");
+}

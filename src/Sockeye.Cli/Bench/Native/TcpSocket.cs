@@ -1,0 +1,94 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Sockeye.Cli.Bench.Native;
+
+/// <summary>
+/// Non-blocking TCP client sockets as bare file descriptors. Results follow one convention: a count or 0 on
+/// success, a negative errno on failure.
+/// </summary>
+internal static unsafe class TcpSocket
+{
+    /// <summary>Creates a non-blocking socket with Nagle off (each message leaves at once, as the servers' replies do).</summary>
+    public static int Open(AddressFamily family)
+    {
+        var fd = Libc.Socket(family == AddressFamily.InterNetworkV6 ? Libc.AfInet6 : Libc.AfInet, Libc.SockStream | Libc.SockNonBlock | Libc.SockCloExec, 0);
+        if (fd < 0)
+        {
+            return -Marshal.GetLastPInvokeError();
+        }
+
+        var one = 1;
+        Libc.SetSockOpt(fd, Libc.IpProtoTcp, Libc.TcpNoDelay, &one, sizeof(int));
+        return fd;
+    }
+
+    /// <summary>Starts connecting: 0 when connected at once, -EINPROGRESS while under way, another -errno on failure.</summary>
+    public static int Connect(int fd, NativeEndPoint endPoint)
+    {
+        fixed (byte* address = endPoint.Address)
+        {
+            return Libc.Connect(fd, address, endPoint.Address.Length) == 0 ? 0 : -Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>The outcome of a connect that was under way: 0 or an errno.</summary>
+    public static int PendingError(int fd)
+    {
+        int error = 0, length = sizeof(int);
+        return Libc.GetSockOpt(fd, Libc.SolSocket, Libc.SoError, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
+    }
+
+    public static nint Send(int fd, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* buffer = data)
+        {
+            var sent = Libc.Send(fd, buffer, data.Length, Libc.MsgNoSignal);
+            return sent >= 0 ? sent : -Marshal.GetLastPInvokeError();
+        }
+    }
+
+    public static nint Receive(int fd, Span<byte> buffer)
+    {
+        fixed (byte* destination = buffer)
+        {
+            var received = Libc.Receive(fd, destination, buffer.Length, 0);
+            return received >= 0 ? received : -Marshal.GetLastPInvokeError();
+        }
+    }
+
+    public static int ShutdownSend(int fd) => Libc.Shutdown(fd, Libc.ShutWr) == 0 ? 0 : -Marshal.GetLastPInvokeError();
+
+    public static void Close(int fd) => Libc.Close(fd);
+}
+
+/// <summary>An endpoint as the kernel's <c>sockaddr_in</c> or <c>sockaddr_in6</c>, built once and reused for every connect.</summary>
+internal sealed class NativeEndPoint
+{
+    public NativeEndPoint(IPEndPoint endPoint)
+    {
+        EndPoint = endPoint;
+        var ipv6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
+        Address = new byte[ipv6 ? 28 : 16];
+        // sa_family is in host byte order, the port in network byte order.
+        MemoryMarshal.Write(Address, (ushort)(ipv6 ? Libc.AfInet6 : Libc.AfInet));
+        BinaryPrimitives.WriteUInt16BigEndian(Address.AsSpan(2), (ushort)endPoint.Port);
+        if (ipv6)
+        {
+            endPoint.Address.TryWriteBytes(Address.AsSpan(8, 16), out _);
+            MemoryMarshal.Write(Address.AsSpan(24), (uint)endPoint.Address.ScopeId);
+        }
+        else
+        {
+            endPoint.Address.TryWriteBytes(Address.AsSpan(4, 4), out _);
+        }
+    }
+
+    public IPEndPoint EndPoint { get; }
+
+    public AddressFamily Family => EndPoint.AddressFamily;
+
+    public byte[] Address { get; }
+}
