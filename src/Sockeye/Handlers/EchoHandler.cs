@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using Sockeye.Framing;
 
 namespace Sockeye.Handlers;
@@ -70,27 +71,35 @@ public sealed class EchoHandler : ConnectionHandler
 
     private static async Task EchoBytesAsync(Connection connection)
     {
-        var input = connection.Transport.Input;
-        var output = connection.Transport.Output;
+        // Only the pipe pair and one flag live across the awaits: this state machine is most of what an idle echo
+        // connection holds, so it keeps nothing else.
+        var transport = connection.Transport;
         while (true)
         {
-            var result = await input.ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (!buffer.IsEmpty)
-            {
-                output.Write(buffer);
-            }
-
-            input.AdvanceTo(buffer.End);
-            if (!buffer.IsEmpty && (await output.FlushAsync().ConfigureAwait(false)).IsCompleted)
+            var echoed = Echo(transport, await transport.Input.ReadAsync().ConfigureAwait(false), out var ended);
+            if (echoed && (await transport.Output.FlushAsync().ConfigureAwait(false)).IsCompleted)
             {
                 return;
             }
 
-            if (result.IsCompleted || result.IsCanceled)
+            if (ended)
             {
                 return;
             }
         }
+    }
+
+    /// <summary>Copies what was read to the output and consumes it; false when there was nothing to copy.</summary>
+    private static bool Echo(IDuplexPipe transport, ReadResult result, out bool ended)
+    {
+        var buffer = result.Buffer;
+        ended = result.IsCompleted || result.IsCanceled;
+        if (!buffer.IsEmpty)
+        {
+            transport.Output.Write(buffer);
+        }
+
+        transport.Input.AdvanceTo(buffer.End);
+        return !buffer.IsEmpty;
     }
 }
