@@ -21,7 +21,7 @@ internal interface IInputTransport
 /// half the pause threshold), but costs one small object per connection, holds no block while nothing is
 /// buffered, and hands completions to the thread pool without allocating.
 /// </summary>
-internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
+internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>, IValueTaskSource, IThreadPoolWorkItem
 {
     // A receive is given at least this much room; less, and the next block is started instead.
     private const int MinReceiveSize = PinnedBlockMemoryPool.BlockSize / 2;
@@ -46,6 +46,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     private bool _cancelNextRead;
     private bool _readPending;
     private bool _holdingResult;
+    private bool _waitedCanceled;
 
     // The result itself is built when the reader collects it (GetResult), from the state then: the source carries
     // only whether the read was canceled, and an error when there is one (staged under the lock, published after).
@@ -232,6 +233,42 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
+    /// <summary>
+    /// A read whose result is collected afterwards with <see cref="TakeResult"/>. What awaits it holds 16 bytes rather
+    /// than a <see cref="ReadResult"/>'s 48: in a handler's state machine, which every idle connection carries, that
+    /// counts. No cancellation token: a pending wait ends with <see cref="CancelPendingRead"/> or the connection.
+    /// </summary>
+    public ValueTask WaitAsync()
+    {
+        lock (this)
+        {
+            BeginRead();
+            if (TryReadLocked(out var result))
+            {
+                _waitedCanceled = result.IsCanceled;
+                return ValueTask.CompletedTask;
+            }
+
+            _readPending = true;
+            _source.Reset();
+            return new ValueTask(this, _source.Version);
+        }
+    }
+
+    /// <summary>The result of the read that <see cref="WaitAsync"/> waited for; advance it as any read's.</summary>
+    public ReadResult TakeResult()
+    {
+        lock (this)
+        {
+            if (!_holdingResult)
+            {
+                throw new InvalidOperationException("No read to take: TakeResult must follow a completed WaitAsync.");
+            }
+
+            return BuildResult(_waitedCanceled);
+        }
+    }
+
     public override bool TryRead(out ReadResult result)
     {
         lock (this)
@@ -359,6 +396,8 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
             registration.Dispose();
         }
     }
+
+    void IValueTaskSource.GetResult(short token) => _waitedCanceled = _source.GetResult(token);
 
     public ValueTaskSourceStatus GetStatus(short token) => _source.GetStatus(token);
 
