@@ -65,7 +65,9 @@ internal static class ServeCommand
         Action<SocketServerOptions> applyLimits, string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel,
         string framing, ByteSize maxMessageSize, Action<SocketServerOptions> applyListenerFlags, bool hasUnixSockets)
     {
-        var options = new SocketServerOptions { MaxMessageSize = maxMessageSize.Bytes };
+        // The console format shows no scopes, and the server's own connection lines carry the id in their text: a scope
+        // per connection would cost every connection memory for nothing.
+        var options = new SocketServerOptions { MaxMessageSize = maxMessageSize.Bytes, ConnectionLogScope = false };
         applyLimits(options);
         if (hosts.Length > 0 || !hasUnixSockets)
         {

@@ -19,6 +19,7 @@ public abstract class Connection
 
     private int _endReason;
     private EndPoint? _remoteEndPoint;
+    private EndPoint? _localEndPoint;
     private CancellationTokenSource? _closed;
     private CancellationTokenSource? _closeRequested;
 
@@ -35,7 +36,11 @@ public abstract class Connection
     /// The server's endpoint of the connection. Behind a proxy that speaks the PROXY protocol this is the address the
     /// client connected to at the proxy.
     /// </summary>
-    public abstract EndPoint? LocalEndPoint { get; }
+    public EndPoint? LocalEndPoint
+    {
+        get => _localEndPoint ??= ResolveLocalEndPoint();
+        internal set => _localEndPoint = value;
+    }
 
     /// <summary>
     /// The client's endpoint. Behind a proxy that speaks the PROXY protocol this is the original client,
@@ -47,12 +52,6 @@ public abstract class Connection
         internal set => _remoteEndPoint = value;
     }
 
-    /// <summary>
-    /// The address the client connected to, as a proxy reported it in a PROXY protocol header; when set, transports
-    /// return it from <see cref="LocalEndPoint"/> instead of their socket's own.
-    /// </summary>
-    internal EndPoint? ProxiedLocalEndPoint { get; set; }
-
     /// <summary>The connection's byte stream: read from <c>Input</c>, write to <c>Output</c>.</summary>
     /// <remarks>Optional layers such as TLS replace it with their own decrypted stream before the handler runs.</remarks>
     public IDuplexPipe Transport { get; internal set; } = null!;
@@ -62,7 +61,7 @@ public abstract class Connection
     /// The receive buffer always has room for one such message, so a handler that waits for a whole message
     /// of at most this size never stalls.
     /// </summary>
-    public long MaxMessageSize { get; private protected init; } = 1024 * 1024;
+    public long MaxMessageSize => MaxMessageSizeCore;
 
     /// <summary>Bytes received from the client so far.</summary>
     public abstract long BytesReceived { get; }
@@ -106,6 +105,12 @@ public abstract class Connection
 
     /// <summary>Finds the client's endpoint the first time it is asked for, for transports that do not know it up front.</summary>
     private protected virtual EndPoint? ResolveRemoteEndPoint() => null;
+
+    /// <summary>Finds the server's endpoint the first time it is asked for.</summary>
+    private protected virtual EndPoint? ResolveLocalEndPoint() => null;
+
+    /// <summary>The server's maximum message size, wherever the connection keeps it.</summary>
+    private protected abstract long MaxMessageSizeCore { get; }
 
     /// <summary>Tears down the transport. Idempotent; the end reason is already recorded.</summary>
     private protected abstract void AbortCore();

@@ -79,6 +79,14 @@ public sealed class SocketServerOptions
     public TimeSpan LingerTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// Serves each connection inside a logging scope that carries its <c>ConnectionId</c>, so every line logged while
+    /// it is served, the handler's own included, names the connection. On by default. The scope costs about 150
+    /// bytes per connection for as long as it lives; turn it off when no log provider shows scopes (the server's own
+    /// connection lines name the connection in their message either way).
+    /// </summary>
+    public bool ConnectionLogScope { get; set; } = true;
+
+    /// <summary>
     /// Runs handler continuations on the socket's I/O thread instead of the thread pool. Faster for handlers
     /// that never block; a handler that blocks stalls its connection's I/O. Off by default.
     /// </summary>

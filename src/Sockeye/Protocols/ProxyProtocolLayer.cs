@@ -34,7 +34,7 @@ internal sealed class ProxyProtocolLayer(ProxyProtocolOptions options, ServerCon
         if (header.Source is not null)
         {
             connection.RemoteEndPoint = header.Source;
-            connection.ProxiedLocalEndPoint = header.Destination;
+            connection.LocalEndPoint = header.Destination;
             Log.ProxiedClient(logger, connection.Id, proxy, header.Source);
         }
 

@@ -21,7 +21,7 @@ internal interface IInputTransport
 /// half the pause threshold), but costs one small object per connection, holds no block while nothing is
 /// buffered, and hands completions to the thread pool without allocating.
 /// </summary>
-internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
+internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>, IValueTaskSource, IThreadPoolWorkItem
 {
     // A receive is given at least this much room; less, and the next block is started instead.
     private const int MinReceiveSize = PinnedBlockMemoryPool.BlockSize / 2;
@@ -46,19 +46,17 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     private bool _cancelNextRead;
     private bool _readPending;
     private bool _holdingResult;
-    private bool _dispatchCanceled;
+    private bool _waitedCanceled;
 
     // The result itself is built when the reader collects it (GetResult), from the state then: the source carries
-    // only whether the read was canceled, and an error when there is one.
-    private ManualResetValueTaskSourceCore<bool> _source;
+    // only whether the read was canceled, and an error when there is one (staged under the lock, published after).
+    private PipeCompletion<bool> _source;
     private CancellationTokenRegistration _cancellation;
-    private Exception? _pendingError;
 
     public ConnectionInput(PipeSettings settings, IInputTransport transport)
     {
         _settings = settings;
         _transport = transport;
-        _source.RunContinuationsAsynchronously = false;
     }
 
     /// <summary>The transport stopped receiving because the reader is behind, and has not been told to resume.</summary>
@@ -78,16 +76,17 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     // ---- The transport's side -------------------------------------------------------------------------------
 
     /// <summary>Room for the next receive. The transport then calls <see cref="Commit"/> or <see cref="Abandon"/>.</summary>
-    public Memory<byte> GetReceiveMemory()
+    /// <param name="size">What the transport has to put there, if it knows: a few bytes into an empty input take a small block.</param>
+    public Memory<byte> GetReceiveMemory(int size = MinReceiveSize)
     {
         lock (this)
         {
             if (_tail is null)
             {
-                _tail = _head = _settings.Pool.RentSegment(_committed);
+                _tail = _head = _settings.Pool.RentSegment(_committed, small: size <= PinnedBlockMemoryPool.SmallBlockSize);
                 _headIndex = 0;
             }
-            else if (_tail.AvailableLength < MinReceiveSize)
+            else if (_tail.AvailableLength < Math.Min(size, MinReceiveSize))
             {
                 var next = _settings.Pool.RentSegment(0);
                 _tail.SetNext(next);
@@ -96,6 +95,38 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
             _receiving = true;
             return _tail.Available;
+        }
+    }
+
+    /// <summary>
+    /// Copies received bytes in (a transport that receives into a buffer of its own), into a small block when they
+    /// are few and the input is empty. Returns <see langword="false"/> when the transport must stop receiving, as
+    /// <see cref="Commit"/> does.
+    /// </summary>
+    public bool Append(ReadOnlySpan<byte> data)
+    {
+        var keepReceiving = true;
+        while (!data.IsEmpty)
+        {
+            var memory = GetReceiveMemory(data.Length);
+            var count = Math.Min(memory.Length, data.Length);
+            data[..count].CopyTo(memory.Span);
+            data = data[count..];
+            keepReceiving = Commit(count);
+        }
+
+        return keepReceiving;
+    }
+
+    /// <summary>How much the transport may receive now before the reader holds as much as the pause threshold.</summary>
+    public int ReceiveRoom
+    {
+        get
+        {
+            lock (this)
+            {
+                return (int)Math.Clamp(_settings.PauseThreshold - (_committed - _consumed), MinReceiveSize, int.MaxValue);
+            }
         }
     }
 
@@ -199,6 +230,42 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
             }
 
             return new ValueTask<ReadResult>(this, _source.Version);
+        }
+    }
+
+    /// <summary>
+    /// A read whose result is collected afterwards with <see cref="TakeResult"/>. What awaits it holds 16 bytes rather
+    /// than a <see cref="ReadResult"/>'s 48: in a handler's state machine, which every idle connection carries, that
+    /// counts. No cancellation token: a pending wait ends with <see cref="CancelPendingRead"/> or the connection.
+    /// </summary>
+    public ValueTask WaitAsync()
+    {
+        lock (this)
+        {
+            BeginRead();
+            if (TryReadLocked(out var result))
+            {
+                _waitedCanceled = result.IsCanceled;
+                return ValueTask.CompletedTask;
+            }
+
+            _readPending = true;
+            _source.Reset();
+            return new ValueTask(this, _source.Version);
+        }
+    }
+
+    /// <summary>The result of the read that <see cref="WaitAsync"/> waited for; advance it as any read's.</summary>
+    public ReadResult TakeResult()
+    {
+        lock (this)
+        {
+            if (!_holdingResult)
+            {
+                throw new InvalidOperationException("No read to take: TakeResult must follow a completed WaitAsync.");
+            }
+
+            return BuildResult(_waitedCanceled);
         }
     }
 
@@ -330,6 +397,8 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
+    void IValueTaskSource.GetResult(short token) => _waitedCanceled = _source.GetResult(token);
+
     public ValueTaskSourceStatus GetStatus(short token) => _source.GetStatus(token);
 
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
@@ -408,8 +477,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     {
         _readPending = false;
         _holdingResult = error is null;
-        _dispatchCanceled = canceled;
-        _pendingError = error;
+        _source.Stage(canceled, error);
     }
 
     /// <summary>Outside the lock: completes the pending read, on the thread pool unless continuations run inline.</summary>
@@ -425,19 +493,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
-    private void Signal()
-    {
-        var error = _pendingError;
-        if (error is null)
-        {
-            _source.SetResult(_dispatchCanceled);
-        }
-        else
-        {
-            _pendingError = null;
-            _source.SetException(error);
-        }
-    }
+    private void Signal() => _source.Publish();
 
     private void ReleaseSegments()
     {

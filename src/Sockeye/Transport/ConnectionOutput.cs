@@ -54,17 +54,14 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     private bool _transportGone;
     private bool _flushPending;
 
-    private ManualResetValueTaskSourceCore<FlushResult> _source;
+    private PipeCompletion<FlushResult> _source;
     private CancellationTokenRegistration _cancellation;
-    private FlushResult _dispatchResult;
-    private Exception? _dispatchError;
     private TaskCompletionSource? _drained;
 
     public ConnectionOutput(PipeSettings settings, IOutputTransport transport)
     {
         _settings = settings;
         _transport = transport;
-        _source.RunContinuationsAsynchronously = false;
     }
 
     public override bool CanGetUnflushedBytes => true;
@@ -94,8 +91,9 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
             lock (this)
             {
                 ThrowIfWriterCompleted();
+                // A reply that starts small starts in a small block; what follows it takes whole ones.
                 var segment = needed <= PinnedBlockMemoryPool.BlockSize
-                    ? _settings.Pool.RentSegment(_written)
+                    ? _settings.Pool.RentSegment(_written, small: _tail is null && needed <= PinnedBlockMemoryPool.SmallBlockSize)
                     : new BufferSegment(pool: null, GC.AllocateUninitializedArray<byte>(needed, pinned: true));
                 segment.Reset(_written);
                 if (_tail is null)
@@ -448,8 +446,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     private void PrepareDispatch(FlushResult result, Exception? error = null)
     {
         _flushPending = false;
-        _dispatchResult = result;
-        _dispatchError = error;
+        _source.Stage(result, error);
     }
 
     private void Dispatch()
@@ -464,19 +461,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         }
     }
 
-    private void Signal()
-    {
-        var error = _dispatchError;
-        if (error is null)
-        {
-            _source.SetResult(_dispatchResult);
-        }
-        else
-        {
-            _dispatchError = null;
-            _source.SetException(error);
-        }
-    }
+    private void Signal() => _source.Publish();
 
     private void ReleaseSegments()
     {

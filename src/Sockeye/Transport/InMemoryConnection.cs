@@ -11,7 +11,7 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
 {
     private readonly Pipe _toServer;
     private readonly Pipe _toClient;
-    private readonly IPEndPoint _localEndPoint = new(IPAddress.Loopback, 11000);
+    private readonly long _maxMessageSize;
 
     public InMemoryConnection(long id = 1, long maxMessageSize = 1024 * 1024, EndPoint? remoteEndPoint = null, PipeOptions? pipeOptions = null)
         : base(id, remoteEndPoint ?? new IPEndPoint(IPAddress.Loopback, 50000))
@@ -19,7 +19,8 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
         pipeOptions ??= new PipeOptions(useSynchronizationContext: false);
         _toServer = new Pipe(pipeOptions);
         _toClient = new Pipe(pipeOptions);
-        MaxMessageSize = maxMessageSize;
+        _maxMessageSize = maxMessageSize;
+        LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 11000);
         Transport = this;
         Client = new DuplexPipe(_toClient.Reader, _toServer.Writer);
     }
@@ -27,7 +28,7 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
     /// <summary>The client's side: read what the handler wrote from <c>Input</c>, write to the handler on <c>Output</c>.</summary>
     public IDuplexPipe Client { get; }
 
-    public override EndPoint? LocalEndPoint => ProxiedLocalEndPoint ?? _localEndPoint;
+    private protected override long MaxMessageSizeCore => _maxMessageSize;
 
     // Bytes pass straight between the test and the handler; nothing in between counts them.
     public override long BytesReceived => 0;

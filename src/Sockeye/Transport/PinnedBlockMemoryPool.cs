@@ -11,8 +11,15 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
 {
     public const int BlockSize = 4096;
 
+    /// <summary>
+    /// The size of a small block: what a connection that exchanges small messages holds while one is in flight,
+    /// instead of a whole block. Thousands of connections each briefly holding a message add up.
+    /// </summary>
+    public const int SmallBlockSize = 512;
+
     // Enough to keep a busy server from allocating, small enough that a burst does not pin memory forever.
     private readonly BoundedBag<BufferSegment> _blocks = new(capacity: 4096);
+    private readonly BoundedBag<BufferSegment> _smallBlocks = new(capacity: 4096);
     private long _rented;
 
     public override int MaxBufferSize => BlockSize;
@@ -31,10 +38,15 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
     }
 
     /// <summary>A block ready to be the last segment of a sequence that has <paramref name="runningIndex"/> bytes before it.</summary>
-    public BufferSegment RentSegment(long runningIndex)
+    /// <param name="runningIndex">The bytes before it in its sequence.</param>
+    /// <param name="small">A small block (<see cref="SmallBlockSize"/>) rather than a whole one.</param>
+    public BufferSegment RentSegment(long runningIndex, bool small = false)
     {
         Interlocked.Increment(ref _rented);
-        var segment = _blocks.TryTake(out var block) ? block! : new BufferSegment(this, GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true));
+        var bag = small ? _smallBlocks : _blocks;
+        var segment = bag.TryTake(out var block)
+            ? block!
+            : new BufferSegment(this, GC.AllocateUninitializedArray<byte>(small ? SmallBlockSize : BlockSize, pinned: true));
         segment.Reset(runningIndex);
         return segment;
     }
@@ -45,12 +57,16 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
         foreach (var _ in _blocks.Close())
         {
         }
+
+        foreach (var _ in _smallBlocks.Close())
+        {
+        }
     }
 
     /// <summary>Takes a block back; one that does not fit in the pool is left to the garbage collector.</summary>
     internal void Return(BufferSegment segment)
     {
         Interlocked.Decrement(ref _rented);
-        _blocks.TryKeep(segment);
+        (segment.Array.Length == SmallBlockSize ? _smallBlocks : _blocks).TryKeep(segment);
     }
 }

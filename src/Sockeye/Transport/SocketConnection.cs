@@ -21,7 +21,6 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
     private readonly Pipe _input;
     private readonly Pipe _output;
 
-    private EndPoint? _localEndPoint;
     private Task? _receiving;
     private Task? _sending;
     private bool _receivePaused;
@@ -35,28 +34,16 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
         Transport = this;
     }
 
-    public override EndPoint? LocalEndPoint
+    private protected override EndPoint? ResolveLocalEndPoint()
     {
-        get
+        try
         {
-            if (ProxiedLocalEndPoint is { } proxied)
-            {
-                return proxied;
-            }
-
-            if (_localEndPoint is null)
-            {
-                try
-                {
-                    _localEndPoint = _socket.LocalEndPoint;
-                }
-                catch (ObjectDisposedException)
-                {
-                    // Asked for only after the socket closed; there is nothing to read it from now.
-                }
-            }
-
-            return _localEndPoint;
+            return _socket.LocalEndPoint;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Asked for only after the socket closed; there is nothing to read it from now.
+            return null;
         }
     }
 

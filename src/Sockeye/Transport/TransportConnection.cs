@@ -18,13 +18,14 @@ namespace Sockeye.Transport;
 internal abstract partial class TransportConnection : Connection, IThreadPoolWorkItem
 {
     private readonly ConnectionDelegate _pipeline;
+    private Task? _handling;
     private readonly long _startTimestamp;
     private readonly int _startBeat;
     private long _bytesReceived;
     private long _bytesSent;
-    private bool _finReceived;
-    private bool _closeWhenBytesArrive;
-    private int _aborted;
+    // Every yes/no state of the connection, one bit each, in one word: an idle connection carries thousands of
+    // these, so a field per flag would be a few bytes each. Transports use the bits from TransportFlag up.
+    private int _flags;
 
     protected TransportConnection(long id, EndPoint? remoteEndPoint, ConnectionDelegate pipeline, ServerContext context)
         : base(id, remoteEndPoint)
@@ -33,10 +34,11 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
         Context = context;
         _startTimestamp = context.TimeProvider.GetTimestamp();
         _startBeat = context.CurrentBeat;
-        MaxMessageSize = context.Options.MaxMessageSize;
     }
 
     public override long BytesReceived => Volatile.Read(ref _bytesReceived);
+
+    private protected sealed override long MaxMessageSizeCore => Context.Options.MaxMessageSize;
 
     public override long BytesSent => Volatile.Read(ref _bytesSent);
 
@@ -47,18 +49,82 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
 
     protected ILogger Logger => Context.ConnectionLogger;
 
-    protected bool IsAborted => Volatile.Read(ref _aborted) != 0;
+    private protected const int FlagAborted = 1;
+    private protected const int FlagFinReceived = 1 << 1;
+    private protected const int FlagCloseWhenBytesArrive = 1 << 2;
+
+    /// <summary>The first flag bit a transport may use for its own state.</summary>
+    private protected const int TransportFlag = 1 << 8;
+
+    protected bool IsAborted => HasFlag(FlagAborted);
 
     /// <summary>The client ended its sending side.</summary>
-    protected bool FinReceived => Volatile.Read(ref _finReceived);
+    protected bool FinReceived => HasFlag(FlagFinReceived);
 
-    void IThreadPoolWorkItem.Execute() => _ = RunAsync();
+    /// <summary>
+    /// Starts the connection: the transport, then the handler. While the handler runs, the connection keeps no
+    /// state machine of its own, only a continuation on the handler's task; the closing sequence runs when it
+    /// completes. An idle connection is mostly its handler's state and its pipes.
+    /// </summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        using (BeginLogScope())
+        {
+            Start();
+        }
+
+        // Outside the scope: the closing sequence opens its own.
+        if (_handling!.IsCompleted)
+        {
+            _ = FinishAsync();
+        }
+        else
+        {
+            _handling.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(new Action(OnHandlerCompleted));
+        }
+    }
+
+    private void Start()
+    {
+        try
+        {
+            if (Logger.IsEnabled(LogLevel.Debug))
+            {
+                var remote = RemoteEndPoint;
+                Log.ConnectionAccepted(Logger, Id, remote);
+            }
+
+            StartTransport();
+            try
+            {
+                _handling = _pipeline(this);
+            }
+            catch (Exception ex)
+            {
+                _handling = Task.FromException(ex);
+            }
+        }
+        catch (Exception ex)
+        {
+            // A fault in the transport itself: end this connection, never the server.
+            Log.TransportError(Logger, Id, ex);
+            Abort(ConnectionEndReason.ConnectionReset);
+            _handling = Task.CompletedTask;
+        }
+    }
+
+    private void OnHandlerCompleted() => _ = FinishAsync();
+
+    /// <summary>The connection's scope for its log lines: its id, for every line logged while it is served.</summary>
+    /// <remarks>None when the options turn it off, or when the logger logs nothing at all (no provider would see it).</remarks>
+    private IDisposable? BeginLogScope() =>
+        Context.Options.ConnectionLogScope && Logger.IsEnabled(LogLevel.Critical) ? Logger.BeginScope(new ConnectionLogScope(Id)) : null;
 
     internal sealed override void OnMessageSent() => Context.Metrics.MessageSent();
 
     private protected sealed override void AbortCore()
     {
-        if (Interlocked.Exchange(ref _aborted, 1) != 0)
+        if (!SetFlag(FlagAborted))
         {
             return;
         }
@@ -77,7 +143,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     {
         if (BytesReceived == 0 && HasBytesWaiting())
         {
-            Volatile.Write(ref _closeWhenBytesArrive, true);
+            SetFlag(FlagCloseWhenBytesArrive);
             if (BytesReceived == 0)
             {
                 return;
@@ -93,9 +159,8 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     /// <summary>Received bytes are now in the handler's input: a close request waiting for them goes out.</summary>
     protected void ReceivedBytesVisible()
     {
-        if (Volatile.Read(ref _closeWhenBytesArrive))
+        if (HasFlag(FlagCloseWhenBytesArrive) && (Interlocked.And(ref _flags, ~FlagCloseWhenBytesArrive) & FlagCloseWhenBytesArrive) != 0)
         {
-            Volatile.Write(ref _closeWhenBytesArrive, false);
             RequestClose();
         }
     }
@@ -131,7 +196,12 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
         Context.Metrics.BytesSent(count);
     }
 
-    protected void MarkFinReceived() => Volatile.Write(ref _finReceived, true);
+    protected void MarkFinReceived() => SetFlag(FlagFinReceived);
+
+    private protected bool HasFlag(int flag) => (Volatile.Read(ref _flags) & flag) != 0;
+
+    /// <summary>Raises <paramref name="flag"/>; true when this call raised it, false when it was up already.</summary>
+    private protected bool SetFlag(int flag) => (Interlocked.Or(ref _flags, flag) & flag) == 0;
 
     protected ConnectionAbortedException AbortedError() => new($"The connection was aborted ({EndReason}).");
 
@@ -171,23 +241,16 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
         return new ConnectionResetException($"The client reset the connection ({error}).", new SocketException((int)error));
     }
 
-    private async Task RunAsync()
+    /// <summary>The closing sequence, once the handler's task has completed.</summary>
+    private async Task FinishAsync()
     {
-        // One async method for the whole lifetime: its state machine is one of the few objects an idle connection holds.
-        using var scope = Logger.BeginScope(new ConnectionLogScope(Id));
+        using var scope = BeginLogScope();
         var clientEndedFirst = false;
         try
         {
-            if (Logger.IsEnabled(LogLevel.Debug))
-            {
-                var remote = RemoteEndPoint;
-                Log.ConnectionAccepted(Logger, Id, remote);
-            }
-
-            StartTransport();
             try
             {
-                await _pipeline(this).ConfigureAwait(false);
+                await _handling!.ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -195,6 +258,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
             }
             finally
             {
+                _handling = null;
                 clientEndedFirst = FinReceived;
 
                 // The handler and its layers are done with the pipes. A layer completes its own pipes; completing

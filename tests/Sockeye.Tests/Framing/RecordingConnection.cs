@@ -9,12 +9,13 @@ internal sealed class RecordingConnection : Connection, IDuplexPipe
 {
     private readonly ConcurrentQueue<string> _events = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _firsts = new();
+    private readonly long _maxMessageSize;
 
     public RecordingConnection(PipeReader input, long maxMessageSize = 1024 * 1024)
         : base(1, new IPEndPoint(IPAddress.Loopback, 50000))
     {
         Input = input;
-        MaxMessageSize = maxMessageSize;
+        _maxMessageSize = maxMessageSize;
         Transport = this;
     }
 
@@ -27,7 +28,7 @@ internal sealed class RecordingConnection : Connection, IDuplexPipe
 
     public PipeWriter Output => Sent.Writer;
 
-    public override EndPoint? LocalEndPoint => null;
+    private protected override long MaxMessageSizeCore => _maxMessageSize;
 
     public override long BytesReceived => 0;
 

@@ -23,6 +23,31 @@ public class ConnectionInputTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_wait_then_take_reads_what_arrived_and_reports_a_canceled_wait()
+    {
+        var (input, _, _) = Create();
+        var waiting = input.WaitAsync().AsTask();
+        Assert.False(waiting.IsCompleted);
+        Receive(input, "hello"u8);
+        await waiting.WaitAsync(TestContext.Current.CancellationToken);
+        var result = input.TakeResult();
+        Assert.Equal("hello"u8.ToArray(), result.Buffer.ToArray());
+        Assert.False(result.IsCanceled);
+        input.AdvanceTo(result.Buffer.End);
+
+        waiting = input.WaitAsync().AsTask();
+        input.CancelPendingRead();
+        await waiting.WaitAsync(TestContext.Current.CancellationToken);
+        result = input.TakeResult();
+        Assert.True(result.IsCanceled);
+        input.AdvanceTo(result.Buffer.End);
+
+        input.CancelPendingRead();
+        Assert.True(input.WaitAsync().AsTask().IsCompletedSuccessfully);
+        Assert.True(input.TakeResult().IsCanceled);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public async Task Examined_bytes_are_not_returned_again_until_more_arrive()
     {
         var (input, _, _) = Create();

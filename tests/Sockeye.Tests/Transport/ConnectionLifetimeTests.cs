@@ -219,6 +219,19 @@ public class ConnectionLifetimeTests
         Assert.Equal(new KeyValuePair<string, object?>("ConnectionId", connection.Id), scope[0]);
     }
 
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task Without_the_connection_scope_the_lines_still_name_the_connection()
+    {
+        await using var server = await TestServer.StartAsync(
+            ConnectionHandler.Create(_ => Task.CompletedTask), options => options.ConnectionLogScope = false);
+        using var client = await server.ConnectAsync();
+        await client.ReceiveToEndAsync();
+
+        var ended = await server.Logs.WaitForAsync(r => r.EventId.Id == 11);
+        Assert.Empty(ended.Scopes);
+        Assert.StartsWith("Connection 1 ended", ended.Message, StringComparison.Ordinal);
+    }
+
     [Fact(Timeout = Timeouts.Load)]
     public async Task Sixteen_mebibytes_echo_intact_while_sending_and_reading_at_once()
     {

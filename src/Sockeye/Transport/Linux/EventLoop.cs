@@ -39,6 +39,12 @@ internal sealed unsafe class EventLoop : IDisposable
     private readonly ConcurrentQueue<IEventLoopWork> _work = new();
     private readonly Lock _growLock = new();
     private IEventHandler?[] _handlers = new IEventHandler?[1024];
+
+    /// <summary>
+    /// Where the loop's connections receive: one large read into it, then a copy into the connection's input, sized to
+    /// what arrived. Only the loop's thread receives, so one buffer serves all its connections.
+    /// </summary>
+    public byte[] ReceiveBuffer { get; } = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
     private int _wakePending;
     private volatile bool _stopping;
 

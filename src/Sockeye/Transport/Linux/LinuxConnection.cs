@@ -26,12 +26,12 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     // How many system calls are using the descriptor right now; the sign bit marks that it is to be closed. It is
     // closed when both hold, by whoever sees them hold last, so a number the kernel reuses is never touched.
     private int _fdUsers;
-    private int _fdClosed;
-    private bool _closeWithReset;
 
-    private bool _receiveEnded;
+    private const int FlagFdClosed = TransportFlag;
+    private const int FlagCloseWithReset = TransportFlag << 1;
+    private const int FlagReceiveEnded = TransportFlag << 2;
+
     private TaskCompletionSource? _receiveEndedSignal;
-    private EndPoint? _localEndPoint;
 
     public LinuxConnection(long id, int fd, AddressFamily family, EventLoop loop, ConnectionDelegate pipeline, ServerContext context)
         : base(id, remoteEndPoint: null, pipeline, context)
@@ -44,7 +44,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         Transport = this;
     }
 
-    public override EndPoint? LocalEndPoint => ProxiedLocalEndPoint ?? (_localEndPoint ??= ReadAddress(peer: false));
+    private protected override EndPoint? ResolveLocalEndPoint() => ReadAddress(peer: false);
 
     PipeReader IDuplexPipe.Input => _input;
 
@@ -56,14 +56,14 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     {
         get
         {
-            if (Volatile.Read(ref _receiveEnded))
+            if (HasFlag(FlagReceiveEnded))
             {
                 return Task.CompletedTask;
             }
 
             var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref _receiveEndedSignal, signal);
-            if (Volatile.Read(ref _receiveEnded))
+            if (HasFlag(FlagReceiveEnded))
             {
                 signal.TrySetResult();
             }
@@ -117,7 +117,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     /// </param>
     private unsafe void Receive(bool untilEmpty)
     {
-        if (Volatile.Read(ref _receiveEnded) || !TryEnterFd())
+        if (HasFlag(FlagReceiveEnded) || !TryEnterFd())
         {
             return;
         }
@@ -135,24 +135,27 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                 return;
             }
 
+            var buffer = _loop.ReceiveBuffer;
             while (true)
             {
-                var memory = _input.GetReceiveMemory();
+                // One read of up to 64 KiB into the loop's buffer, then a copy into blocks sized to what came: a few
+                // bytes take a small block, a stream takes whole ones, and a read costs one system call either way.
+                var room = Math.Min(buffer.Length, _input.ReceiveRoom);
                 nint received;
-                fixed (byte* buffer = memory.Span)
+                fixed (byte* target = buffer)
                 {
-                    received = LinuxNative.recv(_fd, buffer, (nuint)memory.Length, 0);
+                    received = LinuxNative.recv(_fd, target, (nuint)room, 0);
                 }
 
                 if (received > 0)
                 {
                     AddBytesReceived(received);
-                    var keepReceiving = _input.Commit((int)received);
+                    var keepReceiving = _input.Append(buffer.AsSpan(0, (int)received));
                     ReceivedBytesVisible();
 
                     // Fewer bytes than asked for means the socket is empty now, and an edge-triggered loop reports
-                    // the next arrival; a full buffer means there may be more.
-                    if (!keepReceiving || (received < memory.Length && !untilEmpty))
+                    // the next arrival; a full read means there may be more.
+                    if (!keepReceiving || (received < room && !untilEmpty))
                     {
                         return;
                     }
@@ -160,7 +163,6 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                     continue;
                 }
 
-                _input.Abandon();
                 if (received == 0)
                 {
                     // FIN: the client ended its side. The handler may still write; the connection stays open.
@@ -239,7 +241,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     private void EndReceiving()
     {
-        Volatile.Write(ref _receiveEnded, true);
+        SetFlag(FlagReceiveEnded);
         Volatile.Read(ref _receiveEndedSignal)?.TrySetResult();
     }
 
@@ -391,7 +393,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     protected override void AbortTransport()
     {
-        Volatile.Write(ref _closeWithReset, true);
+        SetFlag(FlagCloseWithReset);
         RequestCloseFd();
         _input.CompleteWriter(AbortedError());
         _output.TransportGone();
@@ -427,14 +429,14 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     private unsafe void CloseFd()
     {
-        if (Interlocked.Exchange(ref _fdClosed, 1) != 0)
+        if (!SetFlag(FlagFdClosed))
         {
             return;
         }
 
         // Forgotten by the loop before the number can be reused by the kernel.
         _loop.Remove(_fd, this);
-        if (Volatile.Read(ref _closeWithReset))
+        if (HasFlag(FlagCloseWithReset))
         {
             var linger = new LinuxNative.Linger { OnOff = 1, Seconds = 0 };
             LinuxNative.setsockopt(_fd, LinuxNative.SolSocket, LinuxNative.SoLinger, &linger, sizeof(LinuxNative.Linger));
