@@ -54,6 +54,8 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
 
     void IThreadPoolWorkItem.Execute() => _ = RunAsync();
 
+    private protected sealed override CancellationToken ServerDrainingToken => Context.Draining;
+
     internal sealed override void OnMessageSent() => Context.Metrics.MessageSent();
 
     private protected sealed override void AbortCore()
