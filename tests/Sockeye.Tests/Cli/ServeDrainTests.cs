@@ -43,13 +43,15 @@ public class ServeDrainTests
             server.StandardOutput);
     }
 
-    [Fact(Timeout = Timeouts.Process)]
-    public async Task A_bad_agent_port_is_a_usage_error()
+    [Theory(Timeout = Timeouts.Process)]
+    [InlineData("--agent-port", "70000", "--agent-port must be a number from 0 to 65535, not '70000'.")]
+    [InlineData("--drain-delay", "soon", "--drain-delay must be a number of seconds such as 30 or 2.5, not 'soon'.")]
+    public async Task A_bad_value_is_a_one_line_usage_error(string flag, string value, string error)
     {
-        var serve = await CliProcess.RunAsync("serve", "--agent-port", "70000");
+        var serve = await CliProcess.RunAsync("serve", flag, value);
 
         Assert.Equal(2, serve.ExitCode);
-        Assert.Equal(["error: --agent-port must be a number from 0 to 65535, not '70000'. (see 'sockeye serve --help')"], serve.StandardError);
+        Assert.Equal([$"error: {error} (see 'sockeye serve --help')"], serve.StandardError);
     }
 
     /// <summary>The agent's port: the other port <c>serve</c> listens on, on 127.0.0.1.</summary>

@@ -60,11 +60,13 @@ public sealed class HaproxyTests : IAsyncDisposable
         RollingRestartAsync(agentCheck: true, async (haproxy, name, instance) =>
         {
             instance.Signal(PosixSignal.SIGTERM);
-            await haproxy.WaitForStatusAsync("DRAIN", name);
+            var drain = haproxy.WaitForStatusAsync("DRAIN", name);
+            var exit = instance.WaitForExitAsync();
+            Assert.True(await Task.WhenAny(drain, exit) == drain, $"{name} exited before HAProxy saw it DRAIN:\n{haproxy.Output}");
 
             // The premise of a lossless stop: HAProxy knew before the listeners closed ("Stopping", "Stopped").
             Assert.DoesNotContain(instance.StandardError, line => line.StartsWith("Stopp", StringComparison.Ordinal));
-            Assert.Equal(0, await instance.WaitForExitAsync());
+            Assert.Equal(0, await exit);
             Assert.Contains(instance.StandardError, line => line.StartsWith("Draining: ", StringComparison.Ordinal));
             await haproxy.WaitForStatusAsync("DOWN", name);
         },
