@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 
@@ -26,19 +27,22 @@ internal static class CommonOptions
     {
         Description = description,
         DefaultValueFactory = _ => DefaultPort,
-        CustomParser = result =>
-        {
-            var text = result.Tokens[^1].Value;
-            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535)
-            {
-                return port;
-            }
-
-            result.AddError($"--port must be a number from 0 to 65535, not '{text}'.");
-            return 0;
-        },
+        CustomParser = result => ParsePort(result, "--port") ?? 0,
         HelpName = "N",
     };
+
+    /// <summary>A port number from 0 to 65535; otherwise <see langword="null"/>, with a one-line error naming <paramref name="name"/>.</summary>
+    public static int? ParsePort(ArgumentResult result, string name)
+    {
+        var text = result.Tokens[^1].Value;
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535)
+        {
+            return port;
+        }
+
+        result.AddError($"{name} must be a number from 0 to 65535, not '{text}'.");
+        return null;
+    }
 
     /// <summary>A size option that takes plain bytes or KiB/MiB/GiB; its help shows the default as written.</summary>
     public static Option<ByteSize> ByteSize(string name, string description, long defaultBytes, long minimum = 1) => new(name)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 using Sockeye.Framing;
 
@@ -57,6 +58,8 @@ internal static class SendCommand
         {
             host, port, halfClose, framing, delimiter, count, timeout, message,
         };
+        var tls = new SendTls();
+        tls.AddTo(command);
         command.SetAction((parse, cancellationToken) =>
         {
             var framingName = parse.GetValue(framing)!;
@@ -69,7 +72,8 @@ internal static class SendCommand
                 parse.GetValue(message) ?? (framer is null ? DefaultMessage : DefaultMessage[..^DelimiterFramer.DefaultDelimiter.Length]),
                 parse.GetValue(count),
                 parse.GetValue(halfClose),
-                parse.GetValue(timeout) is var seconds && seconds > 0 ? TimeSpan.FromSeconds(seconds) : Timeout.InfiniteTimeSpan);
+                parse.GetValue(timeout) is var seconds && seconds > 0 ? TimeSpan.FromSeconds(seconds) : Timeout.InfiniteTimeSpan,
+                tls.Read(parse));
             return RunAsync(request, cancellationToken);
         });
         return command;
@@ -151,6 +155,7 @@ internal static class SendCommand
             ConnectTimeout = request.Timeout,
             Framer = request.Framer ?? new WholeStreamFramer(),
             MaxMessageSize = MaxResponseSize,
+            Tls = request.Tls?.Options,
         };
         try
         {
@@ -169,6 +174,10 @@ internal static class SendCommand
         catch (TimeoutException)
         {
             throw new CliException($"Timed out connecting to {request.Server} after {Seconds(request.Timeout)} s.");
+        }
+        catch (AuthenticationException ex) when (request.Tls is { } tls)
+        {
+            throw tls.Explain(ex, request.Server, request.Host, Seconds(request.Timeout));
         }
     }
 
@@ -216,7 +225,8 @@ internal static class SendCommand
         return buffer.ToArray();
     }
 
-    private sealed record Request(string Host, int Port, string Framing, MessageFramer? Framer, string Message, int Count, bool HalfClose, TimeSpan Timeout)
+    private sealed record Request(
+        string Host, int Port, string Framing, MessageFramer? Framer, string Message, int Count, bool HalfClose, TimeSpan Timeout, SendTls.Check? Tls)
     {
         public string Server => $"{Host}:{Port}";
     }

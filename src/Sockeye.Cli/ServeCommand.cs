@@ -46,6 +46,7 @@ internal static class ServeCommand
         var limits = new ServeLimits();
         limits.AddTo(command);
         listenerFlags.AddTo(command);
+        var drainFlags = DrainFlags.AddTo(command);
         command.SetAction((parse, cancellationToken) => RunAsync(
             limits.Read(parse),
             parse.GetValue(hosts) ?? [],
@@ -56,7 +57,7 @@ internal static class ServeCommand
             parse.GetValue(logLevel),
             parse.GetValue(framing)!,
             parse.GetValue(maxMessageSize),
-            options => listenerFlags.Apply(parse, options),
+            options => { listenerFlags.Apply(parse, options); drainFlags.Apply(parse, options); },
             listenerFlags.HasUnixSockets(parse)));
         return command;
     }

@@ -84,6 +84,14 @@ public abstract class Connection
     /// </summary>
     public CancellationToken CloseRequested => GetToken(ref _closeRequested);
 
+    /// <summary>
+    /// Canceled when the server begins to stop, before <see cref="CloseRequested"/>: for
+    /// <see cref="SocketServerOptions.DrainDelay"/> it still accepts and serves as usual, while load balancers learn that
+    /// it is draining. A handler that answers health checks reports it, as <see cref="Handlers.AgentCheckHandler"/>
+    /// does; other handlers need do nothing until <see cref="CloseRequested"/>.
+    /// </summary>
+    public CancellationToken ServerDraining => ServerDrainingToken;
+
     /// <summary>Ends the connection at once, discarding anything not yet sent.</summary>
     public void Abort() => Abort(ConnectionEndReason.Aborted);
 
@@ -102,6 +110,9 @@ public abstract class Connection
 
     /// <inheritdoc />
     public override string ToString() => $"#{Id} {RemoteEndPoint}";
+
+    /// <summary>The server's draining token; a connection that belongs to no server never drains.</summary>
+    private protected virtual CancellationToken ServerDrainingToken => CancellationToken.None;
 
     /// <summary>Finds the client's endpoint the first time it is asked for, for transports that do not know it up front.</summary>
     private protected virtual EndPoint? ResolveRemoteEndPoint() => null;

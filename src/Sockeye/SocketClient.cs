@@ -1,15 +1,18 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Sockeye.Client;
 using Sockeye.Framing;
 
 namespace Sockeye;
 
 /// <summary>
-/// A TCP client that speaks in messages: it connects with a timeout, sends and receives messages framed by
-/// <see cref="SocketClientOptions.Framer"/>, can end its sending side while it still reads, and closes cleanly.
+/// A TCP client that speaks in messages: it connects with a timeout (and TLS, with <see cref="SocketClientOptions.Tls"/>),
+/// sends and receives messages framed by <see cref="SocketClientOptions.Framer"/>, can end its sending side while it
+/// still reads, and closes cleanly.
 /// </summary>
 /// <remarks>
 /// One send and one receive may run at the same time; two sends, or two receives, may not. The raw byte stream is
@@ -68,6 +71,11 @@ public sealed class SocketClient : IAsyncDisposable
     /// <returns>The connected client.</returns>
     /// <exception cref="SocketException">The host name did not resolve, or the server refused or could not be reached (the error from the last address tried).</exception>
     /// <exception cref="TimeoutException">Connecting took longer than <see cref="SocketClientOptions.ConnectTimeout"/>.</exception>
+    /// <exception cref="AuthenticationException">
+    /// With <see cref="SocketClientOptions.Tls"/>: the TLS handshake failed (the server's certificate was refused, the server
+    /// does not speak TLS, or it ended the connection), or did not finish within the connect timeout (then the inner
+    /// exception is a <see cref="TimeoutException"/>).
+    /// </exception>
     public static async Task<SocketClient> ConnectAsync(EndPoint endPoint, SocketClientOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
@@ -88,7 +96,21 @@ public sealed class SocketClient : IAsyncDisposable
             throw new TimeoutException($"Connecting to {endPoint} took longer than {options.ConnectTimeout.TotalSeconds:0.###} s.");
         }
 
-        return new SocketClient(socket, new NetworkStream(socket, ownsSocket: false), options);
+        Stream stream = new NetworkStream(socket, ownsSocket: false);
+        if (options.Tls is { } tls)
+        {
+            try
+            {
+                stream = await ClientTls.AuthenticateAsync(stream, tls, endPoint, options.ConnectTimeout, timeout.Token, linked.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        return new SocketClient(socket, stream, options);
     }
 
     /// <summary>Sends <paramref name="message"/>, framed, and waits until it is handed to the network.</summary>
@@ -137,7 +159,12 @@ public sealed class SocketClient : IAsyncDisposable
         await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
         await _output.CompleteAsync().ConfigureAwait(false);
 
-        // A layer over the socket (TLS) ends its own stream here first, with its close message.
+        // TLS ends its own stream first, with close_notify: the server can tell the end from a connection cut short.
+        if (_stream is SslStream ssl)
+        {
+            await ssl.ShutdownAsync().ConfigureAwait(false);
+        }
+
         _socket.Shutdown(SocketShutdown.Send);
     }
 

@@ -90,6 +90,13 @@ public sealed class SocketServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Canceled when the server begins to stop (<see cref="StopAsync"/>). For <see cref="SocketServerOptions.DrainDelay"/>
+    /// it then goes on accepting and serving as usual, so a health endpoint can report it draining and load balancers
+    /// move new clients elsewhere before the listeners close. Handlers read it as <see cref="Connection.ServerDraining"/>.
+    /// </summary>
+    public CancellationToken Draining => _context.Draining;
+
     /// <summary>What the connections share; for tests that look at pools and the registry.</summary>
     internal ServerContext Context => _context;
 
@@ -162,11 +169,12 @@ public sealed class SocketServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops gracefully: stops accepting at once, asks every handler to finish (see
-    /// <see cref="Connection.CloseRequested"/>), waits for them up to
-    /// <see cref="SocketServerOptions.ShutdownTimeout"/>, then aborts the rest.
+    /// Stops gracefully: reports that it is draining (see <see cref="Draining"/>) and goes on serving for
+    /// <see cref="SocketServerOptions.DrainDelay"/>, then stops accepting, asks every handler to finish (see
+    /// <see cref="Connection.CloseRequested"/>), waits for them up to <see cref="SocketServerOptions.ShutdownTimeout"/>,
+    /// and aborts the rest.
     /// </summary>
-    /// <param name="cancellationToken">When canceled, the wait ends and the remaining connections are aborted at once.</param>
+    /// <param name="cancellationToken">When canceled, the waits end and the remaining connections are aborted at once.</param>
     /// <returns>A task that completes when every connection has ended.</returns>
     public Task StopAsync(CancellationToken cancellationToken = default)
     {
@@ -187,6 +195,8 @@ public sealed class SocketServer : IAsyncDisposable
 
     private async Task StopCoreAsync()
     {
+        await DrainAsync().ConfigureAwait(false);
+
         Task[] acceptLoops;
         Task[] acceptors;
         bool started;
@@ -249,6 +259,27 @@ public sealed class SocketServer : IAsyncDisposable
         if (started)
         {
             Log.Stopped(_logger);
+        }
+    }
+
+    /// <summary>
+    /// Reports draining, then serves as usual for the drain delay: a load balancer that polls the state (an HAProxy agent
+    /// check, a readiness probe) stops sending new clients before the listeners close, so none is caught by the close.
+    /// </summary>
+    private async Task DrainAsync()
+    {
+        _context.BeginDraining();
+        var delay = _context.Options.DrainDelay;
+        bool started;
+        lock (_gate)
+        {
+            started = _started;
+        }
+
+        if (started && delay > TimeSpan.Zero)
+        {
+            Log.Draining(_logger, delay);
+            await DelayAsync(delay).ConfigureAwait(false);
         }
     }
 

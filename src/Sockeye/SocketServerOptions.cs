@@ -40,6 +40,15 @@ public sealed class SocketServerOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// How long <see cref="SocketServer.StopAsync"/> goes on accepting and serving as usual, while it reports that it is
+    /// draining (<see cref="SocketServer.Draining"/>, <see cref="Connection.ServerDraining"/>, and
+    /// <see cref="Handlers.AgentCheckHandler"/>'s answer), before it stops accepting. It gives load balancers time to
+    /// send new clients elsewhere, so none reaches a listener as it closes. <see cref="ShutdownTimeout"/> starts after
+    /// it. 0 (the default) stops accepting at once.
+    /// </summary>
+    public TimeSpan DrainDelay { get; set; }
+
+    /// <summary>
     /// The most connections open at once; a client that connects beyond it is closed at once, without data.
     /// <see langword="null"/> means no limit. 10,000 by default: with the default buffers that bounds what clients
     /// can make the server hold.
@@ -142,6 +151,12 @@ public sealed class SocketServerOptions
         RequirePositive(MaxReceiveBufferSize, nameof(MaxReceiveBufferSize));
         RequirePositive(MaxSendBufferSize, nameof(MaxSendBufferSize));
         RequireNonNegative(ShutdownTimeout, nameof(ShutdownTimeout));
+        RequireNonNegative(DrainDelay, nameof(DrainDelay));
+        if (DrainDelay == Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DrainDelay), DrainDelay, $"{nameof(DrainDelay)} must be a finite time: the server would never stop.");
+        }
+
         RequireNonNegative(LingerTimeout, nameof(LingerTimeout));
         RequirePositiveOrInfinite(IdleTimeout, nameof(IdleTimeout));
         RequirePositiveOrInfinite(WriteTimeout, nameof(WriteTimeout));

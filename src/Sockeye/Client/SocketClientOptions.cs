@@ -1,17 +1,18 @@
+using System.Net.Security;
 using Sockeye.Framing;
 
 // Public, so in the root namespace beside SocketClient, as SocketServerOptions is beside SocketServer; the folder
 // keeps the client's files together.
 namespace Sockeye;
 
-/// <summary>Options for a <see cref="SocketClient"/>: how long to try to connect, and how messages are framed.</summary>
+/// <summary>Options for a <see cref="SocketClient"/>: how long to try to connect, TLS, and how messages are framed.</summary>
 public sealed class SocketClientOptions
 {
     private static readonly WholeStreamFramer s_wholeStream = new();
 
     /// <summary>
-    /// How long connecting may take, name resolution included, across every address a host name resolves to.
-    /// 10 seconds by default; <see cref="Timeout.InfiniteTimeSpan"/> for no limit.
+    /// How long connecting may take, name resolution included, across every address a host name resolves to, and the
+    /// TLS handshake with <see cref="Tls"/>. 10 seconds by default; <see cref="Timeout.InfiniteTimeSpan"/> for no limit.
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -27,6 +28,18 @@ public sealed class SocketClientOptions
     /// own, in bytes. 1 MiB by default.
     /// </summary>
     public long MaxMessageSize { get; set; } = MessageFramer.DefaultMaxMessageSize;
+
+    /// <summary>
+    /// TLS over the connection, or <see langword="null"/> (the default) for plain TCP. Unless
+    /// <see cref="SslClientAuthenticationOptions.RemoteCertificateValidationCallback"/> decides otherwise, the server's
+    /// certificate must chain to the machine's trusted roots and name the host. When
+    /// <see cref="SslClientAuthenticationOptions.TargetHost"/> is not set, the host is the one connected to: the
+    /// <see cref="System.Net.DnsEndPoint"/>'s name or the address (a Unix domain socket has none: set it). A client
+    /// certificate goes in <see cref="SslClientAuthenticationOptions.ClientCertificates"/> or
+    /// <see cref="SslClientAuthenticationOptions.ClientCertificateContext"/>. The options are not changed, so one
+    /// instance may serve many clients.
+    /// </summary>
+    public SslClientAuthenticationOptions? Tls { get; set; }
 
     /// <summary>The clock for the connect timeout; the system clock by default.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;

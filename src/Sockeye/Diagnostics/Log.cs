@@ -108,6 +108,10 @@ internal static partial class Log
         Message = "Connection {ConnectionId}: the TLS stream failed: {Reason}")]
     public static partial void TlsStreamFailed(ILogger logger, long connectionId, string reason);
 
+    [LoggerMessage(EventId = 49, Level = LogLevel.Information,
+        Message = "Draining: reporting it to load balancers and still serving for {DrainDelay} before no longer accepting")]
+    public static partial void Draining(ILogger logger, TimeSpan drainDelay);
+
     /// <summary>The level a connection's end is logged at: what a client can cause is never an error.</summary>
     public static LogLevel LevelFor(ConnectionEndReason reason) => reason switch
     {

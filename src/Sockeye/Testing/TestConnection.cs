@@ -25,13 +25,16 @@ public sealed class TestConnection : IAsyncDisposable
 {
     private readonly InMemoryConnection _connection;
     private readonly ClientWriter _output;
+    private readonly CancellationTokenSource _serverDraining = new();
+    private readonly TimeSpan _drainDelay;
     private readonly TimeSpan _shutdownTimeout;
     private readonly TimeProvider _timeProvider;
 
     private TestConnection(ConnectionHandler handler, SocketServerOptions options, TimeProvider timeProvider)
     {
-        _connection = new InMemoryConnection(maxMessageSize: options.MaxMessageSize);
+        _connection = new InMemoryConnection(maxMessageSize: options.MaxMessageSize, serverDraining: _serverDraining.Token);
         _output = new ClientWriter(_connection.Client.Output);
+        _drainDelay = options.DrainDelay;
         _shutdownTimeout = options.ShutdownTimeout;
         _timeProvider = timeProvider;
         Completion = _connection.RunAsync(ConnectionHandler.Create(connection => ServeAsync(handler, connection)));
@@ -59,10 +62,11 @@ public sealed class TestConnection : IAsyncDisposable
     /// <summary>Starts <paramref name="handler"/> on a new in-memory connection.</summary>
     /// <param name="handler">The handler under test.</param>
     /// <param name="options">
-    /// The server options the connection follows: <see cref="SocketServerOptions.MaxMessageSize"/> and
-    /// <see cref="SocketServerOptions.ShutdownTimeout"/>. The defaults when <see langword="null"/>.
+    /// The server options the connection follows: <see cref="SocketServerOptions.MaxMessageSize"/>,
+    /// <see cref="SocketServerOptions.DrainDelay"/> and <see cref="SocketServerOptions.ShutdownTimeout"/>. The defaults
+    /// when <see langword="null"/>.
     /// </param>
-    /// <param name="timeProvider">The clock for the shutdown timeout; the system clock when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The clock for the drain delay and the shutdown timeout; the system clock when <see langword="null"/>.</param>
     /// <returns>The running test connection; dispose it to end the connection if the test has not.</returns>
     public static TestConnection Start(ConnectionHandler handler, SocketServerOptions? options = null, TimeProvider? timeProvider = null)
     {
@@ -121,13 +125,21 @@ public sealed class TestConnection : IAsyncDisposable
     public void Reset() => _connection.Reset();
 
     /// <summary>
-    /// Stops the server as <see cref="SocketServer.StopAsync"/> does: cancels <see cref="Connection.CloseRequested"/>,
-    /// lets the handler finish for up to <see cref="SocketServerOptions.ShutdownTimeout"/> on the clock, then aborts
-    /// the connection with <see cref="ConnectionEndReason.ServerShutdown"/>.
+    /// Stops the server as <see cref="SocketServer.StopAsync"/> does: cancels <see cref="Connection.ServerDraining"/>,
+    /// waits <see cref="SocketServerOptions.DrainDelay"/> on the clock, cancels <see cref="Connection.CloseRequested"/>,
+    /// lets the handler finish for up to <see cref="SocketServerOptions.ShutdownTimeout"/>, then aborts the connection
+    /// with <see cref="ConnectionEndReason.ServerShutdown"/>.
     /// </summary>
     /// <returns>A task that completes when the handler has returned.</returns>
     public async Task StopServerAsync()
     {
+        // Callbacks registered by the handler run on the thread pool, as a server runs them, not inside this call.
+        _ = _serverDraining.CancelAsync();
+        if (_drainDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(_drainDelay, _timeProvider).ConfigureAwait(false);
+        }
+
         _connection.RequestClose();
         try
         {
@@ -153,6 +165,7 @@ public sealed class TestConnection : IAsyncDisposable
         }
 
         await Completion.ConfigureAwait(false);
+        _serverDraining.Dispose();
     }
 
     private async Task ServeAsync(ConnectionHandler handler, Connection connection)

@@ -12,10 +12,18 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
     private readonly Pipe _toServer;
     private readonly Pipe _toClient;
     private readonly long _maxMessageSize;
+    private readonly CancellationToken _serverDraining;
 
-    public InMemoryConnection(long id = 1, long maxMessageSize = 1024 * 1024, EndPoint? remoteEndPoint = null, PipeOptions? pipeOptions = null)
+    /// <param name="id">The connection's id.</param>
+    /// <param name="maxMessageSize">The server's maximum message size.</param>
+    /// <param name="remoteEndPoint">The client's endpoint; 127.0.0.1:50000 when <see langword="null"/>.</param>
+    /// <param name="pipeOptions">The settings of both pipes.</param>
+    /// <param name="serverDraining">The server's <see cref="Connection.ServerDraining"/>; never canceled by default.</param>
+    public InMemoryConnection(
+        long id = 1, long maxMessageSize = 1024 * 1024, EndPoint? remoteEndPoint = null, PipeOptions? pipeOptions = null, CancellationToken serverDraining = default)
         : base(id, remoteEndPoint ?? new IPEndPoint(IPAddress.Loopback, 50000))
     {
+        _serverDraining = serverDraining;
         pipeOptions ??= new PipeOptions(useSynchronizationContext: false);
         _toServer = new Pipe(pipeOptions);
         _toClient = new Pipe(pipeOptions);
@@ -73,6 +81,8 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
         _toClient.Reader.Complete();
         FireConnectionClosed();
     }
+
+    private protected override CancellationToken ServerDrainingToken => _serverDraining;
 
     private protected override void AbortCore()
     {

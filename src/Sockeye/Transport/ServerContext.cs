@@ -9,6 +9,8 @@ namespace Sockeye.Transport;
 /// <summary>What every connection of one server shares: options, pools, pipe settings, logging and time.</summary>
 internal sealed class ServerContext : IDisposable
 {
+    // Never disposed: it has no timer to free, and its token must stay readable for as long as anyone holds it.
+    private readonly CancellationTokenSource _draining = new();
     private long _lastConnectionId;
     private int _atConnectionLimit;
 
@@ -16,6 +18,7 @@ internal sealed class ServerContext : IDisposable
     {
         Options = options;
         TimeProvider = timeProvider;
+        Draining = _draining.Token;
         Metrics = new SockeyeMetrics(meterFactory);
         ServerLogger = loggerFactory.CreateLogger<SocketServer>();
         ConnectionLogger = loggerFactory.CreateLogger("Sockeye.Connection");
@@ -70,6 +73,9 @@ internal sealed class ServerContext : IDisposable
 
     public ConnectionRegistry Connections { get; } = new();
 
+    /// <summary>Canceled when the server begins to stop; see <see cref="SocketServer.Draining"/>.</summary>
+    public CancellationToken Draining { get; }
+
     private Heartbeat? _heartbeat;
 
     public long NextConnectionId() => Interlocked.Increment(ref _lastConnectionId);
@@ -108,6 +114,17 @@ internal sealed class ServerContext : IDisposable
         {
             var remote = remoteEndPoint();
             Log.ConnectionRejected(ServerLogger, remote, reason);
+        }
+    }
+
+    /// <summary>Cancels <see cref="Draining"/>.</summary>
+    public void BeginDraining()
+    {
+        if (!_draining.IsCancellationRequested)
+        {
+            // The token reads as canceled at once; callbacks registered by user code run on the thread pool, never
+            // inside the stop that fired them (an exception from one stays in the task, which nothing awaits).
+            _ = _draining.CancelAsync();
         }
     }
 

@@ -120,6 +120,8 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     private IDisposable? BeginLogScope() =>
         Context.Options.ConnectionLogScope && Logger.IsEnabled(LogLevel.Critical) ? Logger.BeginScope(new ConnectionLogScope(Id)) : null;
 
+    private protected sealed override CancellationToken ServerDrainingToken => Context.Draining;
+
     internal sealed override void OnMessageSent() => Context.Metrics.MessageSent();
 
     private protected sealed override void AbortCore()

@@ -19,6 +19,7 @@ public class SockeyeConfigurationTests
             ["Sockeye:ShutdownTimeout"] = "2.5",
             ["Sockeye:LingerTimeout"] = "00:01:00",
             ["Sockeye:InlineScheduling"] = "true",
+            ["Sockeye:DrainDelay"] = "3",
         });
 
         Assert.Equal(65536, options.MaxMessageSize);
@@ -26,6 +27,7 @@ public class SockeyeConfigurationTests
         Assert.Equal(TimeSpan.FromSeconds(2.5), options.ShutdownTimeout);
         Assert.Equal(TimeSpan.FromMinutes(1), options.LingerTimeout);
         Assert.True(options.InlineScheduling);
+        Assert.Equal(TimeSpan.FromSeconds(3), options.DrainDelay);
         return Task.CompletedTask;
     }
 

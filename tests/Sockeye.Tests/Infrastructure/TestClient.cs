@@ -28,6 +28,14 @@ internal sealed class TestClient : IDisposable
         }
     }
 
+    /// <summary>A one-shot exchange: connects, sends <paramref name="message"/> (if any), and reads until the server closes.</summary>
+    public static async Task<string> ExchangeAsync(EndPoint endPoint, string message = "")
+    {
+        using var client = await ConnectAsync(endPoint);
+        await client.SendAsync(message);
+        return await client.ReceiveTextToEndAsync();
+    }
+
     public async Task SendAsync(ReadOnlyMemory<byte> data)
     {
         while (!data.IsEmpty)

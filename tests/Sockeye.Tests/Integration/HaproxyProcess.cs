@@ -43,14 +43,24 @@ internal sealed class HaproxyProcess : IAsyncDisposable
         }
     }
 
-    public static HaproxyProcess Start(string haproxy, string directory, int port, IReadOnlyList<int> serverPorts)
+    /// <summary>Starts HAProxy in front of servers s1, s2, ... on loopback.</summary>
+    /// <param name="haproxy">The haproxy program.</param>
+    /// <param name="directory">Where its config and admin socket go.</param>
+    /// <param name="port">The frontend's port.</param>
+    /// <param name="serverPorts">Each server's port, s1's first.</param>
+    /// <param name="agentPorts">
+    /// Each server's <c>--agent-port</c>, for an agent check every 100 ms; <see langword="null"/> for none.
+    /// </param>
+    public static HaproxyProcess Start(string haproxy, string directory, int port, IReadOnlyList<int> serverPorts, IReadOnlyList<int>? agentPorts = null)
     {
         var statsSocket = Path.Combine(directory, "haproxy.sock");
         var servers = string.Join('\n', serverPorts.Select((serverPort, i) =>
-            $"    server s{i + 1} 127.0.0.1:{serverPort.ToString(CultureInfo.InvariantCulture)}"));
+            $"    server s{i + 1} 127.0.0.1:{serverPort.ToString(CultureInfo.InvariantCulture)}" +
+            (agentPorts is null ? string.Empty : $" agent-check agent-port {agentPorts[i].ToString(CultureInfo.InvariantCulture)} agent-inter 100ms")));
 
         // Checks every 100 ms, one failure marks a server down and one success up again; a refused connection is
-        // retried on another server at once. The ratio of these to the drain timeout is what docs/deploy explains.
+        // retried on another server at once. The ratio of these (and of agent-inter) to the drain delay and timeout
+        // is what docs/deploy explains.
         var config = $"""
             global
                 stats socket {statsSocket} mode 600 level admin

@@ -17,46 +17,103 @@ public sealed class HaproxyTests : IAsyncDisposable
 {
     private const int Clients = 20;
 
+    // Long enough for HAProxy to see "drain" on the agent port (every 100 ms) on a loaded machine; the test checks it did.
+    private const string DrainDelay = "2";
+
     // Clients connect from 127.0.0.2, HAProxy from 127.0.0.1: the instances can only know the former through the header.
     private static readonly IPAddress s_clientAddress = IPAddress.Parse("127.0.0.2");
 
     private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("sockeye-haproxy-");
     private readonly List<CliProcess> _instances = [];
 
+    /// <summary>
+    /// The operator's way, as docs/deploy/README.md describes it without an agent: drain the server in HAProxy and wait
+    /// until it holds no session, SIGTERM the instance (it exits 0), start it again on its port, let the checks see it,
+    /// and make it ready. Without the drain, closing a listening socket resets the connections the kernel has queued
+    /// but not handed over, and a connection whose first bytes have not arrived when the stop begins is idle and is
+    /// closed: HAProxy cannot retry either, once it has forwarded data.
+    /// </summary>
     [Fact(Timeout = Timeouts.Load)]
-    public async Task A_rolling_restart_behind_HAProxy_fails_no_exchange_and_every_instance_sees_the_real_clients()
+    public Task A_rolling_restart_drained_through_the_runtime_API_fails_no_exchange_and_every_instance_sees_the_real_clients() =>
+        RollingRestartAsync(agentCheck: false, async (haproxy, name, instance) =>
+        {
+            await haproxy.SetStateAsync(name, "drain");
+            await haproxy.WaitForAsync([name], row => row["scur"] == "0");
+            instance.Signal(PosixSignal.SIGTERM);
+            Assert.Equal(0, await instance.WaitForExitAsync());
+            await haproxy.WaitForStatusAsync("DOWN", name);
+        },
+        async (haproxy, name) =>
+        {
+            await haproxy.WaitForStatusAsync("DRAIN", name);
+            await haproxy.SetStateAsync(name, "ready");
+        });
+
+    /// <summary>
+    /// The bare SIGTERM a process manager sends (systemd, Kubernetes), with no operator command: the instance runs
+    /// with --drain-delay and --agent-port, HAProxy polls the agent, and sees "drain" while the instance still serves,
+    /// so it sends new clients to the other; the listeners close only after the delay, and what is in flight finishes.
+    /// The new instance's agent says "ready", which lifts the drain.
+    /// </summary>
+    [Fact(Timeout = Timeouts.Load)]
+    public Task A_bare_SIGTERM_rolling_restart_with_a_drain_delay_and_HAProxys_agent_check_fails_no_exchange() =>
+        RollingRestartAsync(agentCheck: true, async (haproxy, name, instance) =>
+        {
+            instance.Signal(PosixSignal.SIGTERM);
+            var drain = haproxy.WaitForStatusAsync("DRAIN", name);
+            var exit = instance.WaitForExitAsync();
+            Assert.True(await Task.WhenAny(drain, exit) == drain, $"{name} exited before HAProxy saw it DRAIN:\n{haproxy.Output}");
+
+            // The premise of a lossless stop: HAProxy knew before the listeners closed ("Stopping", "Stopped").
+            Assert.DoesNotContain(instance.StandardError, line => line.StartsWith("Stopp", StringComparison.Ordinal));
+            Assert.Equal(0, await exit);
+            Assert.Contains(instance.StandardError, line => line.StartsWith("Draining: ", StringComparison.Ordinal));
+            await haproxy.WaitForStatusAsync("DOWN", name);
+        },
+        (_, _) => Task.CompletedTask);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var instance in _instances)
+        {
+            await instance.DisposeAsync();
+        }
+
+        _directory.Delete(recursive: true);
+    }
+
+    /// <summary>
+    /// Runs <see cref="Clients"/> clients through HAProxy while each instance in turn is stopped by
+    /// <paramref name="stop"/>, started again on its ports, made ready by <paramref name="readyAgain"/> and seen UP and
+    /// serving; then asserts that no exchange failed and that the instances saw the clients' own address.
+    /// </summary>
+    private async Task RollingRestartAsync(
+        bool agentCheck, Func<HaproxyProcess, string, CliProcess, Task> stop, Func<HaproxyProcess, string, Task> readyAgain)
     {
         var haproxyPath = ExternalTool.Require("haproxy", "haproxy");
-        var ports = FreePorts(3);
-        var servers = new[] { await StartInstanceAsync(ports[1]), await StartInstanceAsync(ports[2]) };
-        await using var haproxy = HaproxyProcess.Start(haproxyPath, _directory.FullName, ports[0], [ports[1], ports[2]]);
+        var ports = FreePorts(5);
+        int[]? agentPorts = agentCheck ? [ports[3], ports[4]] : null;
+        int? AgentPort(int i) => agentPorts?[i];
+        var servers = new[] { await StartInstanceAsync(ports[1], AgentPort(0)), await StartInstanceAsync(ports[2], AgentPort(1)) };
+        await using var haproxy = HaproxyProcess.Start(haproxyPath, _directory.FullName, ports[0], [ports[1], ports[2]], agentPorts);
         await haproxy.WaitForStatusAsync("UP", "s1", "s2");
 
-        using var stop = new CancellationTokenSource();
-        var clients = Enumerable.Range(0, Clients).Select(_ => Task.Run(() => RunClientAsync(haproxy.Port, stop.Token))).ToArray();
+        using var stopClients = new CancellationTokenSource();
+        var clients = Enumerable.Range(0, Clients).Select(_ => Task.Run(() => RunClientAsync(haproxy.Port, stopClients.Token))).ToArray();
         await Task.WhenAll(servers.Select(server => server.WaitForStandardOutputLinesAsync(10)));
 
-        // One at a time, as docs/deploy/README.md describes: drain the server in HAProxy and wait until it holds no
-        // session, SIGTERM the instance (it exits 0), start it again on its port, let the checks see it, make it
-        // ready, and wait until it serves; then the other. Without the drain, closing a listening socket resets the
-        // connections the kernel has queued but not handed over, and a connection whose first bytes have not arrived
-        // when the stop begins is idle and is closed: HAProxy cannot retry either, once it has forwarded data.
+        // One at a time: stop it, start it again, and wait until HAProxy sends it clients; then the other.
         for (var i = 0; i < servers.Length; i++)
         {
             var name = $"s{i + 1}";
-            await haproxy.SetStateAsync(name, "drain");
-            await haproxy.WaitForAsync([name], row => row["scur"] == "0");
-            servers[i].Signal(PosixSignal.SIGTERM);
-            Assert.Equal(0, await servers[i].WaitForExitAsync());
-            await haproxy.WaitForStatusAsync("DOWN", name);
-            servers[i] = await StartInstanceAsync(ports[i + 1]);
-            await haproxy.WaitForStatusAsync("DRAIN", name);
-            await haproxy.SetStateAsync(name, "ready");
+            await stop(haproxy, name, servers[i]);
+            servers[i] = await StartInstanceAsync(ports[i + 1], AgentPort(i));
+            await readyAgain(haproxy, name);
             await haproxy.WaitForStatusAsync("UP", name);
             await servers[i].WaitForStandardOutputLinesAsync(10);
         }
 
-        await stop.CancelAsync();
+        await stopClients.CancelAsync();
         var results = await Task.WhenAll(clients);
         var stats = await haproxy.ShowStatAsync();
         foreach (var server in servers)
@@ -91,24 +148,27 @@ public sealed class HaproxyTests : IAsyncDisposable
             Assert.False(line.StartsWith("warning:", StringComparison.Ordinal) || line.StartsWith("error:", StringComparison.Ordinal), line));
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var instance in _instances)
-        {
-            await instance.DisposeAsync();
-        }
-
-        _directory.Delete(recursive: true);
-    }
-
-    private async Task<CliProcess> StartInstanceAsync(int port)
+    private async Task<CliProcess> StartInstanceAsync(int port, int? agentPort)
     {
         var text = port.ToString(CultureInfo.InvariantCulture);
-        var instance = CliProcess.Start(
+        string[] arguments =
+        [
             "serve", "--host", "127.0.0.1", "--port", text, "--handler", "eof-echo", "--output", "jsonl",
-            "--proxy-protocol", "--trusted-proxy", "127.0.0.1");
+            "--proxy-protocol", "--trusted-proxy", "127.0.0.1",
+        ];
+        if (agentPort is { } agent)
+        {
+            arguments = [.. arguments, "--drain-delay", DrainDelay, "--agent-port", agent.ToString(CultureInfo.InvariantCulture)];
+        }
+
+        var instance = CliProcess.Start(arguments);
         _instances.Add(instance);
         await instance.WaitForStandardErrorAsync($@"^Listening on 127\.0\.0\.1:{text}$");
+        if (agentPort is { } agentListening)
+        {
+            await instance.WaitForStandardErrorAsync($@"^Listening on 127\.0\.0\.1:{agentListening.ToString(CultureInfo.InvariantCulture)}$");
+        }
+
         return instance;
     }
 

@@ -14,14 +14,19 @@ internal static class TestCertificates
     /// <summary>A self-signed server certificate for localhost, 127.0.0.1 and ::1, shared by the tests.</summary>
     public static X509Certificate2 Server => s_server.Value;
 
-    public static X509Certificate2 CreateSelfSigned(string subject)
+    /// <summary>A self-signed server certificate for <paramref name="dnsName"/>, and for the loopback addresses when that is localhost.</summary>
+    public static X509Certificate2 CreateSelfSigned(string subject, string dnsName = "localhost")
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddIpAddress(IPAddress.IPv6Loopback);
+        names.AddDnsName(dnsName);
+        if (dnsName == "localhost")
+        {
+            names.AddIpAddress(IPAddress.Loopback);
+            names.AddIpAddress(IPAddress.IPv6Loopback);
+        }
+
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([s_serverAuth], critical: false));

@@ -38,8 +38,8 @@ public class TlsLayerTests
         });
 
         Assert.Equal("re: plain", reply);
-        Assert.Equal(RecordAlert, records[^1]);
-        Assert.Equal(RecordApplicationData, records[^2]);
+        Assert.Equal(TlsWire.Alert, records[^1]);
+        Assert.Equal(TlsWire.ApplicationData, records[^2]);
         Assert.Equal(ConnectionEndReason.ServerClosed, connection.EndReason);
     }
 
@@ -52,7 +52,7 @@ public class TlsLayerTests
             throw new InvalidOperationException("the handler failed");
         });
 
-        Assert.NotEqual(RecordAlert, records[^1]);
+        Assert.NotEqual(TlsWire.Alert, records[^1]);
         Assert.Equal(ConnectionEndReason.HandlerError, connection.EndReason);
     }
 
@@ -65,7 +65,7 @@ public class TlsLayerTests
         using var harness = new LayerHarness(listener => listener.Tls = new TlsOptions(TestCertificates.Server));
         var connection = new InMemoryConnection();
         var run = harness.RunAsync(connection, handler);
-        var wire = new RecordingStream(new DuplexPipeStream(connection.Client));
+        var wire = new TlsWire.RecordingStream(new DuplexPipeStream(connection.Client));
         await using var client = new SslStream(wire);
         await client.AuthenticateAsClientAsync(
             new SslClientAuthenticationOptions
@@ -88,66 +88,6 @@ public class TlsLayerTests
         }
 
         await run.WithTestTimeout();
-        return (Encoding.ASCII.GetString(reply.ToArray()), Records(wire.Received.ToArray()), connection);
-    }
-
-    private const byte RecordAlert = 0x15;
-    private const byte RecordApplicationData = 0x17;
-
-    /// <summary>The content type of each TLS record in <paramref name="bytes"/>.</summary>
-    private static List<byte> Records(byte[] bytes)
-    {
-        var types = new List<byte>();
-        for (var offset = 0; offset + 5 <= bytes.Length; offset += 5 + ((bytes[offset + 3] << 8) | bytes[offset + 4]))
-        {
-            types.Add(bytes[offset]);
-        }
-
-        return types;
-    }
-
-    private sealed class RecordingStream(Stream inner) : Stream
-    {
-        public MemoryStream Received { get; } = new();
-
-        public override bool CanRead => true;
-
-        public override bool CanWrite => true;
-
-        public override bool CanSeek => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var read = await inner.ReadAsync(buffer, cancellationToken);
-            Received.Write(buffer.Span[..read]);
-            return read;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-            inner.WriteAsync(buffer, cancellationToken);
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
+        return (Encoding.ASCII.GetString(reply.ToArray()), TlsWire.RecordTypes(wire.Received.ToArray()), connection);
     }
 }
