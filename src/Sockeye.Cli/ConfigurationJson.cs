@@ -47,6 +47,19 @@ internal static class ConfigurationJson
             return;
         }
 
+        // Children named 0, 1, 2, ... are how configuration keys a JSON array's items: write them back as one.
+        if (node.Children.Select((child, i) => child.Name == i.ToString(CultureInfo.InvariantCulture)).All(isIndex => isIndex))
+        {
+            writer.WriteStartArray();
+            foreach (var child in node.Children)
+            {
+                Write(writer, child);
+            }
+
+            writer.WriteEndArray();
+            return;
+        }
+
         writer.WriteStartObject();
         foreach (var child in node.Children)
         {
