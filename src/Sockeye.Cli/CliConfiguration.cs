@@ -94,7 +94,7 @@ internal sealed class CliConfiguration
     public IConfiguration ForServer(string defaultEndpointUrl)
     {
         var settings = Values(Root).Where(pair => IsUnder(pair.Key, SockeyeConfiguration.SectionName) && !IsUnder(pair.Key, ServeSection));
-        if (!Values(Root.GetSection(EndpointsSection)).Any())
+        if (!Root.GetSection(EndpointsSection).GetChildren().Any())
         {
             settings = settings.Append(new($"{EndpointsSection}:Default:Url", defaultEndpointUrl));
         }
@@ -110,8 +110,18 @@ internal sealed class CliConfiguration
         return index < 0 ? null : string.Join(ConfigurationPath.KeyDelimiter, segments[..index]);
     }
 
-    private static IEnumerable<KeyValuePair<string, string?>> Values(IConfiguration configuration) =>
-        configuration.AsEnumerable().Where(pair => pair.Value is not null);
+    /// <summary>
+    /// The settings, as keys and values. JSON's <c>null</c> is a key without a value, which copying values alone would
+    /// drop: it becomes the empty value, which clears a setting as <c>null</c> means to.
+    /// </summary>
+    private static IEnumerable<KeyValuePair<string, string?>> Values(IConfiguration configuration)
+    {
+        var pairs = configuration.AsEnumerable().ToList();
+        var sections = pairs.Select(pair => ConfigurationPath.GetParentPath(pair.Key)).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        return pairs
+            .Where(pair => pair.Value is not null || (!sections.Contains(pair.Key) && pair.Key.Contains(ConfigurationPath.KeyDelimiter, StringComparison.Ordinal)))
+            .Select(pair => new KeyValuePair<string, string?>(pair.Key, pair.Value ?? string.Empty));
+    }
 
     private static bool IsUnder(string key, string section) =>
         key.Length > section.Length && key[section.Length] == ':' && key.StartsWith(section, StringComparison.OrdinalIgnoreCase);

@@ -63,7 +63,8 @@ internal static class ServeCommand
         listenerFlags.AddTo(settings);
         settings.AddRule(result =>
         {
-            var framingName = result.GetValue(framing);
+            // A rule runs before defaults are filled in: a setting no source gives reads as null here.
+            var framingName = result.GetValue(framing) ?? FramingOptions.None;
             if (result.GetValue(handler) == EofEcho && framingName is not (FramingOptions.None or FramingOptions.Delimiter))
             {
                 result.AddError($"eof-echo reads one message ending in --delimiter; --framing {framingName} is for print and echo.");
@@ -114,6 +115,9 @@ internal static class ServeCommand
         // Disposed first: it stops the server and flushes the log lines.
         using var host = BuildHost(configuration, tool, output, listenerSettings);
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sockeye.Cli");
+
+        // Bad settings are an error of one line, with no log line before it.
+        CliHost.GetOptions(host);
         if (configuration.FilePath is { } file)
         {
             CliLog.ConfigurationRead(logger, file);
