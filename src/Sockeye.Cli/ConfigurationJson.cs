@@ -77,9 +77,10 @@ internal static class ConfigurationJson
         {
             writer.WriteNullValue();
         }
-        else if (value is "true" or "false")
+        else if (value.Equals("true", StringComparison.OrdinalIgnoreCase) || value.Equals("false", StringComparison.OrdinalIgnoreCase))
         {
-            writer.WriteBooleanValue(value == "true");
+            // JSON's true reads back as "True": a boolean either way.
+            writer.WriteBooleanValue(value.Equals("true", StringComparison.OrdinalIgnoreCase));
         }
         else if (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole)
             && whole.ToString(CultureInfo.InvariantCulture) == value)

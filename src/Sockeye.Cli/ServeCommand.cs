@@ -80,7 +80,7 @@ internal static class ServeCommand
         var printConfig = new Option<bool>("--print-config")
         {
             Description = "Print the configuration serve would run with, from every source and with every default, as JSON " +
-                $"(a {CliConfiguration.FileName} to start from); then exit.",
+                $"(an {CliConfiguration.FileName} to start from); then exit.",
         };
 
         var command = new Command("serve", "Run the server until Ctrl+C or SIGTERM, then stop gracefully.");

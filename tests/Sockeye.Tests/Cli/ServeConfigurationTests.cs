@@ -4,6 +4,8 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using Sockeye.Cli;
+using Sockeye.Hosting;
 using Sockeye.Tests.Infrastructure;
 
 namespace Sockeye.Tests.Cli;
@@ -194,6 +196,25 @@ public sealed class ServeConfigurationTests : IDisposable
         CliProcess.Signal(tool, PosixSignal.SIGTERM);
         Assert.Equal("STOPPING=1", await ReceiveAsync(notify));
         Assert.Equal(0, await shell.WaitForExitAsync());
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Docs_configuration_names_every_flag_with_its_key_and_every_server_setting()
+    {
+        ServeCommand.Create(out var settings);
+        var root = new DirectoryInfo(CliProcess.ToolPath);
+        while (!File.Exists(Path.Combine(root.FullName, "Sockeye.slnx")))
+        {
+            root = root.Parent!;
+        }
+
+        var rows = (await File.ReadAllLinesAsync(Path.Combine(root.FullName, "docs", "configuration.md"), TestContext.Current.CancellationToken))
+            .Where(line => line.StartsWith("| ", StringComparison.Ordinal)).ToList();
+
+        Assert.All(settings.SelectMany(binding => binding.Options.Select(option => (option.Name, binding.Key))), flag => Assert.True(
+            rows.Any(row => (row.Contains($"`{flag.Name}`", StringComparison.Ordinal) || row.Contains($"`{flag.Name} ", StringComparison.Ordinal)) && row.Contains($"`{flag.Key}", StringComparison.Ordinal)),
+            $"docs/configuration.md has no row with {flag.Name} and {flag.Key}"));
+        Assert.All(SockeyeConfiguration.ToConfiguration(new SocketServerOptions()), setting => Assert.Contains(rows, row => row.Contains($"`Sockeye:{setting.Key}`", StringComparison.Ordinal)));
     }
 
     private static async Task<string> ReceiveAsync(Socket socket)
