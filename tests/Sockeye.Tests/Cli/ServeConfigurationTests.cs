@@ -54,7 +54,10 @@ public sealed class ServeConfigurationTests : IDisposable
     [InlineData(true, true, "print", 3000)]
     public async Task Flags_override_the_environment_which_overrides_the_file(bool environment, bool flags, string handler, long maxMessageSize)
     {
-        var file = Write("""{ "Sockeye": { "MaxMessageSize": 1000, "IdleTimeout": 7, "Serve": { "Handler": "echo" } } }""");
+        var file = Write("""
+            { "Sockeye": { "Endpoints": { "Main": "tcp://127.0.0.1:7001" }, "MaxMessageSize": 1000, "IdleTimeout": 7,
+              "Serve": { "Handler": "echo", "ProxyProtocol": true, "TrustedProxies": [ "10.0.0.1" ] } } }
+            """);
         string[] arguments = ["serve", "--print-config", "--config", file, .. flags ? new[] { "--handler", "print", "--max-message-size", "3000" } : []];
         var run = await RunAsync(arguments, environment ? new() { ["SOCKEYE__SERVE__HANDLER"] = "eof-echo", ["SOCKEYE__MAXMESSAGESIZE"] = "2000" } : null);
 
@@ -62,8 +65,11 @@ public sealed class ServeConfigurationTests : IDisposable
         Assert.Equal(handler, sockeye.GetProperty("Serve").GetProperty("Handler").GetString());
         Assert.Equal(maxMessageSize, sockeye.GetProperty("MaxMessageSize").GetInt64());
 
-        // Set in the file only: neither the environment nor the flags' defaults touch it.
+        // Set in the file only: neither the environment nor the flags' defaults touch them.
         Assert.Equal(7, sockeye.GetProperty("IdleTimeout").GetDouble());
+        Assert.Equal("tcp://127.0.0.1:7001", sockeye.GetProperty("Endpoints").GetProperty("Main").GetString());
+        Assert.True(sockeye.GetProperty("Serve").GetProperty("ProxyProtocol").GetBoolean());
+        Assert.Equal("10.0.0.1/32", Assert.Single(sockeye.GetProperty("Serve").GetProperty("TrustedProxies").EnumerateArray()).GetString());
     }
 
     [Fact(Timeout = Timeouts.Process)]
