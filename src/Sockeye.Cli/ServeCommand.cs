@@ -93,6 +93,7 @@ internal static class ServeCommand
         command.SetAction((parse, cancellationToken) =>
         {
             var configuration = CliConfiguration.Load(parse.GetValue(config), Environment.GetEnvironmentVariables(), all.FlagsGiven(parse));
+            CheckEndpointHandlers(configuration.Root);
             var resolved = all.Resolve(configuration.Root);
             var tool = new ToolSettings(
                 resolved.GetValue(handler)!, resolved.GetValue(delimiter)!, resolved.GetValue(framing)!, resolved.GetValue(output)!,
@@ -145,6 +146,23 @@ internal static class ServeCommand
             .Select(pair => new KeyValuePair<string, string?>($"{Section}:{pair.Key}", pair.Value));
         Console.Out.WriteLine(ConfigurationJson.Write(endpoints.Concat(settings).Concat(toolValues)));
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// An endpoint may name its own handler; the library's error for an unknown name tells an application how to
+    /// register one, which a user of the tool cannot do, so the tool says which names it has.
+    /// </summary>
+    /// <exception cref="CliException">An endpoint names a handler the tool does not have.</exception>
+    private static void CheckEndpointHandlers(IConfiguration configuration)
+    {
+        foreach (var endpoint in configuration.GetSection($"{SockeyeConfiguration.SectionName}:Endpoints").GetChildren())
+        {
+            var name = endpoint.GetChildren().FirstOrDefault(setting => setting.Key.Equals("Handler", StringComparison.OrdinalIgnoreCase));
+            if (name is not null && name.Value is not (Print or EofEcho or Echo))
+            {
+                throw new CliException($"{name.Path} '{name.Value}': the handlers are {Print}, {EofEcho} and {Echo}.", ExitCodes.Usage);
+            }
+        }
     }
 
     private static IHost BuildHost(CliConfiguration configuration, ToolSettings tool, HandlerOutput output, Action<SocketServerOptions>? listenerSettings)

@@ -127,6 +127,7 @@ public sealed class ServeConfigurationTests : IDisposable
     [InlineData("""{ "Sockeye": { "Serve": { "Output": "xml" } } }""", null, "error: Sockeye:Serve:Output 'xml': Argument 'xml' not recognized. Must be one of: 'text' 'jsonl'")]
     [InlineData("""{ "Sockeye": { "Serve": { "Handler": "nope" } } }""", null, "error: Sockeye:Serve:Handler 'nope': Argument 'nope' not recognized. Must be one of: 'print' 'eof-echo' 'echo'")]
     [InlineData("""{ "Sockeye": { "Endpoints": { "Main": "udp://1.2.3.4:5" } } }""", null, "error: Sockeye:Endpoints:Main: ")]
+    [InlineData("""{ "Sockeye": { "Endpoints": { "Main": { "Url": "tcp://127.0.0.1:0", "Handler": "nope" } } } }""", null, "error: Sockeye:Endpoints:Main:Handler 'nope': the handlers are print, eof-echo and echo.")]
     [InlineData("""{ "Sockeye": { "MaxMesageSize": 10 } }""", null, "error: Sockeye:MaxMesageSize is not a setting here; the settings are ")]
     [InlineData("""{ "Sockeye": { "Serve": { "Handlr": "echo" } } }""", null, "error: Sockeye:Serve:Handlr is not a setting here; the settings are ")]
     [InlineData("{}", "abc", "error: Sockeye:IDLETIMEOUT: 'abc' is not a number of seconds")]
