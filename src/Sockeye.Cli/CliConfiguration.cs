@@ -17,16 +17,17 @@ internal sealed class CliConfiguration
     public const string ServeSection = SockeyeConfiguration.SectionName + ":Serve";
     private const string EndpointsSection = SockeyeConfiguration.SectionName + ":Endpoints";
 
-    private readonly IReadOnlyDictionary<string, string?> _flags;
-
-    private CliConfiguration(IConfigurationRoot root, IReadOnlyDictionary<string, string?> flags)
+    private CliConfiguration(IConfigurationRoot root, string? file)
     {
         Root = root;
-        _flags = flags;
+        FilePath = file;
     }
 
     /// <summary>Every source merged.</summary>
     public IConfigurationRoot Root { get; }
+
+    /// <summary>The file read, if there was one.</summary>
+    public string? FilePath { get; }
 
     /// <summary>The tool's own settings.</summary>
     public IConfigurationSection Serve => Root.GetSection(ServeSection);
@@ -47,23 +48,30 @@ internal sealed class CliConfiguration
         }
 
         var file = Path.GetFullPath(configFile ?? DefaultFile);
-        var builder = new ConfigurationBuilder();
+        var lower = new ConfigurationBuilder();
         if (File.Exists(file))
         {
-            builder.AddJsonFile(file, optional: false, reloadOnChange: false);
+            lower.AddJsonFile(file, optional: false, reloadOnChange: false);
         }
 
-        builder.AddInMemoryCollection(FromEnvironment(environment)).AddInMemoryCollection(flags);
+        IConfigurationRoot fileAndEnvironment;
         try
         {
-            return new CliConfiguration(builder.Build(), flags);
+            fileAndEnvironment = lower.AddInMemoryCollection(FromEnvironment(environment)).Build();
         }
         catch (InvalidDataException ex)
         {
             // "Failed to load configuration from file ..." wraps "Could not parse the JSON file", which wraps the
             // parser's message: the one that says where the JSON is wrong.
-            throw new CliException($"{file}: {OneLine(ex.GetBaseException().Message)}", ExitCodes.Usage);
+            throw new CliException($"{file}: {FlagParser.OneLine(ex.GetBaseException().Message)}", ExitCodes.Usage);
         }
+
+        // A list the flags give (endpoints, trusted proxies) replaces the configured one rather than merging into it
+        // item by item, as layered configuration otherwise would.
+        var replaced = flags.Keys.Select(ListSection).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        var kept = Values(fileAndEnvironment).Where(pair => !replaced.Any(section => IsUnder(pair.Key, section)));
+        var root = new ConfigurationBuilder().AddInMemoryCollection(kept).AddInMemoryCollection(flags).Build();
+        return new CliConfiguration(root, File.Exists(file) ? file : null);
     }
 
     /// <summary><c>SOCKEYE__MAXMESSAGESIZE=100</c> is <c>Sockeye:MAXMESSAGESIZE</c>; keys are not case-sensitive.</summary>
@@ -80,30 +88,41 @@ internal sealed class CliConfiguration
     }
 
     /// <summary>
-    /// The configuration the server reads: the <c>Sockeye</c> section without the tool's own settings. Endpoints
-    /// given as flags replace the configured ones rather than add to them; with none anywhere,
-    /// <paramref name="defaultEndpointUrl"/> is the one.
+    /// The configuration the server reads: the <c>Sockeye</c> section without the tool's own settings; with no endpoint
+    /// anywhere, <paramref name="defaultEndpointUrl"/> is the one.
     /// </summary>
     public IConfiguration ForServer(string defaultEndpointUrl)
     {
-        var settings = Values(Root).Where(pair => IsUnder(pair.Key, SockeyeConfiguration.SectionName) && !IsUnder(pair.Key, ServeSection) && !IsUnder(pair.Key, EndpointsSection));
-        var endpoints = _flags.Keys.Any(key => IsUnder(key, EndpointsSection))
-            ? _flags.Where(pair => IsUnder(pair.Key, EndpointsSection))
-            : Values(Root.GetSection(EndpointsSection));
-        if (!endpoints.Any())
+        var settings = Values(Root).Where(pair => IsUnder(pair.Key, SockeyeConfiguration.SectionName) && !IsUnder(pair.Key, ServeSection));
+        if (!Root.GetSection(EndpointsSection).GetChildren().Any())
         {
-            endpoints = [new($"{EndpointsSection}:Default:Url", defaultEndpointUrl)];
+            settings = settings.Append(new($"{EndpointsSection}:Default:Url", defaultEndpointUrl));
         }
 
-        return new ConfigurationBuilder().AddInMemoryCollection(settings.Concat(endpoints)).Build();
+        return new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
     }
 
-    private static IEnumerable<KeyValuePair<string, string?>> Values(IConfiguration configuration) =>
-        configuration.AsEnumerable().Where(pair => pair.Value is not null);
+    /// <summary>The section of the list an indexed key is an item of: <c>Sockeye:Endpoints</c> for <c>Sockeye:Endpoints:0:Url</c>.</summary>
+    private static string? ListSection(string key)
+    {
+        var segments = key.Split(ConfigurationPath.KeyDelimiter);
+        var index = Array.FindIndex(segments, 1, segment => segment.Length > 0 && segment.All(char.IsAsciiDigit));
+        return index < 0 ? null : string.Join(ConfigurationPath.KeyDelimiter, segments[..index]);
+    }
+
+    /// <summary>
+    /// The settings, as keys and values. JSON's <c>null</c> is a key without a value, which copying values alone would
+    /// drop: it becomes the empty value, which clears a setting as <c>null</c> means to.
+    /// </summary>
+    private static IEnumerable<KeyValuePair<string, string?>> Values(IConfiguration configuration)
+    {
+        var pairs = configuration.AsEnumerable().ToList();
+        var sections = pairs.Select(pair => ConfigurationPath.GetParentPath(pair.Key)).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        return pairs
+            .Where(pair => pair.Value is not null || (!sections.Contains(pair.Key) && pair.Key.Contains(ConfigurationPath.KeyDelimiter, StringComparison.Ordinal)))
+            .Select(pair => new KeyValuePair<string, string?>(pair.Key, pair.Value ?? string.Empty));
+    }
 
     private static bool IsUnder(string key, string section) =>
         key.Length > section.Length && key[section.Length] == ':' && key.StartsWith(section, StringComparison.OrdinalIgnoreCase);
-
-    private static string OneLine(string text) =>
-        string.Join(' ', text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -53,7 +53,7 @@ internal static class CliHost
         }
         catch (OptionsValidationException ex)
         {
-            throw new CliException(ex.Message, ExitCodes.Usage);
+            throw Usage(ex);
         }
         catch (IOException ex)
         {
@@ -70,6 +70,22 @@ internal static class CliHost
         onStopping();
         await host.StopAsync(abort);
     }
+
+    /// <summary>The server's options as the host would start it with them: configured, then checked.</summary>
+    /// <exception cref="CliException">The configuration is not valid.</exception>
+    public static SocketServerOptions GetOptions(IHost host)
+    {
+        try
+        {
+            return host.Services.GetRequiredService<IOptions<SocketServerOptions>>().Value;
+        }
+        catch (OptionsValidationException ex)
+        {
+            throw Usage(ex);
+        }
+    }
+
+    private static CliException Usage(OptionsValidationException exception) => new(exception.Message, ExitCodes.Usage);
 
     /// <summary>The host's lifetime outside systemd: it waits for nothing; signals are the tool's (<see cref="ShutdownSignal"/>).</summary>
     private sealed class SignalsAreTheToolsLifetime : IHostLifetime

@@ -7,4 +7,7 @@ internal static partial class CliLog
 {
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Shutting down; press Ctrl+C again to stop at once")]
     public static partial void ShuttingDown(ILogger logger);
+
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Configuration from {Path}")]
+    public static partial void ConfigurationRead(ILogger logger, string path);
 }

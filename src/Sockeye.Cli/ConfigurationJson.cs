@@ -47,6 +47,19 @@ internal static class ConfigurationJson
             return;
         }
 
+        // Children named 0, 1, 2, ... are how configuration keys a JSON array's items: write them back as one.
+        if (node.Children.Select((child, i) => child.Name == i.ToString(CultureInfo.InvariantCulture)).All(isIndex => isIndex))
+        {
+            writer.WriteStartArray();
+            foreach (var child in node.Children)
+            {
+                Write(writer, child);
+            }
+
+            writer.WriteEndArray();
+            return;
+        }
+
         writer.WriteStartObject();
         foreach (var child in node.Children)
         {
@@ -64,9 +77,10 @@ internal static class ConfigurationJson
         {
             writer.WriteNullValue();
         }
-        else if (value is "true" or "false")
+        else if (value.Equals("true", StringComparison.OrdinalIgnoreCase) || value.Equals("false", StringComparison.OrdinalIgnoreCase))
         {
-            writer.WriteBooleanValue(value == "true");
+            // JSON's true reads back as "True": a boolean either way.
+            writer.WriteBooleanValue(value.Equals("true", StringComparison.OrdinalIgnoreCase));
         }
         else if (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole)
             && whole.ToString(CultureInfo.InvariantCulture) == value)

@@ -5,8 +5,9 @@ using Sockeye.Handlers;
 namespace Sockeye.Cli;
 
 /// <summary>
-/// <c>serve</c>'s flags for leaving a load balancer's rotation before stopping: <c>--drain-delay</c>, and
-/// <c>--agent-port</c>, where HAProxy's agent check hears "ready" or "drain".
+/// <c>serve</c>'s flags for leaving a load balancer's rotation before stopping: <c>--drain-delay</c>
+/// (<c>Sockeye:DrainDelay</c>), and <c>--agent-port</c> (<c>Sockeye:Serve:AgentPort</c>), where HAProxy's agent check
+/// hears "ready" or "drain".
 /// </summary>
 internal sealed class DrainFlags
 {
@@ -23,23 +24,26 @@ internal sealed class DrainFlags
         CustomParser = result => CommonOptions.ParsePort(result, "--agent-port"),
     };
 
-    /// <summary>Adds the flags to <paramref name="command"/> and returns them, to apply once it is parsed.</summary>
-    public static DrainFlags AddTo(Command command)
-    {
-        var flags = new DrainFlags();
-        command.Options.Add(flags._drainDelay);
-        command.Options.Add(flags._agentPort);
-        return flags;
-    }
+    /// <summary>The flags, each with the configuration key it sets.</summary>
+    public IEnumerable<IConfigBinding> Bindings =>
+    [
+        ServeSettings.Server(_drainDelay, nameof(SocketServerOptions.DrainDelay), (o, value) => o.DrainDelay = TimeSpan.FromSeconds(value)),
+        ServeSettings.Tool(_agentPort, "AgentPort"),
+    ];
 
     /// <summary>
-    /// Sets the drain delay, and adds the agent's listeners. Call it after every other listener flag: the agent's
-    /// listeners take none of them.
+    /// What adds the agent's listeners, from the settings of every source. Run it after every other listener exists:
+    /// the agent listens on their addresses, and takes none of their settings.
     /// </summary>
-    public void Apply(ParseResult parse, SocketServerOptions options)
+    public Action<SocketServerOptions> Prepare(ParseResult settings)
     {
-        options.DrainDelay = TimeSpan.FromSeconds(parse.GetValue(_drainDelay));
-        if (parse.GetValue(_agentPort) is not { } port)
+        var port = settings.GetValue(_agentPort);
+        return options => AddAgent(options, port);
+    }
+
+    private static void AddAgent(SocketServerOptions options, int? agentPort)
+    {
+        if (agentPort is not { } port)
         {
             return;
         }

@@ -6,18 +6,12 @@ using Sockeye.Protocols;
 namespace Sockeye.Cli;
 
 /// <summary>
-/// <c>sockeye serve</c>'s listener flags: Unix domain sockets, SO_REUSEPORT, the PROXY protocol and TLS. They apply to
-/// every listener the command creates.
+/// <c>sockeye serve</c>'s listener flags: SO_REUSEPORT, the PROXY protocol and TLS. They apply to every listener serve
+/// opens, configured or given as flags (<see cref="EndpointFlags"/>), and are settings of the tool's own under
+/// <c>Sockeye:Serve</c>.
 /// </summary>
 internal sealed class ListenerFlags
 {
-    private readonly Option<string[]> _unix = new("--unix")
-    {
-        Description = "Also listen on a Unix domain socket at PATH; repeat for more. Without --host, listen only on the socket(s). " +
-            "The file is removed when the server stops.",
-        HelpName = "PATH",
-    };
-
     private readonly Option<bool> _reusePort = new("--reuse-port")
     {
         Description = "Set SO_REUSEPORT, so several processes can listen on the same port and the kernel spreads connections among them (Linux).",
@@ -83,19 +77,27 @@ internal sealed class ListenerFlags
     private readonly Option<double> _tlsHandshakeTimeout = CommonOptions.Seconds(
         "--tls-handshake-timeout", "How long a client has to complete the TLS handshake.", 10);
 
-    /// <summary>Adds the flags, and the rules about which go together, to <paramref name="command"/>.</summary>
-    public void AddTo(Command command)
+    /// <summary>Adds the flags, and the rules about which go together, to <paramref name="settings"/>.</summary>
+    public void AddTo(ServeSettings settings)
     {
-        foreach (var option in (Option[])[_unix, _reusePort, _proxyProtocol, _trustedProxies, _proxyHeaderTimeout,
-            _tlsCertificate, _tlsKey, _tlsPasswordFile, _tlsClientCa, _tlsHandshakeTimeout])
-        {
-            command.Options.Add(option);
-        }
+        settings.Add(
+        [
+            ServeSettings.Tool(_reusePort, "ReusePort"),
+            ServeSettings.Tool(_proxyProtocol, "ProxyProtocol"),
+            ServeSettings.ToolList(_trustedProxies, "TrustedProxies"),
+            ServeSettings.Tool(_proxyHeaderTimeout, "ProxyHeaderTimeout"),
+            ServeSettings.Tool(_tlsCertificate, "TlsCertificate"),
+            ServeSettings.Tool(_tlsKey, "TlsKey"),
+            ServeSettings.Tool(_tlsPasswordFile, "TlsPasswordFile"),
+            ServeSettings.Tool(_tlsClientCa, "TlsClientCa"),
+            ServeSettings.Tool(_tlsHandshakeTimeout, "TlsHandshakeTimeout"),
+        ]);
 
-        command.Validators.Add(result =>
+        settings.AddRule(result =>
         {
-            // Read what was given, not the parsed values: an invalid --trusted-proxy has its own error already.
-            var proxyProtocol = result.GetResult(_proxyProtocol) is { Implicit: false };
+            var proxyProtocol = result.GetValue(_proxyProtocol);
+
+            // Whether proxies were given, not their parsed values: an invalid --trusted-proxy has its own error already.
             var trusted = result.GetResult(_trustedProxies) is { Tokens.Count: > 0 };
             if (proxyProtocol && !trusted)
             {
@@ -117,27 +119,28 @@ internal sealed class ListenerFlags
         });
     }
 
-    /// <summary>Adds the Unix socket listeners and sets the PROXY protocol and TLS on every listener.</summary>
+    /// <summary>
+    /// Loads what the settings name (certificate, key, password) now, so a bad file is an error before the server
+    /// starts, and returns how to set the PROXY protocol, TLS and SO_REUSEPORT on every listener.
+    /// </summary>
+    /// <param name="settings">The tool's settings from every source (<see cref="ServeSettings.Resolve"/>).</param>
     /// <exception cref="CliException">A certificate, key or password file cannot be used.</exception>
-    public void Apply(ParseResult parse, SocketServerOptions options)
+    public Action<SocketServerOptions> Prepare(ParseResult settings)
     {
-        foreach (var path in parse.GetValue(_unix) ?? [])
+        var reusePort = settings.GetValue(_reusePort);
+        var proxyProtocol = settings.GetValue(_proxyProtocol) ? ReadProxyProtocol(settings) : null;
+        var tls = settings.GetValue(_tlsCertificate) is { } certificate ? LoadTls(settings, certificate) : null;
+        return options =>
         {
-            options.Listen(new UnixDomainSocketEndPoint(Path.GetFullPath(path)));
-        }
-
-        var proxyProtocol = parse.GetValue(_proxyProtocol) ? ReadProxyProtocol(parse) : null;
-        var tls = parse.GetValue(_tlsCertificate) is { } certificate ? LoadTls(parse, certificate) : null;
-        foreach (var listener in options.Listeners)
-        {
-            listener.ReusePort = parse.GetValue(_reusePort) && listener.EndPoint is IPEndPoint;
-            listener.ProxyProtocol = proxyProtocol;
-            listener.Tls = tls;
-        }
+            foreach (var listener in options.Listeners)
+            {
+                // On, the flag holds for every TCP listener; off, an endpoint's own ReusePort setting stands.
+                listener.ReusePort |= reusePort && listener.EndPoint is IPEndPoint;
+                listener.ProxyProtocol = proxyProtocol;
+                listener.Tls = tls;
+            }
+        };
     }
-
-    /// <summary>Whether the command line names a Unix socket, so the default TCP listener is left out.</summary>
-    public bool HasUnixSockets(ParseResult parse) => parse.GetValue(_unix) is { Length: > 0 };
 
     /// <summary>
     /// An address (a network of one) or a network in CIDR form. A network with bits set past its prefix is refused

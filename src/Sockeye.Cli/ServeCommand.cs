@@ -1,31 +1,37 @@
 using System.CommandLine;
-using System.Net;
 using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Sockeye.Framing;
 using Sockeye.Handlers;
+using Sockeye.Hosting;
 
 namespace Sockeye.Cli;
 
-/// <summary><c>sockeye serve</c>: the seed's server and its companions, as built-in handlers.</summary>
+/// <summary>
+/// <c>sockeye serve</c>: the seed's server and its companions, as built-in handlers, run in the .NET Generic Host and
+/// configured from <c>appsettings.json</c> (or <c>--config</c>), then <c>SOCKEYE__</c> variables, then flags.
+/// </summary>
 internal static class ServeCommand
 {
-    public static Command Create()
+    private const string Print = "print";
+    private const string EofEcho = "eof-echo";
+    private const string Echo = "echo";
+
+    public static Command Create() => Create(out _);
+
+    /// <param name="settings">Every flag and its configuration key.</param>
+    internal static Command Create(out ServeSettings settings)
     {
-        var hosts = new Option<string[]>("--host")
-        {
-            Description = "An address to listen on; repeat for more. The default, localhost, is 127.0.0.1 and ::1. " +
-                "Use 0.0.0.0 or :: to accept connections from other machines.",
-            HelpName = "ADDR",
-        };
-        var port = CommonOptions.Port("The port to listen on; 0 picks a free one, shown in the 'Listening on' line.");
         var handler = new Option<string>("--handler")
         {
             Description = "print: the seed, prints what each client sent once it ends its side. " +
                 "eof-echo: the companion, echoes one message ending in the delimiter. echo: sends every byte back, or with --framing each message.",
-            DefaultValueFactory = _ => "print",
+            DefaultValueFactory = _ => Print,
             HelpName = "NAME",
-        }.AcceptOnlyFromAmong("print", "eof-echo", "echo");
+        }.AcceptOnlyFromAmong(Print, EofEcho, Echo);
         var delimiter = FramingOptions.DelimiterText("The text that ends a message for eof-echo and --framing delimiter.");
         var framing = FramingOptions.Framing("How print and echo find messages in what a client sends; eof-echo always uses --delimiter.");
         var maxMessageSize = CommonOptions.ByteSize(
@@ -37,105 +43,163 @@ internal static class ServeCommand
             HelpName = "FORMAT",
         }.AcceptOnlyFromAmong("text", "jsonl");
         var logLevel = CommonOptions.LogLevel();
+        var logFormat = ConsoleLogging.FormatOption();
         var listenerFlags = new ListenerFlags();
+        var drainFlags = new DrainFlags();
 
-        var command = new Command("serve", "Run the server until Ctrl+C or SIGTERM, then stop gracefully.")
+        // Every flag is a configuration key: add a flag here, in one line, and the file, the environment and
+        // --print-config know it too.
+        settings = new ServeSettings
         {
-            hosts, port, handler, delimiter, output, logLevel, framing, maxMessageSize,
+            new EndpointFlags(),
+            ServeSettings.Tool(handler, "Handler"),
+            ServeSettings.Tool(delimiter, "Delimiter"),
+            ServeSettings.Tool(output, "Output"),
+            ServeSettings.Tool(logLevel, "LogLevel"),
+            ServeSettings.Tool(logFormat, "LogFormat", format => format == LogFormat.Json ? "json" : "simple"),
+            ServeSettings.Tool(framing, "Framing"),
+            ServeSettings.Server(maxMessageSize, nameof(SocketServerOptions.MaxMessageSize), (o, size) => o.MaxMessageSize = size.Bytes),
+            new ServeLimits().Bindings,
+            drainFlags.Bindings,
         };
-        var limits = new ServeLimits();
-        limits.AddTo(command);
-        listenerFlags.AddTo(command);
-        var drainFlags = DrainFlags.AddTo(command);
-        command.SetAction((parse, cancellationToken) => RunAsync(
-            limits.Read(parse),
-            parse.GetValue(hosts) ?? [],
-            parse.GetValue(port),
-            parse.GetValue(handler)!,
-            parse.GetValue(delimiter)!,
-            parse.GetValue(output)!,
-            parse.GetValue(logLevel),
-            parse.GetValue(framing)!,
-            parse.GetValue(maxMessageSize),
-            options => { listenerFlags.Apply(parse, options); drainFlags.Apply(parse, options); },
-            listenerFlags.HasUnixSockets(parse)));
+        listenerFlags.AddTo(settings);
+        settings.AddRule(result =>
+        {
+            // A rule runs before defaults are filled in: a setting no source gives reads as null here.
+            var framingName = result.GetValue(framing) ?? FramingOptions.None;
+            if (result.GetValue(handler) == EofEcho && framingName is not (FramingOptions.None or FramingOptions.Delimiter))
+            {
+                result.AddError($"eof-echo reads one message ending in --delimiter; --framing {framingName} is for print and echo.");
+            }
+        });
+
+        var config = new Option<string>("--config")
+        {
+            Description = $"Read the configuration from this JSON file instead of {CliConfiguration.FileName} beside the tool. " +
+                "SOCKEYE__ environment variables override it, and flags override both.",
+            HelpName = "FILE",
+        };
+        var printConfig = new Option<bool>("--print-config")
+        {
+            Description = "Print the configuration serve would run with, from every source and with every default, as JSON " +
+                $"(an {CliConfiguration.FileName} to start from); then exit.",
+        };
+
+        var command = new Command("serve", "Run the server until Ctrl+C or SIGTERM, then stop gracefully.");
+        foreach (var option in settings.Options.Append(config).Append(printConfig))
+        {
+            command.Options.Add(option);
+        }
+
+        var all = settings;
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var configuration = CliConfiguration.Load(parse.GetValue(config), Environment.GetEnvironmentVariables(), all.FlagsGiven(parse));
+            CheckEndpointHandlers(configuration.Root);
+            var resolved = all.Resolve(configuration.Root);
+            var tool = new ToolSettings(
+                resolved.GetValue(handler)!, resolved.GetValue(delimiter)!, resolved.GetValue(framing)!, resolved.GetValue(output)!,
+                resolved.GetValue(logLevel), resolved.GetValue(logFormat));
+            return parse.GetValue(printConfig)
+                ? Task.FromResult(PrintConfig(configuration, tool, all.Effective(resolved)))
+                : RunAsync(configuration, tool, listenerFlags.Prepare(resolved) + drainFlags.Prepare(resolved));
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(
-        Action<SocketServerOptions> applyLimits, string[] hosts, int port, string handlerName, string delimiter, string outputFormat, LogLevel logLevel,
-        string framing, ByteSize maxMessageSize, Action<SocketServerOptions> applyListenerFlags, bool hasUnixSockets)
+    private static async Task<int> RunAsync(CliConfiguration configuration, ToolSettings tool, Action<SocketServerOptions> listenerSettings)
     {
-        // The console format shows no scopes, and the server's own connection lines carry the id in their text: a scope
-        // per connection would cost every connection memory for nothing.
-        var options = new SocketServerOptions { MaxMessageSize = maxMessageSize.Bytes, ConnectionLogScope = false };
-        applyLimits(options);
-        if (hosts.Length > 0 || !hasUnixSockets)
-        {
-            AddListeners(options, hosts, port);
-        }
-
-        applyListenerFlags(options);
-        var framer = FramingOptions.Create(framing, delimiter);
-        if (handlerName == "eof-echo" && framing is not (FramingOptions.None or FramingOptions.Delimiter))
-        {
-            throw new CliException($"eof-echo reads one message ending in --delimiter; --framing {framing} is for print and echo.", ExitCodes.Usage);
-        }
-
         using var signal = new ShutdownSignal();
-        using var loggerFactory = ConsoleLogging.Create(logLevel);
-        var logger = loggerFactory.CreateLogger("Sockeye.Cli");
 
         // Standard output is buffered and flushed by the handler output whenever its queue runs empty.
         var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
-        await using var output = outputFormat == "jsonl" ? HandlerOutput.JsonLines(stdout) : HandlerOutput.Text(stdout);
-        ConnectionHandler handler = handlerName switch
-        {
-            "eof-echo" => new EofEchoHandler(output, delimiter),
-            "echo" => framer is null ? new EchoHandler() : new EchoHandler(framer),
-            _ => framer is null ? new PrintHandler(output) : new PrintHandler(output, framer),
-        };
+        await using var output = tool.Output == "jsonl" ? HandlerOutput.JsonLines(stdout) : HandlerOutput.Text(stdout);
 
-        var server = new SocketServer(options, handler, loggerFactory);
-        try
+        // Disposed first: it stops the server and flushes the log lines.
+        using var host = BuildHost(configuration, tool, output, listenerSettings);
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sockeye.Cli");
+
+        // Bad settings are an error of one line, with no log line before it.
+        CliHost.GetOptions(host);
+        if (configuration.FilePath is { } file)
         {
-            await server.StartAsync();
-        }
-        catch (IOException ex)
-        {
-            throw new CliException(ex.Message);
+            CliLog.ConfigurationRead(logger, file);
         }
 
-        await signal.StopRequested;
-        CliLog.ShuttingDown(logger);
-        await server.StopAsync(signal.AbortRequested);
+        await CliHost.RunAsync(host, signal.StopRequested, () => CliLog.ShuttingDown(logger), signal.AbortRequested);
         return ExitCodes.Success;
     }
 
-    private static void AddListeners(SocketServerOptions options, string[] hosts, int port)
+    /// <summary>
+    /// Writes the configuration in effect as an appsettings.json: the endpoints as configured, every server setting as
+    /// the server would run with it (checked as at start-up), and the tool's own settings.
+    /// </summary>
+    private static int PrintConfig(CliConfiguration configuration, ToolSettings tool, IEnumerable<KeyValuePair<string, string?>> toolValues)
     {
-        if (hosts.Length == 0)
-        {
-            options.ListenLocalhost(port);
-            return;
-        }
+        using var host = BuildHost(configuration, tool, HandlerOutput.Null, listenerSettings: null);
+        var options = CliHost.GetOptions(host);
+        const string Section = SockeyeConfiguration.SectionName;
+        var endpoints = configuration.ForServer(EndpointFlags.DefaultUrl).GetSection($"{Section}:Endpoints").AsEnumerable(makePathsRelative: true)
+            .Where(pair => pair.Value is not null)
+            .OrderBy(pair => pair.Key, StringComparer.Ordinal)
+            .Select(pair => new KeyValuePair<string, string?>($"{Section}:Endpoints:{pair.Key}", pair.Value));
+        var settings = SockeyeConfiguration.ToConfiguration(options)
+            .Where(pair => !pair.Key.StartsWith("Endpoints:", StringComparison.Ordinal))
+            .Select(pair => new KeyValuePair<string, string?>($"{Section}:{pair.Key}", pair.Value));
+        Console.Out.WriteLine(ConfigurationJson.Write(endpoints.Concat(settings).Concat(toolValues)));
+        return ExitCodes.Success;
+    }
 
-        foreach (var host in hosts)
+    /// <summary>
+    /// An endpoint may name its own handler; the library's error for an unknown name tells an application how to
+    /// register one, which a user of the tool cannot do, so the tool says which names it has.
+    /// </summary>
+    /// <exception cref="CliException">An endpoint names a handler the tool does not have.</exception>
+    private static void CheckEndpointHandlers(IConfiguration configuration)
+    {
+        foreach (var endpoint in configuration.GetSection($"{SockeyeConfiguration.SectionName}:Endpoints").GetChildren())
         {
-            if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+            var name = endpoint.GetChildren().FirstOrDefault(setting => setting.Key.Equals("Handler", StringComparison.OrdinalIgnoreCase));
+            if (name is not null && name.Value is not (Print or EofEcho or Echo))
             {
-                options.ListenLocalhost(port);
-            }
-            else if (IPAddress.TryParse(host.AsSpan().Trim("[]"), out var address))
-            {
-                options.Listen(address, port);
-            }
-            else
-            {
-                throw new CliException(
-                    $"--host '{host}' is not an IP address or localhost; use 0.0.0.0 or :: to listen on every address.",
-                    ExitCodes.Usage);
+                throw new CliException($"{name.Path} '{name.Value}': the handlers are {Print}, {EofEcho} and {Echo}.", ExitCodes.Usage);
             }
         }
     }
+
+    private static IHost BuildHost(CliConfiguration configuration, ToolSettings tool, HandlerOutput output, Action<SocketServerOptions>? listenerSettings)
+    {
+        var framer = FramingOptions.Create(tool.Framing, tool.Delimiter);
+        ConnectionHandler Create(string name) => name switch
+        {
+            EofEcho => new EofEchoHandler(output, tool.Delimiter),
+            Echo => framer is null ? new EchoHandler() : new EchoHandler(framer),
+            _ => framer is null ? new PrintHandler(output) : new PrintHandler(output, framer),
+        };
+
+        return CliHost.Build(
+            configuration.ForServer(EndpointFlags.DefaultUrl),
+            _ => Create(tool.Handler),
+            logging => ConsoleLogging.Configure(logging, tool.LogLevel, tool.LogFormat),
+            sockeye =>
+            {
+                // An endpoint in the configuration may name its own: "Handler": "echo".
+                foreach (var name in (string[])[Print, EofEcho, Echo])
+                {
+                    sockeye.AddHandler(name, _ => Create(name));
+                }
+
+                if (listenerSettings is not null)
+                {
+                    sockeye.Configure(listenerSettings);
+                }
+
+                // Only the JSON format shows scopes, and the server's own connection lines carry the id in their text:
+                // elsewhere a scope per connection would cost every connection memory for nothing.
+                sockeye.Configure(options => options.ConnectionLogScope = tool.LogFormat == LogFormat.Json);
+            });
+    }
+
+    /// <summary>The tool's own settings, from every source.</summary>
+    private sealed record ToolSettings(string Handler, string Delimiter, string Framing, string Output, LogLevel LogLevel, LogFormat LogFormat);
 }

@@ -5,7 +5,8 @@ namespace Sockeye.Cli;
 
 /// <summary>
 /// <c>serve</c>'s limits and timeouts: one flag per <see cref="SocketServerOptions"/> limit, each defaulting to the
-/// library's default (safe for untrusted clients) and showing it in <c>--help</c>.
+/// library's default (safe for untrusted clients) and showing it in <c>--help</c>, and each setting the configuration
+/// key of that limit, so a flag overrides <c>appsettings.json</c> and the environment.
 /// </summary>
 internal sealed class ServeLimits
 {
@@ -73,41 +74,18 @@ internal sealed class ServeLimits
         "--drain-timeout", "On SIGTERM or Ctrl+C, how long connections get to finish before they are aborted.",
         s_defaults.ShutdownTimeout.TotalSeconds, ZeroSeconds.Immediately);
 
-    public void AddTo(Command command)
-    {
-        command.Options.Add(_maxConnections);
-        command.Options.Add(_idleTimeout);
-        command.Options.Add(_minDataRate);
-        command.Options.Add(_minDataRateGrace);
-        command.Options.Add(_maxReceiveBuffer);
-        command.Options.Add(_maxSendBuffer);
-        command.Options.Add(_writeTimeout);
-        command.Options.Add(_drainTimeout);
-    }
-
-    /// <summary>What the command line says, as a change to apply to the server's options.</summary>
-    public Action<SocketServerOptions> Read(ParseResult parse)
-    {
-        var maxConnections = parse.GetValue(_maxConnections);
-        var idle = parse.GetValue(_idleTimeout);
-        var minDataRate = parse.GetValue(_minDataRate);
-        var grace = parse.GetValue(_minDataRateGrace);
-        var receiveBuffer = parse.GetValue(_maxReceiveBuffer);
-        var sendBuffer = parse.GetValue(_maxSendBuffer);
-        var write = parse.GetValue(_writeTimeout);
-        var drain = parse.GetValue(_drainTimeout);
-        return options =>
-        {
-            options.MaxConnections = maxConnections == 0 ? null : maxConnections;
-            options.IdleTimeout = OffWhenZero(idle);
-            options.MinDataRate = minDataRate;
-            options.MinDataRateGracePeriod = TimeSpan.FromSeconds(grace);
-            options.MaxReceiveBufferSize = receiveBuffer.Bytes;
-            options.MaxSendBufferSize = sendBuffer.Bytes;
-            options.WriteTimeout = OffWhenZero(write);
-            options.ShutdownTimeout = TimeSpan.FromSeconds(drain);
-        };
-    }
+    /// <summary>The flags, each as the <see cref="SocketServerOptions"/> setting it sets.</summary>
+    public IEnumerable<IConfigBinding> Bindings =>
+    [
+        ServeSettings.Server(_maxConnections, nameof(SocketServerOptions.MaxConnections), (o, value) => o.MaxConnections = value == 0 ? null : value),
+        ServeSettings.Server(_idleTimeout, nameof(SocketServerOptions.IdleTimeout), (o, value) => o.IdleTimeout = OffWhenZero(value)),
+        ServeSettings.Server(_minDataRate, nameof(SocketServerOptions.MinDataRate), (o, value) => o.MinDataRate = value),
+        ServeSettings.Server(_minDataRateGrace, nameof(SocketServerOptions.MinDataRateGracePeriod), (o, value) => o.MinDataRateGracePeriod = TimeSpan.FromSeconds(value)),
+        ServeSettings.Server(_maxReceiveBuffer, nameof(SocketServerOptions.MaxReceiveBufferSize), (o, value) => o.MaxReceiveBufferSize = value.Bytes),
+        ServeSettings.Server(_maxSendBuffer, nameof(SocketServerOptions.MaxSendBufferSize), (o, value) => o.MaxSendBufferSize = value.Bytes),
+        ServeSettings.Server(_writeTimeout, nameof(SocketServerOptions.WriteTimeout), (o, value) => o.WriteTimeout = OffWhenZero(value)),
+        ServeSettings.Server(_drainTimeout, nameof(SocketServerOptions.ShutdownTimeout), (o, value) => o.ShutdownTimeout = TimeSpan.FromSeconds(value)),
+    ];
 
     private static TimeSpan OffWhenZero(double seconds) => seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds);
 }
