@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
@@ -28,6 +29,9 @@ internal interface IEventLoopWork
 internal sealed unsafe class EventLoop : IDisposable
 {
     private const int MaxEvents = 256;
+
+    // How long a loop polls after work before it sleeps (SOCKEYE_EPOLL_SPIN_US, microseconds; 0 never polls).
+    private static readonly long s_spinTicks = SpinTicks();
 
     // The eventfd's own registration carries this instead of a descriptor number.
     private const ulong WakeToken = ulong.MaxValue;
@@ -121,6 +125,13 @@ internal sealed unsafe class EventLoop : IDisposable
 
     public bool IsLoopThread => Thread.CurrentThread == _thread;
 
+    private static long SpinTicks()
+    {
+        var text = Environment.GetEnvironmentVariable("SOCKEYE_EPOLL_SPIN_US");
+        var microseconds = int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 50;
+        return microseconds * Stopwatch.Frequency / 1_000_000;
+    }
+
     public void Dispose()
     {
         _stopping = true;
@@ -153,9 +164,20 @@ internal sealed unsafe class EventLoop : IDisposable
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));
         try
         {
+            var spinUntil = 0L;
             while (!_stopping)
             {
-                var count = LinuxNative.epoll_wait(_epoll, events, MaxEvents, -1);
+                // Right after work, poll for a little while before sleeping: a client that answers at once finds the
+                // loop awake, not paying a wake-up per message. Yielding between polls leaves the core to the threads
+                // that handle what the loop dispatched.
+                var spinning = s_spinTicks > 0 && Stopwatch.GetTimestamp() < spinUntil;
+                var count = LinuxNative.epoll_wait(_epoll, events, MaxEvents, spinning ? 0 : -1);
+                if (count == 0)
+                {
+                    Thread.Yield();
+                    continue;
+                }
+
                 if (count < 0)
                 {
                     if (LinuxNative.LastError == LinuxNative.Eintr)
@@ -191,6 +213,7 @@ internal sealed unsafe class EventLoop : IDisposable
                     }
                 }
 
+                spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
                 if (woken)
                 {
                     ulong value;
