@@ -8,7 +8,8 @@ using Sockeye.Peers;
 // which the CLI does not expose.
 return await PeerHost.RunAsync("peer-sockeye", args, ["--inline"], async options =>
 {
-    var serverOptions = new SocketServerOptions { InlineScheduling = options.Switches.Contains("--inline") };
+    // No connection limit, like every peer: the 15,000-connection workload is above the default of 10,000.
+    var serverOptions = new SocketServerOptions { InlineScheduling = options.Switches.Contains("--inline"), MaxConnections = null };
     serverOptions.Listen(IPAddress.Loopback, options.Port);
 
     var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
