@@ -138,7 +138,12 @@ internal abstract class LoadConnection
         Fd = fd;
         _connecting = true;
         _connectStarted = Stopwatch.GetTimestamp();
-        var result = TcpSocket.Connect(fd, Loop.EndPoint);
+        var result = Loop.NextSource() is { } source ? TcpSocket.BindSource(fd, source) : 0;
+        if (result == 0)
+        {
+            result = TcpSocket.Connect(fd, Loop.EndPoint);
+        }
+
         if (result == 0)
         {
             MarkConnected();

@@ -31,10 +31,28 @@ internal sealed class LoadLoop : IDisposable
         _control = control;
         _maxConnecting = maxConnecting;
         EndPoint = endPoint;
+        if (endPoint.Family == System.Net.Sockets.AddressFamily.InterNetwork && System.Net.IPAddress.IsLoopback(endPoint.EndPoint.Address))
+        {
+            Sources = [.. Enumerable.Range(1, 16).Select(host => new NativeEndPoint(new System.Net.IPEndPoint(new System.Net.IPAddress([127, 0, 0, (byte)host]), 0)))];
+        }
+
         _thread = new Thread(Run) { IsBackground = true, Name = $"sockeye bench loop {index}" };
     }
 
     public NativeEndPoint EndPoint { get; }
+
+    /// <summary>
+    /// The addresses connections come from, in turn, when the server is on IPv4 loopback: 127.0.0.1 to 127.0.0.16.
+    /// Every closed connection holds its port for a minute in TIME_WAIT (on this side when the client closes first, as
+    /// with --half-close); from one address, a few thousand connections a second exhaust the port range and every
+    /// connect searches it, which measures the kernel rather than the server.
+    /// </summary>
+    public IReadOnlyList<NativeEndPoint> Sources { get; } = [];
+
+    private int _nextSource;
+
+    /// <summary>The source for the next connect, or null to let the kernel choose.</summary>
+    public NativeEndPoint? NextSource() => Sources.Count == 0 ? null : Sources[_nextSource++ % Sources.Count];
 
     public LoopStats Stats { get; } = new();
 

@@ -53,6 +53,26 @@ public class BenchTests
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task Connections_to_loopback_come_from_several_addresses_so_client_ports_last()
+    {
+        var (server, port) = await CliProcess.StartServerAsync("--handler", "print", "--output", "jsonl");
+        await using var _ = server;
+
+        var bench = await CliProcess.RunAsync(
+            "bench", "oneshot", "--half-close", "--port", Port(port), "-c", "2", "-s", "5", "--duration", Short, "--warmup", "0", "--json");
+
+        Assert.Equal(0, bench.ExitCode);
+        var lines = await server.WaitForStandardOutputLinesAsync(16);
+        var sources = lines.Select(line =>
+        {
+            using var document = JsonDocument.Parse(line);
+            return IPEndPoint.Parse(document.RootElement.GetProperty("remote").GetString()!).Address;
+        }).ToHashSet();
+        Assert.True(sources.Count > 1, $"every connection came from {string.Join(", ", sources)}");
+        Assert.All(sources, address => Assert.True(IPAddress.IsLoopback(address)));
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task Oneshot_gets_each_request_echoed_by_eof_echo()
     {
         var (server, port) = await CliProcess.StartServerAsync("--handler", "eof-echo");

@@ -22,6 +22,8 @@ internal static unsafe partial class Libc
     public const int SoError = 4;
     public const int IpProtoTcp = 6;
     public const int TcpNoDelay = 1;
+    public const int IpProtoIp = 0;
+    public const int IpBindAddressNoPort = 24;
     public const int MsgNoSignal = 0x4000;
     public const int ShutWr = 1;
 
@@ -51,6 +53,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
     public static partial int Connect(int fd, byte* address, int length);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    public static partial int Bind(int fd, byte* address, int length);
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     public static partial nint Send(int fd, byte* buffer, nint length, int flags);

@@ -25,6 +25,20 @@ internal static unsafe class TcpSocket
         return fd;
     }
 
+    /// <summary>
+    /// Connects from <paramref name="source"/> (its port left to connect): the kernel then picks the port for the whole
+    /// four-tuple, so each source address has a port range of its own.
+    /// </summary>
+    public static int BindSource(int fd, NativeEndPoint source)
+    {
+        var one = 1;
+        Libc.SetSockOpt(fd, Libc.IpProtoIp, Libc.IpBindAddressNoPort, &one, sizeof(int));
+        fixed (byte* address = source.Address)
+        {
+            return Libc.Bind(fd, address, source.Address.Length) == 0 ? 0 : -Marshal.GetLastPInvokeError();
+        }
+    }
+
     /// <summary>Starts connecting: 0 when connected at once, -EINPROGRESS while under way, another -errno on failure.</summary>
     public static int Connect(int fd, NativeEndPoint endPoint)
     {
