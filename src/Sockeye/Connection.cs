@@ -144,6 +144,14 @@ public abstract class Connection
     {
     }
 
+    /// <summary>
+    /// A layer read the end of the client's stream (TLS close_notify): the client ended first, whether or not its
+    /// FIN has reached the socket yet, and the connection ends as <see cref="ConnectionEndReason.ClientClosed"/>.
+    /// </summary>
+    internal virtual void OnClientEndedStream()
+    {
+    }
+
     /// <summary>Records why the connection ended, unless a reason was recorded first.</summary>
     internal bool TrySetEndReason(ConnectionEndReason reason) =>
         Interlocked.CompareExchange(ref _endReason, (int)reason, (int)ConnectionEndReason.None) == (int)ConnectionEndReason.None;

@@ -69,6 +69,11 @@ internal sealed class TlsTransport : IDuplexPipe
                 var read = await _ssl.ReadAsync(writer.GetMemory()).ConfigureAwait(false);
                 if (read == 0)
                 {
+                    if (Volatile.Read(ref _completing) == 0)
+                    {
+                        _connection.OnClientEndedStream();
+                    }
+
                     break;
                 }
 

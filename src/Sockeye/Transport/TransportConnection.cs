@@ -52,6 +52,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     private protected const int FlagAborted = 1;
     private protected const int FlagFinReceived = 1 << 1;
     private protected const int FlagCloseWhenBytesArrive = 1 << 2;
+    private protected const int FlagClientEndedStream = 1 << 3;
 
     /// <summary>The first flag bit a transport may use for its own state.</summary>
     private protected const int TransportFlag = 1 << 8;
@@ -123,6 +124,8 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     private protected sealed override CancellationToken ServerDrainingToken => Context.Draining;
 
     internal sealed override void OnMessageSent() => Context.Metrics.MessageSent();
+
+    internal sealed override void OnClientEndedStream() => SetFlag(FlagClientEndedStream);
 
     private protected sealed override void AbortCore()
     {
@@ -261,7 +264,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
             finally
             {
                 _handling = null;
-                clientEndedFirst = FinReceived;
+                clientEndedFirst = FinReceived || HasFlag(FlagClientEndedStream);
 
                 // The handler and its layers are done with the pipes. A layer completes its own pipes; completing
                 // them again here is harmless and covers a layer that failed before it could.

@@ -27,6 +27,21 @@ public class TlsServerTests
     }
 
     [Fact(Timeout = Timeouts.Network)]
+    public async Task A_client_that_ends_its_TLS_stream_first_closed_the_connection_even_before_its_FIN()
+    {
+        await using var server = await StartAsync(new EchoHandler());
+        await using var client = await TlsClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync("hi");
+        var echoed = new byte[2];
+        await client.Ssl.ReadExactlyAsync(echoed, TestContext.Current.CancellationToken);
+
+        // close_notify, and no FIN: the server's handler ends on the TLS stream's end alone.
+        await client.Ssl.ShutdownAsync();
+
+        await server.Logs.WaitForAsync(r => r.EventId.Id == 11 && r.Message.Contains(": ClientClosed;", StringComparison.Ordinal));
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
     public async Task Large_transfers_keep_their_bytes_and_their_order_both_ways()
     {
         await using var server = await StartAsync(new EchoHandler());
