@@ -30,6 +30,17 @@ internal sealed class BufferSegment : ReadOnlySequenceSegment<byte>, IMemoryOwne
 
     public BufferSegment? NextSegment => (BufferSegment?)Next;
 
+    /// <summary>Returns <paramref name="head"/> and every segment after it to their pool.</summary>
+    public static void DisposeChain(BufferSegment? head)
+    {
+        while (head is not null)
+        {
+            var next = head.NextSegment;
+            head.Dispose();
+            head = next;
+        }
+    }
+
     Memory<byte> IMemoryOwner<byte>.Memory => Array;
 
     /// <summary>Links <paramref name="next"/> after this segment, sealing this one to what it holds.</summary>

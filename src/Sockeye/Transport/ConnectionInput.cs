@@ -160,7 +160,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
         if (wake)
         {
-            Dispatch();
+            _settings.Complete(this);
         }
 
         return keepReceiving;
@@ -201,7 +201,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
         if (wake)
         {
-            Dispatch();
+            _settings.Complete(this);
         }
     }
 
@@ -353,7 +353,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
         if (wake)
         {
-            Dispatch();
+            _settings.Complete(this);
         }
     }
 
@@ -404,7 +404,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _source.OnCompleted(continuation, state, token, flags);
 
-    void IThreadPoolWorkItem.Execute() => Signal();
+    void IThreadPoolWorkItem.Execute() => _source.Publish();
 
     private void BeginRead()
     {
@@ -468,7 +468,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
         if (wake)
         {
-            Dispatch();
+            _settings.Complete(this);
         }
     }
 
@@ -480,31 +480,9 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         _source.Stage(canceled, error);
     }
 
-    /// <summary>Outside the lock: completes the pending read, on the thread pool unless continuations run inline.</summary>
-    private void Dispatch()
-    {
-        if (_settings.InlineContinuations)
-        {
-            Signal();
-        }
-        else
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-    }
-
-    private void Signal() => _source.Publish();
-
     private void ReleaseSegments()
     {
-        var segment = _head;
-        while (segment is not null)
-        {
-            var next = segment.NextSegment;
-            segment.Dispose();
-            segment = next;
-        }
-
+        BufferSegment.DisposeChain(_head);
         _head = _tail = null;
         _headIndex = 0;
     }

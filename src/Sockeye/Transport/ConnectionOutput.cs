@@ -183,7 +183,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
         if (wake)
         {
-            Dispatch();
+            _settings.Complete(this);
         }
     }
 
@@ -275,7 +275,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
         if (wake)
         {
-            Dispatch();
+            _settings.Complete(this);
         }
 
         drained?.TrySetResult();
@@ -306,7 +306,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
         if (wake)
         {
-            Dispatch();
+            _settings.Complete(this);
         }
 
         drained?.TrySetResult();
@@ -333,7 +333,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _source.OnCompleted(continuation, state, token, flags);
 
-    void IThreadPoolWorkItem.Execute() => Signal();
+    void IThreadPoolWorkItem.Execute() => _source.Publish();
 
     private void ThrowIfWriterCompleted()
     {
@@ -439,7 +439,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
         if (wake)
         {
-            Dispatch();
+            _settings.Complete(this);
         }
     }
 
@@ -449,30 +449,9 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         _source.Stage(result, error);
     }
 
-    private void Dispatch()
-    {
-        if (_settings.InlineContinuations)
-        {
-            Signal();
-        }
-        else
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-    }
-
-    private void Signal() => _source.Publish();
-
     private void ReleaseSegments()
     {
-        var segment = _head;
-        while (segment is not null)
-        {
-            var next = segment.NextSegment;
-            segment.Dispose();
-            segment = next;
-        }
-
+        BufferSegment.DisposeChain(_head);
         _head = _tail = _flushedSegment = null;
         _headIndex = _flushedIndex = 0;
     }

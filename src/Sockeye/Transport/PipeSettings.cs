@@ -14,4 +14,20 @@ internal sealed class PipeSettings(PinnedBlockMemoryPool pool, long pauseThresho
     public long ResumeThreshold { get; } = pauseThreshold / 2;
 
     public bool InlineContinuations { get; } = inlineContinuations;
+
+    /// <summary>
+    /// Completes a pipe's pending operation (its <see cref="IThreadPoolWorkItem.Execute"/>), here when continuations
+    /// run inline, otherwise on the thread pool. Call it outside the pipe's lock.
+    /// </summary>
+    public void Complete(IThreadPoolWorkItem pipe)
+    {
+        if (InlineContinuations)
+        {
+            pipe.Execute();
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(pipe, preferLocal: false);
+        }
+    }
 }

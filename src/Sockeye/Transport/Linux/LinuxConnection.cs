@@ -124,13 +124,9 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
         try
         {
-            if (_input.IsReaderCompleted)
-            {
-                Discard(untilEmpty);
-                return;
-            }
-
-            if (_input.IsPaused)
+            // Once nobody reads, what arrives is read and dropped: closing with unread bytes would reset.
+            var discard = _input.IsReaderCompleted;
+            if (!discard && _input.IsPaused)
             {
                 return;
             }
@@ -140,7 +136,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
             {
                 // One read of up to 64 KiB into the loop's buffer, then a copy into blocks sized to what came: a few
                 // bytes take a small block, a stream takes whole ones, and a read costs one system call either way.
-                var room = Math.Min(buffer.Length, _input.ReceiveRoom);
+                var room = discard ? buffer.Length : Math.Min(buffer.Length, _input.ReceiveRoom);
                 nint received;
                 fixed (byte* target = buffer)
                 {
@@ -150,8 +146,12 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                 if (received > 0)
                 {
                     AddBytesReceived(received);
-                    var keepReceiving = _input.Append(buffer.AsSpan(0, (int)received));
-                    ReceivedBytesVisible();
+                    var keepReceiving = true;
+                    if (!discard)
+                    {
+                        keepReceiving = _input.Append(buffer.AsSpan(0, (int)received));
+                        ReceivedBytesVisible();
+                    }
 
                     // Fewer bytes than asked for means the socket is empty now, and an edge-triggered loop reports
                     // the next arrival; a full read means there may be more.
@@ -167,7 +167,11 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                 {
                     // FIN: the client ended its side. The handler may still write; the connection stays open.
                     MarkFinReceived();
-                    _input.CompleteWriter(null);
+                    if (!discard)
+                    {
+                        _input.CompleteWriter(null);
+                    }
+
                     EndReceiving();
                     return;
                 }
@@ -180,7 +184,12 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
                 if (errno != LinuxNative.Eagain)
                 {
-                    _input.CompleteWriter(ReceiveFailed(LinuxNative.ToSocketError(errno)));
+                    // When discarding, the error changes nothing: nobody is reading, and the connection is on its way out.
+                    if (!discard)
+                    {
+                        _input.CompleteWriter(ReceiveFailed(LinuxNative.ToSocketError(errno)));
+                    }
+
                     EndReceiving();
                 }
 
@@ -190,52 +199,6 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         finally
         {
             ExitFd();
-        }
-    }
-
-    /// <summary>Reads and drops what the client sends once nobody reads: closing with unread bytes would reset.</summary>
-    private unsafe void Discard(bool untilEmpty)
-    {
-        var discard = DiscardBuffer.Array;
-        while (true)
-        {
-            nint received;
-            fixed (byte* buffer = discard)
-            {
-                received = LinuxNative.recv(_fd, buffer, (nuint)discard.Length, 0);
-            }
-
-            if (received > 0)
-            {
-                AddBytesReceived(received);
-                if (received < discard.Length && !untilEmpty)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            if (received == 0)
-            {
-                MarkFinReceived();
-                EndReceiving();
-                return;
-            }
-
-            var errno = LinuxNative.LastError;
-            if (errno == LinuxNative.Eintr)
-            {
-                continue;
-            }
-
-            if (errno != LinuxNative.Eagain)
-            {
-                // An error now changes nothing: nobody is reading, and the connection is on its way out.
-                EndReceiving();
-            }
-
-            return;
         }
     }
 
