@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using Sockeye.Cli.Bench.Native;
 
 namespace Sockeye.Cli.Bench;
@@ -31,9 +33,9 @@ internal sealed class LoadLoop : IDisposable
         _control = control;
         _maxConnecting = maxConnecting;
         EndPoint = endPoint;
-        if (endPoint.Family == System.Net.Sockets.AddressFamily.InterNetwork && System.Net.IPAddress.IsLoopback(endPoint.EndPoint.Address))
+        if (endPoint.Family == AddressFamily.InterNetwork && IPAddress.IsLoopback(endPoint.EndPoint.Address))
         {
-            Sources = [.. Enumerable.Range(1, 16).Select(host => new NativeEndPoint(new System.Net.IPEndPoint(new System.Net.IPAddress([127, 0, 0, (byte)host]), 0)))];
+            Sources = s_loopbackSources;
         }
 
         _thread = new Thread(Run) { IsBackground = true, Name = $"sockeye bench loop {index}" };
@@ -48,6 +50,9 @@ internal sealed class LoadLoop : IDisposable
     /// connect searches it, which measures the kernel rather than the server.
     /// </summary>
     public IReadOnlyList<NativeEndPoint> Sources { get; } = [];
+
+    private static readonly NativeEndPoint[] s_loopbackSources =
+        [.. Enumerable.Range(1, 16).Select(host => new NativeEndPoint(new IPEndPoint(new IPAddress([127, 0, 0, (byte)host]), 0)))];
 
     private int _nextSource;
 
