@@ -105,17 +105,21 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     /// </summary>
     public bool Append(ReadOnlySpan<byte> data)
     {
-        var keepReceiving = true;
-        while (!data.IsEmpty)
+        while (true)
         {
             var memory = GetReceiveMemory(data.Length);
             var count = Math.Min(memory.Length, data.Length);
             data[..count].CopyTo(memory.Span);
             data = data[count..];
-            keepReceiving = Commit(count);
-        }
+            if (data.IsEmpty)
+            {
+                return Commit(count);
+            }
 
-        return keepReceiving;
+            // The reader is woken once, for the whole arrival: woken per block, an inline reader would run (and
+            // send) once per block of a large read.
+            CommitCore(count, publish: false);
+        }
     }
 
     /// <summary>How much the transport may receive now before the reader holds as much as the pause threshold.</summary>
@@ -134,7 +138,9 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     /// Makes <paramref name="count"/> received bytes readable. Returns <see langword="false"/> when the reader holds
     /// as much as the pause threshold: the transport must stop receiving until <see cref="IInputTransport.ResumeReceiving"/>.
     /// </summary>
-    public bool Commit(int count)
+    public bool Commit(int count) => CommitCore(count, publish: true);
+
+    private bool CommitCore(int count, bool publish)
     {
         bool wake;
         bool keepReceiving;
@@ -149,9 +155,13 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
             _tail!.End += count;
             _committed += count;
-            wake = _readPending;
+            wake = publish && _readPending;
             keepReceiving = _committed - _consumed < _settings.PauseThreshold;
-            _paused = !keepReceiving;
+            if (publish)
+            {
+                _paused = !keepReceiving;
+            }
+
             if (wake)
             {
                 PrepareDispatch(canceled: false);

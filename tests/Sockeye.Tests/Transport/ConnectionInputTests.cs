@@ -48,6 +48,30 @@ public class ConnectionInputTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task An_inline_reader_is_woken_once_for_an_arrival_that_spans_many_blocks()
+    {
+        var (input, _, _) = Create(inline: true);
+        var arrival = new byte[64 * 1024];
+        Random.Shared.NextBytes(arrival);
+
+        // The continuation runs inside Append (inline): what it sees is what was committed when it was woken.
+        var reading = ReadOnce();
+        Assert.False(reading.IsCompleted);
+
+        Assert.True(input.Append(arrival));
+
+        Assert.True(reading.IsCompleted);
+        Assert.Equal(arrival.Length, await reading);
+
+        async Task<long> ReadOnce()
+        {
+            var result = await input.ReadAsync(TestContext.Current.CancellationToken).ConfigureAwait(false);
+            input.AdvanceTo(result.Buffer.End);
+            return result.Buffer.Length;
+        }
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public async Task Examined_bytes_are_not_returned_again_until_more_arrive()
     {
         var (input, _, _) = Create();
