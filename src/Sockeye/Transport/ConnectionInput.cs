@@ -414,7 +414,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _source.OnCompleted(continuation, state, token, flags);
 
-    void IThreadPoolWorkItem.Execute() => _source.Publish();
+    void IThreadPoolWorkItem.Execute() => _source.Publish(this);
 
     private void BeginRead()
     {

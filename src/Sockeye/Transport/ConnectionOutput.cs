@@ -333,7 +333,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _source.OnCompleted(continuation, state, token, flags);
 
-    void IThreadPoolWorkItem.Execute() => _source.Publish();
+    void IThreadPoolWorkItem.Execute() => _source.Publish(this);
 
     private void ThrowIfWriterCompleted()
     {

@@ -12,7 +12,8 @@ namespace Sockeye.Transport;
 /// </summary>
 /// <remarks>
 /// The result and the error are staged by the pipe (under its lock) before <see cref="Publish"/> makes them visible,
-/// so the pipe needs no fields of its own to carry them across the hop to the thread pool.
+/// so the pipe needs no fields of its own to carry them across the hop to the thread pool. The pipe completes the
+/// operation under that lock too (<see cref="Publish"/>).
 /// </remarks>
 internal struct PipeCompletion<TResult>
 {
@@ -46,15 +47,29 @@ internal struct PipeCompletion<TResult>
         _error = error;
     }
 
-    /// <summary>Completes the operation with what was staged, and runs its continuation here.</summary>
-    public void Publish()
+    /// <summary>
+    /// Completes the operation with what was staged, then runs its continuation if one is registered yet (otherwise
+    /// the awaiter runs it when it registers). <paramref name="gate"/> is the pipe's lock, the one
+    /// <see cref="Reset"/> is called under.
+    /// </summary>
+    /// <remarks>
+    /// Once the operation reads as completed, its awaiter may go on at once without registering, start the next
+    /// operation and register for that. A completion still between marking itself done and taking the continuation
+    /// would then take the next operation's, and run it before that operation completed (and again when it did).
+    /// Both steps happen under the lock, so the next <see cref="Reset"/> waits for them; the continuation runs after.
+    /// </remarks>
+    public void Publish(object gate)
     {
-        Volatile.Write(ref _completed, true);
-        var continuation = Volatile.Read(ref _continuation) ?? Interlocked.CompareExchange(ref _continuation, s_completed, null);
-        if (continuation is not null)
+        Action<object?>? continuation;
+        object? state;
+        lock (gate)
         {
-            continuation(_continuationState);
+            Volatile.Write(ref _completed, true);
+            continuation = Volatile.Read(ref _continuation) ?? Interlocked.CompareExchange(ref _continuation, s_completed, null);
+            state = _continuationState;
         }
+
+        continuation?.Invoke(state);
     }
 
     public ValueTaskSourceStatus GetStatus(short token)

@@ -111,7 +111,7 @@ public class PipeCompletionTests
         public void Complete(int result, Exception? error)
         {
             _completion.Stage(result, error);
-            _completion.Publish();
+            _completion.Publish(this);
         }
 
         public int GetResult(short token) => _completion.GetResult(token);
