@@ -36,6 +36,11 @@ internal static class CliHost
         // The tool reports a failed start itself, in one line; the host's own "Hosting failed to start" would repeat it.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None).AddFilter("Microsoft.Hosting", LogLevel.None);
 
+        // The tool's handlers never block (what they print is queued), so they run on the I/O threads rather than
+        // hopping to the thread pool for every arrival. A default, registered before the configuration is applied:
+        // Sockeye:InlineScheduling=false turns it off.
+        builder.Services.Configure<SocketServerOptions>(options => options.InlineScheduling = true);
+
         var sockeye = builder.Services.AddSockeye(handler);
         configureSockeye?.Invoke(sockeye);
         return builder.Build();

@@ -83,6 +83,17 @@ public sealed class ServeConfigurationTests : IDisposable
         Assert.Equal(30, sockeye.GetProperty("ShutdownTimeout").GetDouble());
         Assert.Equal("print", sockeye.GetProperty("Serve").GetProperty("Handler").GetString());
         Assert.Equal("simple", sockeye.GetProperty("Serve").GetProperty("LogFormat").GetString());
+
+        // The library's default is off; the tool's handlers never block, so it runs them inline.
+        Assert.True(sockeye.GetProperty("InlineScheduling").GetBoolean());
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Inline_scheduling_can_be_turned_off_by_configuration()
+    {
+        var run = await RunAsync(["serve", "--print-config"], new() { ["SOCKEYE__INLINESCHEDULING"] = "false" });
+
+        Assert.False(Printed(run).GetProperty("Sockeye").GetProperty("InlineScheduling").GetBoolean());
     }
 
     [Fact(Timeout = Timeouts.Process)]
