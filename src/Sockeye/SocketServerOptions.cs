@@ -99,6 +99,11 @@ public sealed class SocketServerOptions
     /// Runs handler continuations on the socket's I/O thread instead of the thread pool. Faster for handlers
     /// that never block; a handler that blocks stalls its connection's I/O. Off by default.
     /// </summary>
+    /// <remarks>
+    /// On Linux's epoll transport the whole connection then stays on its event loop's thread: the handler starts
+    /// there, up to its first wait, and the closing sequence that follows the client's end runs there too, so a
+    /// short connection never touches the thread pool.
+    /// </remarks>
     public bool InlineScheduling { get; set; }
 
     /// <summary>Adds a listener on <paramref name="endPoint"/>.</summary>

@@ -34,7 +34,11 @@ internal sealed class RecordingLoggerProvider : ILoggerProvider, ISupportExterna
     {
     }
 
-    internal sealed record LogRecord(string Category, LogLevel Level, EventId EventId, string Message, Exception? Exception, IReadOnlyList<object?> Scopes);
+    internal sealed record LogRecord(string Category, LogLevel Level, EventId EventId, string Message, Exception? Exception, IReadOnlyList<object?> Scopes)
+    {
+        /// <summary>The name of the thread that logged it: where the server did the work the line reports.</summary>
+        public string? ThreadName { get; init; }
+    }
 
     private sealed class Logger(RecordingLoggerProvider provider, string category) : ILogger
     {
@@ -47,7 +51,7 @@ internal sealed class RecordingLoggerProvider : ILoggerProvider, ISupportExterna
         {
             var scopes = new List<object?>();
             provider._scopes.ForEachScope((scope, list) => list.Add(scope), scopes);
-            provider._records.Enqueue(new LogRecord(category, logLevel, eventId, formatter(state, exception), exception, scopes));
+            provider._records.Enqueue(new LogRecord(category, logLevel, eventId, formatter(state, exception), exception, scopes) { ThreadName = Thread.CurrentThread.Name });
             provider._added.Release();
         }
     }

@@ -145,7 +145,15 @@ internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork
             return;
         }
 
-        // The loop never runs handler code: the connection starts on the thread pool.
-        ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
+        // With inline scheduling the handler's continuations run on this loop already, so it starts here too, up to
+        // its first wait; otherwise the loop never runs handler code, and the connection starts on the thread pool.
+        if (_context.Options.InlineScheduling)
+        {
+            ((IThreadPoolWorkItem)connection).Execute();
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
+        }
     }
 }

@@ -61,7 +61,8 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                 return Task.CompletedTask;
             }
 
-            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Completed by EndReceiving, which decides where what waits on it (the rest of the closing sequence) runs.
+            var signal = new TaskCompletionSource();
             Volatile.Write(ref _receiveEndedSignal, signal);
             if (HasFlag(FlagReceiveEnded))
             {
@@ -205,7 +206,23 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     private void EndReceiving()
     {
         SetFlag(FlagReceiveEnded);
-        Volatile.Read(ref _receiveEndedSignal)?.TrySetResult();
+        if (Volatile.Read(ref _receiveEndedSignal) is not { } signal)
+        {
+            return;
+        }
+
+        // What waits is the end of the closing sequence: the close, the end line and the metrics. With inline
+        // scheduling it runs here when this is the loop's thread (the client's FIN, read by the loop), saving a
+        // thread-pool hop per connection; anywhere else (an abort, from a handler or the heartbeat) it is queued,
+        // so a caller never runs another connection's ending under its feet.
+        if (Context.Options.InlineScheduling && _loop.IsLoopThread)
+        {
+            signal.TrySetResult();
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static signal => signal.TrySetResult(), signal, preferLocal: false);
+        }
     }
 
     // ---- Sending (under the output's lock, on the flushing thread or the loop's) ----------------------------
