@@ -164,13 +164,13 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     /// <summary>Received bytes are now in the handler's input: a close request waiting for them goes out.</summary>
     protected void ReceivedBytesVisible()
     {
-        if (HasFlag(FlagCloseWhenBytesArrive) && (Interlocked.And(ref _flags, ~FlagCloseWhenBytesArrive) & FlagCloseWhenBytesArrive) != 0)
+        if (HasFlag(FlagCloseWhenBytesArrive) && ClearFlag(FlagCloseWhenBytesArrive))
         {
             RequestClose();
         }
     }
 
-    /// <summary>Starts moving bytes; called on the connection's first thread-pool turn, before the handler runs.</summary>
+    /// <summary>Starts moving bytes; called on the connection's first turn (on the thread pool, or its loop when inline), before the handler runs.</summary>
     protected abstract void StartTransport();
 
     /// <summary>The handler and its layers are done: complete the pipes the handler saw.</summary>
@@ -207,6 +207,9 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
 
     /// <summary>Raises <paramref name="flag"/>; true when this call raised it, false when it was up already.</summary>
     private protected bool SetFlag(int flag) => (Interlocked.Or(ref _flags, flag) & flag) == 0;
+
+    /// <summary>Lowers <paramref name="flag"/>; true when this call lowered it, false when it was down already.</summary>
+    private protected bool ClearFlag(int flag) => (Interlocked.And(ref _flags, ~flag) & flag) != 0;
 
     protected ConnectionAbortedException AbortedError() => new($"The connection was aborted ({EndReason}).");
 

@@ -145,15 +145,6 @@ internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork
             return;
         }
 
-        // With inline scheduling the handler's continuations run on this loop already, so it starts here too, up to
-        // its first wait; otherwise the loop never runs handler code, and the connection starts on the thread pool.
-        if (_context.Options.InlineScheduling)
-        {
-            ((IThreadPoolWorkItem)connection).Execute();
-        }
-        else
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
-        }
+        connection.Start();
     }
 }

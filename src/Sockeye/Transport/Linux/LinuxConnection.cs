@@ -30,6 +30,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     private const int FlagFdClosed = TransportFlag;
     private const int FlagCloseWithReset = TransportFlag << 1;
     private const int FlagReceiveEnded = TransportFlag << 2;
+    private const int FlagStartOnLoop = TransportFlag << 3;
 
     private TaskCompletionSource? _receiveEndedSignal;
 
@@ -95,8 +96,39 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
     }
 
-    /// <summary>Posted to the loop: receiving resumes after backpressure, or a completed reader must drain.</summary>
-    void IEventLoopWork.Execute() => Receive(untilEmpty: true);
+    /// <summary>
+    /// Starts the accepted connection. With inline scheduling the handler's continuations run on the connection's loop,
+    /// so it starts there too, up to its first wait (posted, when the accepting loop is another); otherwise the loop
+    /// never runs handler code, and the connection starts on the thread pool.
+    /// </summary>
+    public void Start()
+    {
+        if (!Context.Options.InlineScheduling)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+        else if (_loop.IsLoopThread)
+        {
+            ((IThreadPoolWorkItem)this).Execute();
+        }
+        else
+        {
+            SetFlag(FlagStartOnLoop);
+            _loop.Post(this);
+        }
+    }
+
+    /// <summary>Posted to the loop: the connection starts, receiving resumes after backpressure, or a completed reader must drain.</summary>
+    void IEventLoopWork.Execute()
+    {
+        if (HasFlag(FlagStartOnLoop) && ClearFlag(FlagStartOnLoop))
+        {
+            ((IThreadPoolWorkItem)this).Execute();
+            return;
+        }
+
+        Receive(untilEmpty: true);
+    }
 
     void IInputTransport.ResumeReceiving() => _loop.Post(this);
 
