@@ -366,7 +366,10 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     protected override async Task FinishSendingAsync()
     {
         await _output.DrainAsync().ConfigureAwait(false);
-        if (!IsAborted && TryEnterFd())
+
+        // After the client's FIN the close that follows sends ours: the socket is read to its end, so the close
+        // cannot turn into a reset, and a separate shutdown would be one more system call per connection.
+        if (!IsAborted && !FinReceived && TryEnterFd())
         {
             try
             {
@@ -455,6 +458,26 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
 
         LinuxNative.close(_fd);
+    }
+
+    /// <summary>An integer option of the socket, as the kernel reports it; null once the socket is closed.</summary>
+    internal unsafe int? ReadSocketOption(int level, int name)
+    {
+        if (!TryEnterFd())
+        {
+            return null;
+        }
+
+        try
+        {
+            int value;
+            var length = sizeof(int);
+            return LinuxNative.getsockopt(_fd, level, name, &value, &length) == 0 ? value : null;
+        }
+        finally
+        {
+            ExitFd();
+        }
     }
 
     private EndPoint? ReadAddress(bool peer)

@@ -86,6 +86,9 @@ internal static unsafe partial class LinuxNative
     public static partial int setsockopt(int fd, int level, int name, void* value, int length);
 
     [LibraryImport(Libc, SetLastError = true)]
+    public static partial int getsockopt(int fd, int level, int name, void* value, int* length);
+
+    [LibraryImport(Libc, SetLastError = true)]
     public static partial int getsockname(int fd, byte* address, int* addressLength);
 
     [LibraryImport(Libc, SetLastError = true)]
