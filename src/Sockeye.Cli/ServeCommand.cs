@@ -111,7 +111,8 @@ internal static class ServeCommand
     {
         using var signal = new ShutdownSignal();
 
-        // Standard output is buffered and flushed by the handler output whenever its queue runs empty.
+        // Standard output is buffered and flushed by the handler output whenever its queue runs empty (under load,
+        // about once a millisecond).
         var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
         await using var output = tool.Output == "jsonl" ? HandlerOutput.JsonLines(stdout) : HandlerOutput.Text(stdout);
 
