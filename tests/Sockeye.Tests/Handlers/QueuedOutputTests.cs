@@ -34,6 +34,38 @@ public class QueuedOutputTests
         await output.DisposeAsync();
     }
 
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Once_the_writer_fails_nothing_more_is_written_and_handlers_never_wait_on_the_queue()
+    {
+        var writer = new FailingWriter();
+        var output = new QueuedOutput(writer, new TextFormat(), static () => { });
+        var connection = new InMemoryConnection();
+
+        // Far more than the queue holds: each would wait for room if the writer stopped draining it.
+        for (var i = 0; i < 20_000; i++)
+        {
+            await output.MessageSentAsync(connection, i);
+        }
+
+        await output.DisposeAsync();
+
+        Assert.Equal(1, writer.Attempts);
+    }
+
+    /// <summary>A writer whose reader went away, as a closed pipe.</summary>
+    private sealed class FailingWriter : StringWriter
+    {
+        private int _attempts;
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public override void Write(string? value)
+        {
+            Interlocked.Increment(ref _attempts);
+            throw new IOException("Broken pipe");
+        }
+    }
+
     /// <summary>Keeps the text each flush sent on.</summary>
     private sealed class FlushRecordingWriter : StringWriter
     {
