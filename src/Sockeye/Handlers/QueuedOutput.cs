@@ -82,12 +82,18 @@ internal sealed class QueuedOutput : HandlerOutput
             var broken = false;
             while (WaitToRead(reader))
             {
-                while (reader.TryRead(out var record))
+                if (broken)
                 {
-                    broken = broken || !TryWrite(() => _writer.Write(record));
+                    // Keep draining the queue so handlers never wait on it, and write nothing more.
+                    while (reader.TryRead(out _))
+                    {
+                    }
+                }
+                else
+                {
+                    broken = !TryWriteQueued(reader);
                 }
 
-                broken = broken || !TryWrite(_writer.Flush);
                 _rest();
             }
 
@@ -100,24 +106,31 @@ internal sealed class QueuedOutput : HandlerOutput
     }
 #pragma warning restore CA1031
 
-    /// <summary>True when records wait; blocks while the queue is empty; false once it is completed and empty.</summary>
+    /// <summary>
+    /// True when records wait; blocks while the queue is empty (this is the output's own thread, never a pool
+    /// thread); false once the queue is completed and empty.
+    /// </summary>
     private static bool WaitToRead(ChannelReader<string> reader)
     {
         var waiting = reader.WaitToReadAsync();
         return waiting.IsCompletedSuccessfully ? waiting.Result : waiting.AsTask().GetAwaiter().GetResult();
     }
 
-    private static bool TryWrite(Action write)
+    /// <summary>Writes what is queued and flushes; false when the reader of our output went away (a closed pipe).</summary>
+    private bool TryWriteQueued(ChannelReader<string> reader)
     {
         try
         {
-            write();
+            while (reader.TryRead(out var record))
+            {
+                _writer.Write(record);
+            }
+
+            _writer.Flush();
             return true;
         }
         catch (IOException)
         {
-            // The reader of our output went away (a closed pipe). Keep draining the queue so handlers
-            // never wait on it, and write nothing more.
             return false;
         }
     }
