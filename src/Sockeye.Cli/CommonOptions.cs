@@ -44,7 +44,7 @@ internal static class CommonOptions
         return null;
     }
 
-    /// <summary>A size option that takes plain bytes or KiB/MiB/GiB; its help shows the default as written.</summary>
+    /// <summary>A size option that takes plain bytes or a suffix (see <see cref="Cli.ByteSize"/>); its help shows the default as written.</summary>
     public static Option<ByteSize> ByteSize(string name, string description, long defaultBytes, long minimum = 1) => new(name)
     {
         Description = description,
@@ -57,7 +57,7 @@ internal static class CommonOptions
                 return size;
             }
 
-            result.AddError($"{name} must be a size of at least {new ByteSize(minimum)} such as 65536, 64KiB or 1MiB, not '{text}'.");
+            result.AddError($"{name} must be a size of at least {new ByteSize(minimum)} such as 65536, 64KiB or 1MB ({Cli.ByteSize.Meaning}), not '{text}'.");
             return default;
         },
         HelpName = "BYTES",
@@ -106,10 +106,38 @@ internal static class CommonOptions
         return option;
     }
 
-    public static Option<LogLevel> LogLevel() => new("--log-level")
+    /// <summary>The names <c>--log-level</c> takes, least severe first, as <see cref="Microsoft.Extensions.Logging.LogLevel"/> names them.</summary>
+    private static readonly string[] s_logLevels = ["trace", "debug", "information", "warning", "error", "critical", "none"];
+
+    public static Option<LogLevel> LogLevel() => new Option<LogLevel>("--log-level")
     {
-        Description = "The least severe log entry written to standard error.",
+        Description = "The least severe log entry written to standard error: trace, debug, information, warning, error, critical or none.",
         DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
+        CustomParser = result =>
+        {
+            var text = result.Tokens[^1].Value;
+            if (TryParseLogLevel(text, out var level))
+            {
+                return level;
+            }
+
+            result.AddError($"--log-level must be one of {string.Join(", ", s_logLevels[..^1])} or {s_logLevels[^1]}, not '{text}'.");
+            return default;
+        },
         HelpName = "LEVEL",
-    };
+    }.AcceptsCompletions(s_logLevels);
+
+    /// <summary>A level by its name, in any case; not Enum.TryParse, which would also take "2" or "Information, Error".</summary>
+    public static bool TryParseLogLevel(string? text, out LogLevel level)
+    {
+        var index = Array.FindIndex(s_logLevels, name => name.Equals(text?.Trim(), StringComparison.OrdinalIgnoreCase));
+        level = index < 0 ? default : (LogLevel)index;
+        return index >= 0;
+    }
+
+    private static Option<T> AcceptsCompletions<T>(this Option<T> option, string[] values)
+    {
+        option.CompletionSources.Add(values);
+        return option;
+    }
 }

@@ -17,7 +17,8 @@ internal static class BenchCommand
             "A connection per exchange against '--handler eof-echo' (request plus delimiter, echoed), or with --half-close against 'print'.",
             connections: 50),
         Workload(BenchWorkload.Idle, "idle",
-            "Open connections, exchange one message on each, and hold them quiet; with --server-pid, the server's memory per connection.",
+            "Open connections, exchange one message on each, and hold them quiet, against '--handler echo' (a server that echoes and " +
+            "keeps connections open); with --server-pid, the server's memory per connection.",
             connections: 1000),
     };
 
@@ -26,7 +27,7 @@ internal static class BenchCommand
         var host = new Option<string>("--host")
         {
             Description = "The server's host name or address.",
-            DefaultValueFactory = _ => "127.0.0.1",
+            DefaultValueFactory = _ => "localhost",
             HelpName = "HOST",
         };
         var port = CommonOptions.Port("The server's port.");

@@ -12,6 +12,10 @@ internal static class BenchPreflight
 
     private static readonly TimeSpan s_probeTimeout = TimeSpan.FromSeconds(5);
 
+    // How long the echo probe waits for its bytes back. An echo server answers in microseconds; one that waits for a
+    // delimiter or the end of the stream never does.
+    private static readonly TimeSpan s_echoProbeTimeout = TimeSpan.FromSeconds(3);
+
     public static void RequireLinux()
     {
         if (!OperatingSystem.IsLinux())
@@ -88,6 +92,56 @@ internal static class BenchPreflight
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new CliException($"Timed out connecting to {endPoint} after {s_probeTimeout.TotalSeconds:0} s.");
+        }
+    }
+
+    /// <summary>
+    /// Sends a few bytes on one connection and waits for them to come back, so a workload that needs an echo server,
+    /// run against one that is not (eof-echo waits for its delimiter, print for the end of the stream), is one clear
+    /// line rather than an error per connection.
+    /// </summary>
+    public static async Task ProbeEchoAsync(IPEndPoint endPoint, string workload, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var wait = timeout ?? s_echoProbeTimeout;
+        var probe = "sockeye bench probe\n"u8.ToArray();
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(wait);
+        string? failure;
+        try
+        {
+            await socket.ConnectAsync(endPoint, deadline.Token);
+            await socket.SendAsync(probe, SocketFlags.None, deadline.Token);
+            var echoed = new byte[probe.Length];
+            var received = 0;
+            while (received < echoed.Length)
+            {
+                var count = await socket.ReceiveAsync(echoed.AsMemory(received), SocketFlags.None, deadline.Token);
+                if (count == 0)
+                {
+                    break;
+                }
+
+                received += count;
+            }
+
+            failure = received < echoed.Length ? "closed the connection without echoing"
+                : echoed.AsSpan().SequenceEqual(probe) ? null
+                : "sent back something else";
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            failure = $"did not echo within {wait.TotalSeconds:0.#} s";
+        }
+        catch (SocketException ex)
+        {
+            failure = $"failed the probe exchange ({ex.SocketErrorCode})";
+        }
+
+        if (failure is not null)
+        {
+            throw new CliException(
+                $"bench {workload} needs a server that echoes every byte and keeps the connection open, such as 'sockeye serve --handler echo'; {endPoint} {failure}.");
         }
     }
 

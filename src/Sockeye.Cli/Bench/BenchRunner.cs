@@ -35,6 +35,11 @@ internal sealed class BenchRunner
         _server?.Sample();
         var endPoint = await BenchPreflight.ResolveAsync(_settings.Host, _settings.Port, _abort);
         await BenchPreflight.ProbeAsync(endPoint, _abort);
+        if (_settings.Workload == BenchWorkload.Idle && _settings.Size > 0)
+        {
+            await BenchPreflight.ProbeEchoAsync(endPoint, "idle", _abort);
+        }
+
         var native = BenchPreflight.ToNative(endPoint);
         return _settings.Workload == BenchWorkload.Idle
             ? await RunIdleAsync(native)

@@ -104,6 +104,21 @@ public class BenchTests
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task Idle_against_a_server_that_does_not_echo_is_one_line_that_names_the_handler_it_needs()
+    {
+        // eof-echo waits for its delimiter: before the probe, every connection failed on its own after the minimum data rate's grace.
+        var (server, port) = await CliProcess.StartServerAsync("--handler", "eof-echo");
+        await using var _ = server;
+
+        var bench = await CliProcess.RunAsync("bench", "idle", "--port", Port(port), "-c", "20", "--duration", Short, "--warmup", "0");
+
+        Assert.Equal(1, bench.ExitCode);
+        Assert.Equal(
+            [$"error: bench idle needs a server that echoes every byte and keeps the connection open, such as 'sockeye serve --handler echo'; 127.0.0.1:{port} did not echo within 3 s."],
+            bench.StandardError);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task A_server_that_changes_an_echoed_byte_is_caught()
     {
         // Echoes faithfully, except that the 100th byte of each connection's stream comes back changed.
