@@ -1,17 +1,57 @@
 using SharpFuzz;
 using Sockeye.Fuzz;
 
-// An entry point for SharpFuzz (see README.md beside this file): libFuzzer by default, AFL with "afl".
-if (args is ["afl"])
+// The entry point fuzz/run drives (see README.md beside this file):
+//   Sockeye.Fuzz --list                 the targets, one per line
+//   Sockeye.Fuzz TARGET                 one target under afl-fuzz (SharpFuzz's out-of-process loop)
+//   Sockeye.Fuzz TARGET --libfuzzer     one target under libfuzzer-dotnet
+//   Sockeye.Fuzz TARGET FILE...         runs the target on each file once: reproduces a finding
+if (args is ["--list"])
+{
+    foreach (var (name, _) in FuzzTargets.All)
+    {
+        Console.WriteLine(name);
+    }
+
+    return 0;
+}
+
+if (args.Length == 0 || FuzzTargets.Find(args[0]) is not { } target)
+{
+    Console.Error.WriteLine($"usage: Sockeye.Fuzz TARGET [--libfuzzer | FILE...]; the targets: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
+    return 2;
+}
+
+if (args is [_])
 {
     Fuzzer.OutOfProcess.Run(stream =>
     {
         using var buffer = new MemoryStream();
         stream.CopyTo(buffer);
-        FramingTarget.Run(buffer.ToArray());
+        target(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
     });
+    return 0;
 }
-else
+
+if (args is [_, "--libfuzzer"])
 {
-    Fuzzer.LibFuzzer.Run(FramingTarget.Run);
+    Fuzzer.LibFuzzer.Run(span => target(span));
+    return 0;
 }
+
+var failed = 0;
+foreach (var file in args.Skip(1))
+{
+    try
+    {
+        target(File.ReadAllBytes(file));
+        Console.WriteLine($"ok    {file}");
+    }
+    catch (Exception error)
+    {
+        failed++;
+        Console.WriteLine($"FAIL  {file}: {error}");
+    }
+}
+
+return failed == 0 ? 0 : 1;
