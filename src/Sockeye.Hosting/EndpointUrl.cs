@@ -34,7 +34,25 @@ internal static class EndpointUrl
                 return $"'{url}' has no socket path: write unix:/path/to/socket";
             }
 
-            listener = options.Listen(new UnixDomainSocketEndPoint(path));
+            // A NUL would cut the path short, or at its start name an abstract socket that prints back as another
+            // path (fuzz/corpus/config-url/finding-nul-in-path).
+            if (path.AsSpan().ContainsAnyInRange('\0', '\x1f'))
+            {
+                return $"'{url.ReplaceLineEndings(" ")}' has a control character in its socket path";
+            }
+
+            UnixDomainSocketEndPoint endPoint;
+            try
+            {
+                endPoint = new UnixDomainSocketEndPoint(path);
+            }
+            catch (ArgumentOutOfRangeException)
+            {
+                // Longer than the kernel's sockaddr_un holds (fuzz/corpus/config-url/finding-long-path).
+                return $"'{url}' has a socket path too long for this system: keep it under 108 bytes";
+            }
+
+            listener = options.Listen(endPoint);
             return null;
         }
 
