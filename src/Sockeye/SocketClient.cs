@@ -136,7 +136,7 @@ public sealed class SocketClient : IAsyncDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
         // A reader per message: the message is copied out before the next read, so nothing needs to outlive the call.
-        var reader = new MessageReader(_input, _framer, _maxMessageSize, cancellationToken: cancellationToken);
+        var reader = new MessageReader<ReadOnlySequence<byte>>(_input, _framer, _maxMessageSize, cancellationToken: cancellationToken);
         try
         {
             return await reader.MoveNextAsync().ConfigureAwait(false) ? reader.Current.ToArray() : null;

@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 
 namespace Sockeye.Framing;
@@ -17,30 +17,31 @@ namespace Sockeye.Framing;
 public static class ConnectionMessageExtensions
 {
     /// <summary>
-    /// Reads the messages the client sends, framed by <paramref name="framer"/>, until it ends its side of the
+    /// Reads the messages the client sends, parsed by <paramref name="reader"/>, until it ends its side of the
     /// stream between two messages, or the server asks the connection to close (see
     /// <see cref="Connection.CloseRequested"/>) while no message is under way.
     /// </summary>
+    /// <typeparam name="TMessage">What the reader makes of a message: with a <see cref="MessageFramer"/>, its bytes.</typeparam>
     /// <param name="connection">The connection to read from.</param>
-    /// <param name="framer">The message format.</param>
+    /// <param name="reader">The protocol's reader, such as a framer.</param>
     /// <param name="cancellationToken">Cancels the wait for the next message.</param>
     /// <returns>
-    /// The messages, each a slice of the receive buffer without its framing: valid until the next message is asked
-    /// for, and never copied.
+    /// The messages. A message that points into the receive buffer (a framer's slice without its framing, say) is
+    /// valid until the next message is asked for, and never copied.
     /// </returns>
     /// <remarks>
-    /// The largest message accepted is the framer's <see cref="MessageFramer.MaxMessageSize"/>, or else the
-    /// connection's. A client that sends more has its connection aborted with
-    /// <see cref="ConnectionEndReason.MessageTooLarge"/>; one that ends the stream in the middle of a frame has it
-    /// end with <see cref="ConnectionEndReason.ProtocolError"/>. Either way the enumeration throws a
-    /// <see cref="ProtocolException"/>. Leaving the loop early leaves the bytes after the last message in the
+    /// The largest message accepted is the reader's <see cref="IMessageReader{TMessage}.MaxMessageSize"/>, or else
+    /// the connection's. A client that sends more has its connection aborted with
+    /// <see cref="ConnectionEndReason.MessageTooLarge"/>; one that sends a malformed message, or ends the stream in
+    /// the middle of one, has it end with <see cref="ConnectionEndReason.ProtocolError"/>. Either way the enumeration
+    /// throws a <see cref="ProtocolException"/>. Leaving the loop early leaves the bytes after the last message in the
     /// connection's input.
     /// </remarks>
-    public static IAsyncEnumerable<ReadOnlySequence<byte>> ReadMessagesAsync(this Connection connection, MessageFramer framer, CancellationToken cancellationToken = default)
+    public static IAsyncEnumerable<TMessage> ReadMessagesAsync<TMessage>(this Connection connection, IMessageReader<TMessage> reader, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        ArgumentNullException.ThrowIfNull(framer);
-        return new MessageStream(token => MessageReader.Create(connection, framer, cancellationToken: token), cancellationToken);
+        ArgumentNullException.ThrowIfNull(reader);
+        return new MessageStream<TMessage>(token => MessageReader<TMessage>.Create(connection, reader, cancellationToken: token), cancellationToken);
     }
 
     /// <summary>
@@ -60,18 +61,20 @@ public static class ConnectionMessageExtensions
     }
 
     /// <summary>
-    /// Writes <paramref name="message"/> for the client, framed by <paramref name="framer"/>, without flushing. The
-    /// message may come straight from <see cref="ReadMessagesAsync(Connection, MessageFramer, CancellationToken)"/>.
+    /// Writes <paramref name="message"/> for the client with <paramref name="writer"/>, without flushing: messages
+    /// written together go out together at the next flush. The message may come straight from
+    /// <see cref="ReadMessagesAsync{TMessage}(Connection, IMessageReader{TMessage}, CancellationToken)"/>.
     /// </summary>
+    /// <typeparam name="TMessage">What the writer writes.</typeparam>
     /// <param name="connection">The connection to write to.</param>
-    /// <param name="framer">The message format.</param>
-    /// <param name="message">The message, without framing.</param>
-    /// <exception cref="ArgumentException">The message cannot be framed in this format.</exception>
-    public static void WriteMessage(this Connection connection, MessageFramer framer, in ReadOnlySequence<byte> message)
+    /// <param name="writer">The protocol's writer, such as a framer.</param>
+    /// <param name="message">The message.</param>
+    /// <exception cref="ArgumentException">The message cannot be written in this format.</exception>
+    public static void WriteMessage<TMessage>(this Connection connection, IMessageWriter<TMessage> writer, TMessage message)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        ArgumentNullException.ThrowIfNull(framer);
-        framer.WriteMessage(message, connection.Transport.Output);
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteMessage(message, connection.Transport.Output);
         connection.OnMessageSent();
     }
 
@@ -82,9 +85,25 @@ public static class ConnectionMessageExtensions
     /// <param name="cancellationToken">Cancels the flush's wait for room in the send buffer.</param>
     /// <returns>The flush's result: <see cref="FlushResult.IsCompleted"/> once the client can no longer be written to.</returns>
     /// <exception cref="ArgumentException">The message cannot be framed in this format.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "A framer's bytes and a writer's message never compete: the generic overload's type cannot be inferred from bytes.")]
     public static ValueTask<FlushResult> WriteMessageAsync(this Connection connection, MessageFramer framer, ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
     {
         WriteMessage(connection, framer, message.Span);
+        return connection.Transport.Output.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Writes <paramref name="message"/> for the client with <paramref name="writer"/>, and flushes.</summary>
+    /// <typeparam name="TMessage">What the writer writes.</typeparam>
+    /// <param name="connection">The connection to write to.</param>
+    /// <param name="writer">The protocol's writer, such as a framer.</param>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Cancels the flush's wait for room in the send buffer.</param>
+    /// <returns>The flush's result: <see cref="FlushResult.IsCompleted"/> once the client can no longer be written to.</returns>
+    /// <exception cref="ArgumentException">The message cannot be written in this format.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "A framer's bytes and a writer's message never compete: the generic overload's type cannot be inferred from bytes.")]
+    public static ValueTask<FlushResult> WriteMessageAsync<TMessage>(this Connection connection, IMessageWriter<TMessage> writer, TMessage message, CancellationToken cancellationToken = default)
+    {
+        WriteMessage(connection, writer, message);
         return connection.Transport.Output.FlushAsync(cancellationToken);
     }
 }

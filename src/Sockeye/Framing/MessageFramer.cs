@@ -8,12 +8,15 @@ namespace Sockeye.Framing;
 /// serve every connection.
 /// </summary>
 /// <remarks>
-/// Handlers rarely call a framer directly: <see cref="ConnectionMessageExtensions.ReadMessagesAsync(Connection, MessageFramer, CancellationToken)"/> runs it
-/// over a connection's input, enforcing the maximum message size, and
+/// A framer is the <see cref="IMessageReader{TMessage}"/> and <see cref="IMessageWriter{TMessage}"/> of byte
+/// messages: each message is a slice of the receive buffer, without its framing. Handlers rarely call a framer
+/// directly: <see cref="ConnectionMessageExtensions.ReadMessagesAsync{TMessage}(Connection, IMessageReader{TMessage}, CancellationToken)"/>
+/// runs it over a connection's input, enforcing the maximum message size, and
 /// <see cref="ConnectionMessageExtensions.WriteMessage(Connection, MessageFramer, ReadOnlySpan{byte})"/> frames
-/// replies. Derive from it to teach Sockeye a format of your own.
+/// replies. Derive from it to teach Sockeye a byte format of your own; implement <see cref="IMessageReader{TMessage}"/>
+/// for a protocol whose messages are more than bytes.
 /// </remarks>
-public abstract class MessageFramer
+public abstract class MessageFramer : IMessageReader<ReadOnlySequence<byte>>, IMessageWriter<ReadOnlySequence<byte>>
 {
     /// <summary>The maximum message size where neither the framer nor a server sets one: 1 MiB.</summary>
     public const long DefaultMaxMessageSize = 1024 * 1024;
@@ -120,4 +123,8 @@ public abstract class MessageFramer
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <inheritdoc />
+    void IMessageWriter<ReadOnlySequence<byte>>.WriteMessage(ReadOnlySequence<byte> message, IBufferWriter<byte> output) =>
+        WriteMessage(in message, output);
 }

@@ -1,9 +1,9 @@
 namespace Sockeye.Framing;
 
-/// <summary>What <see cref="MessageReader.ReadAsync"/> found.</summary>
+/// <summary>What <see cref="MessageReader{TMessage}.ReadAsync"/> found.</summary>
 internal enum MessageReadStatus
 {
-    /// <summary>A whole message, in <see cref="MessageReader.Current"/>.</summary>
+    /// <summary>A whole message, in <see cref="MessageReader{TMessage}.Current"/>.</summary>
     Message,
 
     /// <summary>The peer ended the stream between two messages.</summary>
@@ -12,6 +12,6 @@ internal enum MessageReadStatus
     /// <summary>The server asked the connection to close while no message was in progress.</summary>
     Closing,
 
-    /// <summary>The peer ended the stream in the middle of a frame; <see cref="MessageReader.Current"/> holds what arrived.</summary>
+    /// <summary>The peer ended the stream in the middle of a frame; <see cref="MessageReader{TMessage}.CurrentFrame"/> holds what arrived.</summary>
     Truncated,
 }

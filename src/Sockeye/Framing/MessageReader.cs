@@ -5,19 +5,20 @@ using System.Runtime.CompilerServices;
 namespace Sockeye.Framing;
 
 /// <summary>
-/// Reads messages from a pipe through a framer (Bedrock's protocol reader, with two additions): it enforces the
-/// maximum message size, and it hands the framer the position its last search stopped at, so that however a
-/// message is split across reads, each byte is searched once.
+/// Reads messages from a pipe through a protocol's <see cref="IMessageReader{TMessage}"/> (Bedrock's protocol reader,
+/// with two additions): it enforces the maximum message size, and it hands the reader the position its last search
+/// stopped at, so that however a message is split across reads, each byte is searched once.
 /// </summary>
 /// <remarks>
-/// A message is a slice of the pipe's buffer, valid until the next read: nothing is copied. For a connection it
+/// A message points into the pipe's buffer, valid until the next read: nothing is copied. For a connection it
 /// also calls the connection's message hooks, stops between messages when the server asks the connection to
 /// close, and ends the connection when the peer breaks the protocol.
 /// </remarks>
-internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
+/// <typeparam name="TMessage">What the protocol's reader makes of a message.</typeparam>
+internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
 {
     private readonly PipeReader _input;
-    private readonly MessageFramer _framer;
+    private readonly IMessageReader<TMessage> _protocol;
     private readonly long _maxMessageSize;
     private readonly long _bufferLimit;
     private readonly Connection? _connection;
@@ -27,7 +28,7 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
 
     // The message handed out, and the buffer it lies in: the pipe is advanced past it at the next read.
     private ReadOnlySequence<byte> _buffer;
-    private ReadOnlySequence<byte> _current;
+    private TMessage? _current;
     private SequencePosition _consumed;
     private bool _holding;
 
@@ -36,7 +37,7 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
     private bool _mustWait;
     private bool _messageStarted;
 
-    // Where the framer's search resumes. A pipe keeps unconsumed segments between reads, so while the buffer starts
+    // Where the protocol reader's search resumes. A pipe keeps unconsumed segments between reads, so while the buffer starts
     // where it did, the position itself is still good; a reader that rebuilds its segments is found by offset.
     private bool _hasResume;
     private SequencePosition _resumeBufferStart;
@@ -45,41 +46,43 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
 
     /// <summary>Creates a reader.</summary>
     /// <param name="input">Where the bytes come from.</param>
-    /// <param name="framer">The message format.</param>
+    /// <param name="protocol">The message format.</param>
     /// <param name="maxMessageSize">The largest message to accept.</param>
     /// <param name="connection">The connection the pipe belongs to, if any: for its hooks, its close request and its end reason.</param>
     /// <param name="flushBeforeWaiting">A writer to flush before waiting for input, so replies queued while messages were buffered go out together.</param>
     /// <param name="cancellationToken">Cancels a wait for input.</param>
     public MessageReader(
         PipeReader input,
-        MessageFramer framer,
+        IMessageReader<TMessage> protocol,
         long maxMessageSize,
         Connection? connection = null,
         PipeWriter? flushBeforeWaiting = null,
         CancellationToken cancellationToken = default)
     {
         _input = input;
-        _framer = framer;
+        _protocol = protocol;
         _maxMessageSize = maxMessageSize;
         _connection = connection;
         _flushBeforeWaiting = flushBeforeWaiting;
         _cancellationToken = cancellationToken;
 
         // A connection's input pipe stops taking bytes once it holds a maximum message plus the framing allowance:
-        // a frame that is not whole by then never will be, whatever the framer's own maximum says.
-        _bufferLimit = connection is null
-            ? long.MaxValue
-            : DelimiterSearch.AddSaturating(connection.MaxMessageSize, SocketServerOptions.FramingAllowance);
+        // a frame that is not whole by then never will be, whatever the reader's own maximum says. Over any other
+        // pipe the reader's maximum bounds what is buffered the same way.
+        _bufferLimit = DelimiterSearch.AddSaturating(connection?.MaxMessageSize ?? maxMessageSize, SocketServerOptions.FramingAllowance);
     }
 
-    /// <summary>A reader of <paramref name="connection"/>'s input, with the framer's maximum or else the connection's.</summary>
-    public static MessageReader Create(Connection connection, MessageFramer framer, PipeWriter? flushBeforeWaiting = null, CancellationToken cancellationToken = default) =>
-        new(connection.Transport.Input, framer, framer.MaxMessageSize ?? connection.MaxMessageSize, connection, flushBeforeWaiting, cancellationToken);
+    /// <summary>A reader of <paramref name="connection"/>'s input, with the protocol's maximum or else the connection's.</summary>
+    public static MessageReader<TMessage> Create(Connection connection, IMessageReader<TMessage> protocol, PipeWriter? flushBeforeWaiting = null, CancellationToken cancellationToken = default) =>
+        new(connection.Transport.Input, protocol, protocol.MaxMessageSize ?? connection.MaxMessageSize, connection, flushBeforeWaiting, cancellationToken);
 
-    /// <summary>The last message read, valid until the next read; after <see cref="MessageReadStatus.Truncated"/>, what arrived of the last frame.</summary>
-    public ReadOnlySequence<byte> Current => _current;
+    /// <summary>The last message read, valid until the next read.</summary>
+    public TMessage Current => _current!;
 
-    /// <summary>The whole frame of the last message read: the message with its framing.</summary>
+    /// <summary>
+    /// The whole frame of the last message read: the message with its framing; after
+    /// <see cref="MessageReadStatus.Truncated"/>, what arrived of the last frame.
+    /// </summary>
     public ReadOnlySequence<byte> CurrentFrame => _holding ? _buffer.Slice(_buffer.Start, _consumed) : default;
 
     /// <summary>Reads the next message.</summary>
@@ -145,7 +148,7 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
         var status = await ReadAsync().ConfigureAwait(false);
         if (status == MessageReadStatus.Truncated)
         {
-            var error = ProtocolException.Truncated(_current.Length);
+            var error = ProtocolException.Truncated(CurrentFrame.Length);
             Release();
             Fail(error);
             throw error;
@@ -163,7 +166,7 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Runs the framer over a read's buffer; <see langword="null"/> when it holds no whole frame yet.</summary>
+    /// <summary>Runs the protocol's reader over a read's buffer; <see langword="null"/> when it holds no whole message yet.</summary>
     private MessageReadStatus? TryParse(in ReadResult result)
     {
         var buffer = result.Buffer;
@@ -183,23 +186,26 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
 
         var consumed = buffer.Start;
         var examined = ResumePosition(buffer);
-        ReadOnlySequence<byte> message;
+        TMessage? message;
         try
         {
-            if (_framer.TryParseMessage(buffer, _maxMessageSize, ref consumed, ref examined, out message))
+            if (_protocol.TryParseMessage(buffer, _maxMessageSize, ref consumed, ref examined, out message))
             {
-                if (consumed.Equals(buffer.Start))
+                var frameLength = buffer.Slice(buffer.Start, consumed).Length;
+                if (frameLength == 0)
                 {
                     // Every frame takes at least a byte; one that takes none would be found again, for ever.
-                    throw new InvalidOperationException($"{_framer.GetType().Name} returned a message but consumed no bytes.");
+                    throw new InvalidOperationException($"{_protocol.GetType().Name} returned a message but consumed no bytes.");
                 }
 
-                return Hold(buffer, consumed, CheckSize(message), MessageReadStatus.Message);
+                CheckSize(message, frameLength);
+                return Hold(buffer, consumed, message, MessageReadStatus.Message);
             }
 
-            if (result.IsCompleted && !buffer.IsEmpty && _framer.TryParseFinalMessage(buffer, _maxMessageSize, out message))
+            if (result.IsCompleted && !buffer.IsEmpty && _protocol.TryParseFinalMessage(buffer, _maxMessageSize, out message))
             {
-                return Hold(buffer, buffer.End, CheckSize(message), MessageReadStatus.Message);
+                CheckSize(message, buffer.Length);
+                return Hold(buffer, buffer.End, message, MessageReadStatus.Message);
             }
 
             if (!result.IsCompleted && buffer.Length >= _bufferLimit)
@@ -224,7 +230,7 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
                 return MessageReadStatus.End;
             }
 
-            return Hold(buffer, buffer.End, buffer, MessageReadStatus.Truncated);
+            return Hold(buffer, buffer.End, default, MessageReadStatus.Truncated);
         }
 
         _hasResume = true;
@@ -247,11 +253,22 @@ internal sealed class MessageReader : IAsyncEnumerator<ReadOnlySequence<byte>>
         return buffer.Start.Equals(_resumeBufferStart) ? _resume : buffer.GetPosition(_resumeOffset);
     }
 
-    // The built-in framers never return a message over the maximum; a framer of the user's might, and the limit is the reader's to keep.
-    private ReadOnlySequence<byte> CheckSize(in ReadOnlySequence<byte> message) =>
-        message.Length <= _maxMessageSize ? message : throw ProtocolException.MessageTooLarge(_maxMessageSize);
+    /// <summary>
+    /// Keeps the maximum for readers that do not: the built-in ones never return a message over it, a user's might.
+    /// A byte message is measured itself; any other by its frame, which may carry framing up to the allowance.
+    /// </summary>
+    private void CheckSize(TMessage message, long frameLength)
+    {
+        var over = typeof(TMessage) == typeof(ReadOnlySequence<byte>)
+            ? Unsafe.As<TMessage, ReadOnlySequence<byte>>(ref message).Length > _maxMessageSize
+            : frameLength > DelimiterSearch.AddSaturating(_maxMessageSize, SocketServerOptions.FramingAllowance);
+        if (over)
+        {
+            throw ProtocolException.MessageTooLarge(_maxMessageSize);
+        }
+    }
 
-    private MessageReadStatus Hold(in ReadOnlySequence<byte> buffer, SequencePosition consumed, in ReadOnlySequence<byte> message, MessageReadStatus status)
+    private MessageReadStatus Hold(in ReadOnlySequence<byte> buffer, SequencePosition consumed, TMessage? message, MessageReadStatus status)
     {
         _buffer = buffer;
         _consumed = consumed;

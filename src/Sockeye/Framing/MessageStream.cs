@@ -1,14 +1,12 @@
-using System.Buffers;
-
 namespace Sockeye.Framing;
 
 /// <summary>
 /// The messages of a pipe as an <see cref="IAsyncEnumerable{T}"/>: each enumeration gets a fresh reader, which
 /// takes up where the last one left the pipe.
 /// </summary>
-internal sealed class MessageStream(Func<CancellationToken, MessageReader> create, CancellationToken cancellationToken) : IAsyncEnumerable<ReadOnlySequence<byte>>
+internal sealed class MessageStream<TMessage>(Func<CancellationToken, MessageReader<TMessage>> create, CancellationToken cancellationToken) : IAsyncEnumerable<TMessage>
 {
-    public IAsyncEnumerator<ReadOnlySequence<byte>> GetAsyncEnumerator(CancellationToken enumeratorToken = default)
+    public IAsyncEnumerator<TMessage> GetAsyncEnumerator(CancellationToken enumeratorToken = default)
     {
         if (!enumeratorToken.CanBeCanceled || enumeratorToken == cancellationToken)
         {
@@ -24,11 +22,11 @@ internal sealed class MessageStream(Func<CancellationToken, MessageReader> creat
     }
 
     /// <summary>A reader canceled by either of two tokens; it owns the source that links them.</summary>
-    private sealed class LinkedReader(Func<CancellationToken, MessageReader> create, CancellationTokenSource linked) : IAsyncEnumerator<ReadOnlySequence<byte>>
+    private sealed class LinkedReader(Func<CancellationToken, MessageReader<TMessage>> create, CancellationTokenSource linked) : IAsyncEnumerator<TMessage>
     {
-        private readonly MessageReader _reader = create(linked.Token);
+        private readonly MessageReader<TMessage> _reader = create(linked.Token);
 
-        public ReadOnlySequence<byte> Current => _reader.Current;
+        public TMessage Current => _reader.Current;
 
         public ValueTask<bool> MoveNextAsync() => _reader.MoveNextAsync();
 

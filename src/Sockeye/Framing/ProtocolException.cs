@@ -5,7 +5,7 @@ namespace Sockeye.Framing;
 /// middle of a frame. <see cref="EndReason"/> says which, as the reason the connection ends with.
 /// </summary>
 /// <remarks>
-/// It is the only exception a framer throws for anything the peer sends, so a handler that catches it has
+/// It is the only exception a reader throws for anything the peer sends, so a handler that catches it has
 /// caught every way a client can misuse the protocol. It derives from <see cref="IOException"/>, as the other
 /// errors of a failing stream do.
 /// </remarks>
@@ -55,8 +55,13 @@ public sealed class ProtocolException : IOException
     /// </summary>
     public ConnectionEndReason EndReason { get; }
 
-    /// <summary>A message, or the frame that will hold it, is larger than <paramref name="maxMessageSize"/>.</summary>
-    internal static ProtocolException MessageTooLarge(long maxMessageSize) =>
+    /// <summary>
+    /// The exception for a message, or the frame that will hold it, larger than <paramref name="maxMessageSize"/>:
+    /// what a reader throws, with <see cref="EndReason"/> <see cref="ConnectionEndReason.MessageTooLarge"/>.
+    /// </summary>
+    /// <param name="maxMessageSize">The maximum the message is over, in bytes.</param>
+    /// <returns>The exception, to throw.</returns>
+    public static ProtocolException MessageTooLarge(long maxMessageSize) =>
         new($"A message is larger than the maximum of {maxMessageSize} bytes.", ConnectionEndReason.MessageTooLarge);
 
     /// <summary>The stream ended with <paramref name="length"/> bytes that do not make a whole frame.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using Sockeye.Framing;
 using Sockeye.Transport;
@@ -50,7 +51,7 @@ public sealed class EchoHandler : ConnectionHandler
 
         // Replies are queued, not flushed one by one: the reader flushes them when it runs out of buffered
         // messages and must wait, so a burst of pipelined messages is answered in one send.
-        var reader = MessageReader.Create(connection, framer, flushBeforeWaiting: output);
+        var reader = MessageReader<ReadOnlySequence<byte>>.Create(connection, framer, flushBeforeWaiting: output);
         try
         {
             while (await reader.MoveNextAsync().ConfigureAwait(false))

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Sockeye.Framing;
 
 namespace Sockeye.Handlers;
@@ -30,7 +31,7 @@ public sealed class EofEchoHandler : ConnectionHandler
     public override async Task OnConnectedAsync(Connection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var reader = MessageReader.Create(connection, _framer);
+        var reader = MessageReader<ReadOnlySequence<byte>>.Create(connection, _framer);
         try
         {
             switch (await reader.ReadAsync().ConfigureAwait(false))
@@ -40,7 +41,7 @@ public sealed class EofEchoHandler : ConnectionHandler
                     break;
                 case MessageReadStatus.Truncated:
                     // The client ended before the delimiter: report what arrived and close (the docs' server leaks this socket).
-                    await _output.MessageReceivedAsync(connection, reader.Current).ConfigureAwait(false);
+                    await _output.MessageReceivedAsync(connection, reader.CurrentFrame).ConfigureAwait(false);
                     break;
             }
         }
@@ -54,7 +55,7 @@ public sealed class EofEchoHandler : ConnectionHandler
         }
     }
 
-    private async Task EchoAsync(Connection connection, MessageReader reader)
+    private async Task EchoAsync(Connection connection, MessageReader<ReadOnlySequence<byte>> reader)
     {
         // The companion reports and counts the whole text it read, delimiter included.
         var frame = reader.CurrentFrame;

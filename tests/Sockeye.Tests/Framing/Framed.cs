@@ -39,7 +39,7 @@ internal static class Framed
     /// <summary>Reads every message from <paramref name="chunks"/>, one chunk per read, until the end or a protocol error.</summary>
     public static async Task<Outcome> ReadAsync(MessageFramer framer, IReadOnlyList<byte[]> chunks, long maxMessageSize = 1024)
     {
-        var reader = new MessageReader(new ScriptedPipeReader(chunks), framer, maxMessageSize);
+        var reader = new MessageReader<ReadOnlySequence<byte>>(new ScriptedPipeReader(chunks), framer, maxMessageSize);
         var messages = new List<byte[]>();
         try
         {

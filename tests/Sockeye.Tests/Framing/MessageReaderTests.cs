@@ -16,7 +16,7 @@ public class MessageReaderTests
     public async Task A_message_is_a_slice_of_the_receive_buffer_not_a_copy()
     {
         var data = "one\ntwo\n"u8.ToArray();
-        await using var reader = new MessageReader(new ScriptedPipeReader([data]), s_lines, 1024);
+        await using var reader = new MessageReader<ReadOnlySequence<byte>>(new ScriptedPipeReader([data]), s_lines, 1024);
 
         Assert.True(await reader.MoveNextAsync());
         Assert.True(MemoryMarshal.TryGetArray(reader.Current.First, out var first));
@@ -75,7 +75,7 @@ public class MessageReaderTests
         var length = realPipe ? 8 * 1024 * 1024 : 256 * 1024;
         var framer = new CountingFramer(s_lines);
         PipeReader input = realPipe ? FillInStep(length, Chunk, framer) : new ScriptedPipeReader([.. Chunks(length, Chunk)]);
-        await using var reader = new MessageReader(input, framer, maxMessageSize: 16 * 1024 * 1024);
+        await using var reader = new MessageReader<ReadOnlySequence<byte>>(input, framer, maxMessageSize: 16 * 1024 * 1024);
 
         Assert.True(await reader.MoveNextAsync());
 
@@ -90,7 +90,7 @@ public class MessageReaderTests
         // Only the few bytes that may begin a delimiter are searched again: delimiter length - 1 per read.
         var framer = new CountingFramer(new DelimiterFramer());
         var input = new ScriptedPipeReader([.. Chunks(256 * 1024, 1024, "<EOF>")]);
-        await using var reader = new MessageReader(input, framer, maxMessageSize: 1024 * 1024);
+        await using var reader = new MessageReader<ReadOnlySequence<byte>>(input, framer, maxMessageSize: 1024 * 1024);
 
         Assert.True(await reader.MoveNextAsync());
 
@@ -250,7 +250,7 @@ public class MessageReaderTests
     [Fact(Timeout = Timeouts.Fast)]
     public async Task A_framer_that_finds_a_message_without_consuming_a_byte_is_refused_rather_than_spinning()
     {
-        await using var reader = new MessageReader(new ScriptedPipeReader(["x"u8.ToArray()]), new StuckFramer(), 1024);
+        await using var reader = new MessageReader<ReadOnlySequence<byte>>(new ScriptedPipeReader(["x"u8.ToArray()]), new StuckFramer(), 1024);
 
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await reader.MoveNextAsync());
     }
