@@ -18,7 +18,8 @@ folder = sys.argv[1]
 expected = {
     "Sockeye": ["README.md", "lib/net10.0/Sockeye.Core.dll", "lib/net10.0/Sockeye.Core.xml"],
     "Sockeye.Hosting": ["README.md", "lib/net10.0/Sockeye.Hosting.dll", "lib/net10.0/Sockeye.Hosting.xml"],
-    "Sockeye.Cli": ["README.md", "tools/net10.0/any/sockeye.dll", "tools/net10.0/any/DotnetToolSettings.xml"],
+    "Sockeye.Cli": ["README.md", "tools/net10.0/any/sockeye.dll", "tools/net10.0/any/Sockeye.Cli.Bench.dll",
+                    "tools/net10.0/any/DotnetToolSettings.xml"],
 }
 failed = False
 for package, files in expected.items():

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Sockeye.Cli.Bench.Native;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Cli.Bench;
 
@@ -20,7 +21,7 @@ internal static class BenchPreflight
     {
         if (!OperatingSystem.IsLinux())
         {
-            throw new CliException("sockeye bench runs on Linux only: its load generator drives epoll directly.");
+            throw new BenchException("sockeye bench runs on Linux only: its load generator drives epoll directly.");
         }
     }
 
@@ -29,7 +30,7 @@ internal static class BenchPreflight
     {
         var needed = (ulong)connections + SpareDescriptors;
         var limits = stackalloc ulong[2];
-        if (Libc.GetRLimit(Libc.RLimitNoFile, limits) != 0 || limits[0] >= needed)
+        if (LinuxNative.getrlimit(LinuxNative.RLimitNoFile, limits) != 0 || limits[0] >= needed)
         {
             return;
         }
@@ -37,13 +38,13 @@ internal static class BenchPreflight
         if (limits[1] >= needed)
         {
             limits[0] = needed;
-            if (Libc.SetRLimit(Libc.RLimitNoFile, limits) == 0)
+            if (LinuxNative.setrlimit(LinuxNative.RLimitNoFile, limits) == 0)
             {
                 return;
             }
         }
 
-        throw new CliException(
+        throw new BenchException(
             $"{connections:N0} connections need {needed:N0} open files, but this process may open {limits[1]:N0} (see ulimit -n).");
     }
 
@@ -62,12 +63,12 @@ internal static class BenchPreflight
         }
         catch (SocketException)
         {
-            throw new CliException($"Cannot resolve host '{host}'.");
+            throw new BenchException($"Cannot resolve host '{host}'.");
         }
 
         var address = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
             ?? addresses.FirstOrDefault()
-            ?? throw new CliException($"Cannot resolve host '{host}'.");
+            ?? throw new BenchException($"Cannot resolve host '{host}'.");
         return new IPEndPoint(address, port);
     }
 
@@ -83,15 +84,15 @@ internal static class BenchPreflight
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
         {
-            throw new CliException($"Connection refused by {endPoint}; is the server running?");
+            throw new BenchException($"Connection refused by {endPoint}; is the server running?");
         }
         catch (SocketException ex)
         {
-            throw new CliException($"Cannot connect to {endPoint}: {ex.Message}");
+            throw new BenchException($"Cannot connect to {endPoint}: {ex.Message}");
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new CliException($"Timed out connecting to {endPoint} after {s_probeTimeout.TotalSeconds:0} s.");
+            throw new BenchException($"Timed out connecting to {endPoint} after {s_probeTimeout.TotalSeconds:0} s.");
         }
     }
 
@@ -140,7 +141,7 @@ internal static class BenchPreflight
 
         if (failure is not null)
         {
-            throw new CliException(
+            throw new BenchException(
                 $"bench {workload} needs a server that echoes every byte and keeps the connection open, such as 'sockeye serve --handler echo'; {endPoint} {failure}.");
         }
     }
@@ -149,5 +150,5 @@ internal static class BenchPreflight
     public static NativeEndPoint ToNative(IPEndPoint endPoint) =>
         endPoint.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6
             ? new NativeEndPoint(endPoint)
-            : throw new CliException($"{endPoint} is not an IP endpoint.");
+            : throw new BenchException($"{endPoint} is not an IP endpoint.");
 }

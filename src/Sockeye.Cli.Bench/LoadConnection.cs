@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Sockeye.Cli.Bench.Native;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Cli.Bench;
 
@@ -85,7 +86,7 @@ internal abstract class LoadConnection
 
         if (_connecting)
         {
-            if ((events & (Libc.EpollOut | Libc.EpollErr | Libc.EpollHup)) == 0)
+            if ((events & (LinuxNative.EpollOut | LinuxNative.EpollErr | LinuxNative.EpollHup)) == 0)
             {
                 return;
             }
@@ -101,14 +102,14 @@ internal abstract class LoadConnection
             return;
         }
 
-        if ((events & Libc.EpollOut) != 0)
+        if ((events & LinuxNative.EpollOut) != 0)
         {
             OnWritable();
         }
 
-        if (Fd >= 0 && (events & (Libc.EpollIn | Libc.EpollRdHup | Libc.EpollHup | Libc.EpollErr)) != 0)
+        if (Fd >= 0 && (events & (LinuxNative.EpollIn | LinuxNative.EpollRdHup | LinuxNative.EpollHup | LinuxNative.EpollErr)) != 0)
         {
-            ReadAvailable(endOfStream: (events & (Libc.EpollRdHup | Libc.EpollHup | Libc.EpollErr)) != 0);
+            ReadAvailable(endOfStream: (events & (LinuxNative.EpollRdHup | LinuxNative.EpollHup | LinuxNative.EpollErr)) != 0);
         }
     }
 
@@ -121,7 +122,7 @@ internal abstract class LoadConnection
         {
             Stats.ConnectFailed();
             Loop.ConnectEnded();
-            Fail($"socket() failed: {Libc.Describe(-fd)}");
+            Fail($"socket() failed: {LinuxNative.Describe(-fd)}");
             return;
         }
 
@@ -131,7 +132,7 @@ internal abstract class LoadConnection
             TcpSocket.Close(fd);
             Stats.ConnectFailed();
             Loop.ConnectEnded();
-            Fail($"epoll_ctl failed: {Libc.Describe(registered)}");
+            Fail($"epoll_ctl failed: {LinuxNative.Describe(registered)}");
             return;
         }
 
@@ -148,7 +149,7 @@ internal abstract class LoadConnection
         {
             MarkConnected();
         }
-        else if (result != -Libc.EInProgress)
+        else if (result != -LinuxNative.Einprogress)
         {
             Fail(ConnectError(-result));
         }
@@ -183,7 +184,7 @@ internal abstract class LoadConnection
             return sent;
         }
 
-        if (sent == -Libc.EAgain)
+        if (sent == -LinuxNative.Eagain)
         {
             return 0;
         }
@@ -211,7 +212,7 @@ internal abstract class LoadConnection
 
             if (received < 0)
             {
-                if (received != -Libc.EAgain)
+                if (received != -LinuxNative.Eagain)
                 {
                     Fail(SocketError("receive", (int)-received));
                 }
@@ -276,16 +277,16 @@ internal abstract class LoadConnection
 
     private static string ConnectError(int errno) => errno switch
     {
-        Libc.EConnRefused => "connection refused",
-        Libc.EAddrNotAvail => "no local port left to connect from (EADDRNOTAVAIL)",
-        Libc.EMFile => "too many open files (ulimit -n)",
-        _ => $"connect failed: {Libc.Describe(errno)}",
+        LinuxNative.Econnrefused => "connection refused",
+        LinuxNative.Eaddrnotavail => "no local port left to connect from (EADDRNOTAVAIL)",
+        LinuxNative.Emfile => "too many open files (ulimit -n)",
+        _ => $"connect failed: {LinuxNative.Describe(errno)}",
     };
 
     private static string SocketError(string operation, int errno) => errno switch
     {
-        Libc.EConnReset => $"the server reset the connection ({operation})",
-        Libc.EPipe => "the server closed the connection before the request was sent",
-        _ => $"{operation} failed: {Libc.Describe(errno)}",
+        LinuxNative.Econnreset => $"the server reset the connection ({operation})",
+        LinuxNative.Epipe => "the server closed the connection before the request was sent",
+        _ => $"{operation} failed: {LinuxNative.Describe(errno)}",
     };
 }

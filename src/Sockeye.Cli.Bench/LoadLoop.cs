@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Sockeye.Cli.Bench.Native;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Cli.Bench;
 
@@ -113,7 +114,7 @@ internal sealed class LoadLoop : IDisposable
     }
 
     public int Register(int fd, ulong token) =>
-        _epoll.Add(fd, Libc.EpollIn | Libc.EpollOut | Libc.EpollRdHup | Libc.EpollEt, token);
+        _epoll.Add(fd, LinuxNative.EpollIn | LinuxNative.EpollOut | LinuxNative.EpollRdHup | LinuxNative.EpollEdgeTriggered, token);
 
     public void Dispose() => _epoll.Dispose();
 

@@ -94,12 +94,12 @@ internal sealed class LoadSession : IDisposable
         await WaitUntilAsync(() => _loops.All(loop => loop.Drained), grace, abort);
         if (!TryJoinAll())
         {
-            throw new CliException("The load generator's event loop did not stop within 10 s.");
+            throw new BenchException("The load generator's event loop did not stop within 10 s.");
         }
 
         if (_loops.Select(loop => loop.Fault).FirstOrDefault(fault => fault is not null) is { } fault)
         {
-            throw new CliException($"The load generator failed: {fault.Message}");
+            throw new BenchException($"The load generator failed: {fault.Message}");
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Sockeye.Cli.Bench.Native;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Cli.Bench;
 
@@ -107,7 +108,7 @@ internal sealed class OneShotConnection : LoadConnection
             var result = TcpSocket.ShutdownSend(Fd);
             if (result != 0)
             {
-                Fail($"shutdown failed: {Libc.Describe(-result)}");
+                Fail($"shutdown failed: {LinuxNative.Describe(-result)}");
             }
         }
     }

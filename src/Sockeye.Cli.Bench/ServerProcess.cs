@@ -13,7 +13,7 @@ internal sealed class ServerProcess(int pid)
 
     public int Pid { get; } = pid;
 
-    /// <summary>Reads the process's state now; throws a <see cref="CliException"/> once it is gone.</summary>
+    /// <summary>Reads the process's state now; throws a <see cref="BenchException"/> once it is gone.</summary>
     public ServerSample Sample()
     {
         string stat, status;
@@ -24,7 +24,7 @@ internal sealed class ServerProcess(int pid)
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"Cannot read /proc/{Pid}: is process {Pid} (--server-pid) running?");
+            throw new BenchException($"Cannot read /proc/{Pid}: is process {Pid} (--server-pid) running?");
         }
 
         // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are fixed.

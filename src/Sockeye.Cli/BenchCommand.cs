@@ -143,6 +143,18 @@ internal static class BenchCommand
 
     private static async Task<int> RunAsync(BenchSettings settings)
     {
+        try
+        {
+            return await RunCoreAsync(settings);
+        }
+        catch (BenchException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+    }
+
+    private static async Task<int> RunCoreAsync(BenchSettings settings)
+    {
         BenchPreflight.RequireLinux();
         BenchPreflight.EnsureFileLimit(settings.Connections);
 

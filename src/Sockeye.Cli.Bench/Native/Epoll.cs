@@ -1,15 +1,14 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Cli.Bench.Native;
 
 /// <summary>An epoll instance and the buffer its events are read into.</summary>
 internal sealed unsafe class Epoll : IDisposable
 {
-    // struct epoll_event is packed on x86-64 (12 bytes: events, then data at offset 4) and naturally aligned
-    // elsewhere (16 bytes: data at offset 8).
-    private static readonly int s_stride = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
-    private static readonly int s_dataOffset = s_stride == 12 ? 4 : 8;
+    private static readonly int s_stride = LinuxNative.EpollEventSize;
+    private static readonly int s_dataOffset = LinuxNative.EpollEventDataOffset;
 
     private readonly int _fd;
     private readonly byte* _events;
@@ -18,10 +17,10 @@ internal sealed unsafe class Epoll : IDisposable
 
     public Epoll(int capacity)
     {
-        _fd = Libc.EpollCreate1(Libc.EpollCloExec);
+        _fd = LinuxNative.epoll_create1(LinuxNative.EpollCloexec);
         if (_fd < 0)
         {
-            throw new CliException($"Cannot create an epoll instance: {Libc.Describe(Marshal.GetLastPInvokeError())}");
+            throw new BenchException($"Cannot create an epoll instance: {LinuxNative.Describe(Marshal.GetLastPInvokeError())}");
         }
 
         _capacity = capacity;
@@ -34,20 +33,20 @@ internal sealed unsafe class Epoll : IDisposable
         var entry = stackalloc byte[16];
         Unsafe.WriteUnaligned(entry, events);
         Unsafe.WriteUnaligned(entry + s_dataOffset, data);
-        return Libc.EpollCtl(_fd, Libc.EpollCtlAdd, fd, entry) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        return LinuxNative.epoll_ctl(_fd, LinuxNative.EpollCtlAdd, fd, entry) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
     /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> for events; returns how many arrived.</summary>
     public int Wait(int timeoutMilliseconds)
     {
-        var count = Libc.EpollWait(_fd, _events, _capacity, timeoutMilliseconds);
+        var count = LinuxNative.epoll_wait(_fd, _events, _capacity, timeoutMilliseconds);
         if (count >= 0)
         {
             return count;
         }
 
         var errno = Marshal.GetLastPInvokeError();
-        return errno == Libc.EIntr ? 0 : throw new InvalidOperationException($"epoll_wait failed: {Libc.Describe(errno)}");
+        return errno == LinuxNative.Eintr ? 0 : throw new InvalidOperationException($"epoll_wait failed: {LinuxNative.Describe(errno)}");
     }
 
     public uint EventsAt(int index) => Unsafe.ReadUnaligned<uint>(_events + (index * s_stride));
@@ -62,7 +61,7 @@ internal sealed unsafe class Epoll : IDisposable
         }
 
         _disposed = true;
-        Libc.Close(_fd);
+        LinuxNative.close(_fd);
         NativeMemory.Free(_events);
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Cli.Bench.Native;
 
@@ -14,14 +15,14 @@ internal static unsafe class TcpSocket
     /// <summary>Creates a non-blocking socket with Nagle off (each message leaves at once, as the servers' replies do).</summary>
     public static int Open(AddressFamily family)
     {
-        var fd = Libc.Socket(family == AddressFamily.InterNetworkV6 ? Libc.AfInet6 : Libc.AfInet, Libc.SockStream | Libc.SockNonBlock | Libc.SockCloExec, 0);
+        var fd = LinuxNative.socket(family == AddressFamily.InterNetworkV6 ? LinuxNative.AfInet6 : LinuxNative.AfInet, LinuxNative.SockStream | LinuxNative.SockNonBlock | LinuxNative.SockCloexec, 0);
         if (fd < 0)
         {
             return -Marshal.GetLastPInvokeError();
         }
 
         var one = 1;
-        Libc.SetSockOpt(fd, Libc.IpProtoTcp, Libc.TcpNoDelay, &one, sizeof(int));
+        LinuxNative.setsockopt(fd, LinuxNative.IpProtoTcp, LinuxNative.TcpNoDelay, &one, sizeof(int));
         return fd;
     }
 
@@ -32,10 +33,10 @@ internal static unsafe class TcpSocket
     public static int BindSource(int fd, NativeEndPoint source)
     {
         var one = 1;
-        Libc.SetSockOpt(fd, Libc.IpProtoIp, Libc.IpBindAddressNoPort, &one, sizeof(int));
+        LinuxNative.setsockopt(fd, LinuxNative.IpProtoIp, LinuxNative.IpBindAddressNoPort, &one, sizeof(int));
         fixed (byte* address = source.Address)
         {
-            return Libc.Bind(fd, address, source.Address.Length) == 0 ? 0 : -Marshal.GetLastPInvokeError();
+            return LinuxNative.bind(fd, address, source.Address.Length) == 0 ? 0 : -Marshal.GetLastPInvokeError();
         }
     }
 
@@ -44,7 +45,7 @@ internal static unsafe class TcpSocket
     {
         fixed (byte* address = endPoint.Address)
         {
-            return Libc.Connect(fd, address, endPoint.Address.Length) == 0 ? 0 : -Marshal.GetLastPInvokeError();
+            return LinuxNative.connect(fd, address, endPoint.Address.Length) == 0 ? 0 : -Marshal.GetLastPInvokeError();
         }
     }
 
@@ -52,14 +53,14 @@ internal static unsafe class TcpSocket
     public static int PendingError(int fd)
     {
         int error = 0, length = sizeof(int);
-        return Libc.GetSockOpt(fd, Libc.SolSocket, Libc.SoError, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
+        return LinuxNative.getsockopt(fd, LinuxNative.SolSocket, LinuxNative.SoError, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
     }
 
     public static nint Send(int fd, ReadOnlySpan<byte> data)
     {
         fixed (byte* buffer = data)
         {
-            var sent = Libc.Send(fd, buffer, data.Length, Libc.MsgNoSignal);
+            var sent = LinuxNative.send(fd, buffer, (nuint)data.Length, LinuxNative.MsgNoSignal);
             return sent >= 0 ? sent : -Marshal.GetLastPInvokeError();
         }
     }
@@ -68,14 +69,14 @@ internal static unsafe class TcpSocket
     {
         fixed (byte* destination = buffer)
         {
-            var received = Libc.Receive(fd, destination, buffer.Length, 0);
+            var received = LinuxNative.recv(fd, destination, (nuint)buffer.Length, 0);
             return received >= 0 ? received : -Marshal.GetLastPInvokeError();
         }
     }
 
-    public static int ShutdownSend(int fd) => Libc.Shutdown(fd, Libc.ShutWr) == 0 ? 0 : -Marshal.GetLastPInvokeError();
+    public static int ShutdownSend(int fd) => LinuxNative.shutdown(fd, LinuxNative.ShutWrite) == 0 ? 0 : -Marshal.GetLastPInvokeError();
 
-    public static void Close(int fd) => Libc.Close(fd);
+    public static void Close(int fd) => LinuxNative.close(fd);
 }
 
 /// <summary>An endpoint as the kernel's <c>sockaddr_in</c> or <c>sockaddr_in6</c>, built once and reused for every connect.</summary>
@@ -87,7 +88,7 @@ internal sealed class NativeEndPoint
         var ipv6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
         Address = new byte[ipv6 ? 28 : 16];
         // sa_family is in host byte order, the port in network byte order.
-        MemoryMarshal.Write(Address, (ushort)(ipv6 ? Libc.AfInet6 : Libc.AfInet));
+        MemoryMarshal.Write(Address, (ushort)(ipv6 ? LinuxNative.AfInet6 : LinuxNative.AfInet));
         BinaryPrimitives.WriteUInt16BigEndian(Address.AsSpan(2), (ushort)endPoint.Port);
         if (ipv6)
         {

@@ -7,6 +7,10 @@ namespace Sockeye.Transport.Linux;
 /// The few Linux system calls the epoll transport makes, declared for source-generated marshalling (no
 /// reflection, so Native AOT and trimming keep working). Every call reports errno through the last P/Invoke error.
 /// </summary>
+/// <remarks>
+/// The one copy of these bindings: the load generator (src/Sockeye.Cli.Bench) compiles this file too, and adds the
+/// client's calls (socket, connect, bind, rlimit) in a part of its own. Linux x86-64 and arm64 values only.
+/// </remarks>
 internal static unsafe partial class LinuxNative
 {
     private const string Libc = "libc";
@@ -35,7 +39,23 @@ internal static unsafe partial class LinuxNative
     public const int TcpNoDelay = 1;
 
     public const int Eintr = 4;
+    public const int Ebadf = 9;
     public const int Eagain = 11;
+    public const int Enomem = 12;
+    public const int Enfile = 23;
+    public const int Emfile = 24;
+    public const int Epipe = 32;
+    public const int Eaddrnotavail = 99;
+    public const int Enetunreach = 101;
+    public const int Enetreset = 102;
+    public const int Econnaborted = 103;
+    public const int Econnreset = 104;
+    public const int Enobufs = 105;
+    public const int Enotconn = 107;
+    public const int Etimedout = 110;
+    public const int Econnrefused = 111;
+    public const int Ehostunreach = 113;
+    public const int Einprogress = 115;
 
     /// <summary>epoll_event is packed on x86-64 (12 bytes) and naturally aligned elsewhere (16 bytes).</summary>
     public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
@@ -101,17 +121,17 @@ internal static unsafe partial class LinuxNative
     {
         Eagain => SocketError.WouldBlock,
         Eintr => SocketError.Interrupted,
-        9 => SocketError.OperationAborted,          // EBADF: closed under us
-        12 or 105 => SocketError.NoBufferSpaceAvailable, // ENOMEM, ENOBUFS
-        23 or 24 => SocketError.TooManyOpenSockets,  // ENFILE, EMFILE
-        32 => SocketError.Shutdown,                  // EPIPE
-        101 => SocketError.NetworkUnreachable,
-        102 => SocketError.NetworkReset,
-        103 => SocketError.ConnectionAborted,
-        104 => SocketError.ConnectionReset,
-        107 => SocketError.NotConnected,
-        110 => SocketError.TimedOut,
-        113 => SocketError.HostUnreachable,
+        Ebadf => SocketError.OperationAborted, // closed under us
+        Enomem or Enobufs => SocketError.NoBufferSpaceAvailable,
+        Enfile or Emfile => SocketError.TooManyOpenSockets,
+        Epipe => SocketError.Shutdown,
+        Enetunreach => SocketError.NetworkUnreachable,
+        Enetreset => SocketError.NetworkReset,
+        Econnaborted => SocketError.ConnectionAborted,
+        Econnreset => SocketError.ConnectionReset,
+        Enotconn => SocketError.NotConnected,
+        Etimedout => SocketError.TimedOut,
+        Ehostunreach => SocketError.HostUnreachable,
         _ => SocketError.SocketError,
     };
 
