@@ -122,7 +122,7 @@ internal static class SendCommand
             await Console.Error.WriteLineAsync($"Sent {payload.Length} bytes to server.");
             if (framed && !request.HalfClose)
             {
-                var reply = await ReceiveAsync(client, request, cancellationToken)
+                var reply = await ReceiveAsync(client, request, cancellationToken, NoReplyPerMessage)
                     ?? throw new CliException($"{request.Server} closed the connection before replying.");
                 await PrintAsync(reply);
             }
@@ -136,7 +136,7 @@ internal static class SendCommand
                 await client.CompleteSendingAsync(cancellationToken);
             }
 
-            await PrintAsync(await ReceiveAsync(client, request, cancellationToken) ?? []);
+            await PrintAsync(await ReceiveAsync(client, request, cancellationToken, request.HalfClose ? null : NoReplyBeforeTheEnd) ?? []);
             return;
         }
 
@@ -181,7 +181,16 @@ internal static class SendCommand
         }
     }
 
-    private static async Task<byte[]?> ReceiveAsync(SocketClient client, Request request, CancellationToken cancellationToken)
+    /// <summary>Why a server may not answer a client that has not ended its side: the seed's print handler waits for the end.</summary>
+    private const string NoReplyBeforeTheEnd =
+        "The server may be waiting for the end of the stream: try --half-close, or run the server with --handler eof-echo.";
+
+    /// <summary>Why a server may not answer each framed message: the print handler never replies.</summary>
+    private const string NoReplyPerMessage =
+        "The server may not answer each message: try --half-close, to end the stream and print whatever it sends back.";
+
+    /// <summary>The next reply, within the timeout; <paramref name="hint"/> (what to try when the server may be waiting for the client) goes in the error when none comes.</summary>
+    private static async Task<byte[]?> ReceiveAsync(SocketClient client, Request request, CancellationToken cancellationToken, string? hint = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(request.Timeout);
@@ -191,7 +200,9 @@ internal static class SendCommand
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new CliException($"Timed out after {Seconds(request.Timeout)} s waiting for {request.Server} to reply.");
+            throw new CliException(hint is null
+                ? $"Timed out after {Seconds(request.Timeout)} s waiting for {request.Server} to reply."
+                : $"No reply from {request.Server} within {Seconds(request.Timeout)} s. {hint}");
         }
     }
 

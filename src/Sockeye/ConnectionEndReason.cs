@@ -21,7 +21,7 @@ public enum ConnectionEndReason
     /// <summary>The handler called <see cref="Connection.Abort()"/>.</summary>
     Aborted,
 
-    /// <summary>The handler threw an exception.</summary>
+    /// <summary>The handler threw an exception (other than a <see cref="Framing.ProtocolException"/>, which is the client's error).</summary>
     HandlerError,
 
     /// <summary>The server stopped and the connection did not finish within the shutdown timeout.</summary>
@@ -39,7 +39,10 @@ public enum ConnectionEndReason
     /// <summary>The client sent a message larger than the maximum message size.</summary>
     MessageTooLarge,
 
-    /// <summary>The client sent bytes that violate the protocol (a malformed frame or header).</summary>
+    /// <summary>
+    /// The client sent bytes that violate the protocol: a malformed frame or header, or anything a handler refused by
+    /// throwing a <see cref="Framing.ProtocolException"/>.
+    /// </summary>
     ProtocolError,
 
     /// <summary>The connection was refused because the server was at its connection limit.</summary>

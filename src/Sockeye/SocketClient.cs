@@ -173,6 +173,12 @@ public sealed class SocketClient : IAsyncDisposable
     /// still waiting ends with <see cref="ConnectionAbortedException"/>.
     /// </summary>
     /// <returns>A task that completes once the connection is closed.</returns>
+    /// <remarks>
+    /// It never throws, whatever state the connection is in: after a send that failed (the server reset the
+    /// connection), or was canceled, the socket is still closed and its descriptor freed. Bytes that such a send left
+    /// unsent are dropped, not sent now: that send already reported the failure, and a server that is not reading
+    /// would make the close wait for ever.
+    /// </remarks>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -180,12 +186,35 @@ public sealed class SocketClient : IAsyncDisposable
             return;
         }
 
-        _input.CancelPendingRead();
-        await _input.CompleteAsync().ConfigureAwait(false);
-        await _output.CompleteAsync().ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
-        _socket.Dispose();
+        try
+        {
+            _input.CancelPendingRead();
+
+            // The socket first, so that completing the writer below has no stream left to flush leftovers to.
+            await IgnoreFailureAsync(_stream.DisposeAsync).ConfigureAwait(false);
+        }
+        finally
+        {
+            _socket.Dispose();
+        }
+
+        await IgnoreFailureAsync(() => _input.CompleteAsync()).ConfigureAwait(false);
+        await IgnoreFailureAsync(() => _output.CompleteAsync()).ConfigureAwait(false);
     }
+
+#pragma warning disable CA1031 // Dispose must not throw; see DisposeAsync.
+    private static async ValueTask IgnoreFailureAsync(Func<ValueTask> close)
+    {
+        try
+        {
+            await close().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The connection failed or was closed under a send or a receive, which reported it; closing goes on.
+        }
+    }
+#pragma warning restore CA1031
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
     {

@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Sockeye.Diagnostics;
 using Sockeye.Transport;
 using Sockeye.Transport.Linux;
@@ -49,7 +48,10 @@ public sealed class SocketServer : IAsyncDisposable
     /// <summary>Creates a server that runs <paramref name="handler"/> for each connection.</summary>
     /// <param name="options">Endpoints, limits and timeouts.</param>
     /// <param name="handler">The handler for connections whose listener has none of its own.</param>
-    /// <param name="loggerFactory">Where the server logs; nowhere by default.</param>
+    /// <param name="loggerFactory">
+    /// Where the server logs. By default its warnings and errors (a handler that threw, connections aborted at a stop)
+    /// go to standard error, one line each; <c>NullLoggerFactory.Instance</c> turns that off.
+    /// </param>
     /// <param name="timeProvider">The clock for every timeout; the system clock by default.</param>
     /// <param name="meterFactory">Creates the <c>Sockeye</c> meter; a meter of the server's own by default.</param>
     public SocketServer(
@@ -61,17 +63,30 @@ public sealed class SocketServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handler);
-        loggerFactory ??= NullLoggerFactory.Instance;
+        loggerFactory ??= new StandardErrorLoggerFactory();
         _handler = handler;
         _logger = loggerFactory.CreateLogger<SocketServer>();
         _context = new ServerContext(options, loggerFactory, timeProvider ?? TimeProvider.System, meterFactory);
     }
 
-    /// <summary>Creates a server that runs <paramref name="handler"/> for each connection.</summary>
+    /// <summary>
+    /// Creates a server that runs <paramref name="handler"/> for each connection. Its warnings and errors (a handler
+    /// that threw, connections aborted at a stop) go to standard error, one line each; to send them elsewhere, or
+    /// nowhere (<c>NullLoggerFactory.Instance</c>), give a logger factory.
+    /// </summary>
     /// <param name="options">Endpoints, limits and timeouts.</param>
     /// <param name="handler">The code to run for each connection.</param>
     public SocketServer(SocketServerOptions options, Func<Connection, Task> handler)
         : this(options, ConnectionHandler.Create(handler))
+    {
+    }
+
+    /// <summary>Creates a server that runs <paramref name="handler"/> for each connection and logs to <paramref name="loggerFactory"/>.</summary>
+    /// <param name="options">Endpoints, limits and timeouts.</param>
+    /// <param name="handler">The code to run for each connection.</param>
+    /// <param name="loggerFactory">Where the server logs; <c>NullLoggerFactory.Instance</c> for nowhere.</param>
+    public SocketServer(SocketServerOptions options, Func<Connection, Task> handler, ILoggerFactory loggerFactory)
+        : this(options, ConnectionHandler.Create(handler), loggerFactory ?? throw new ArgumentNullException(nameof(loggerFactory)))
     {
     }
 

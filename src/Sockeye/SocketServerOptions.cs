@@ -67,7 +67,11 @@ public sealed class SocketServerOptions
     /// This is the defence against slowloris clients that trickle bytes to hold a connection. Time the server spends
     /// not reading because the handler is behind does not count against the client. 0 turns it off. 240 by default.
     /// </summary>
-    /// <remarks>Messages are marked by the framers and built-in handlers; between messages only <see cref="IdleTimeout"/> applies.</remarks>
+    /// <remarks>
+    /// Messages are marked by the message loop (<see cref="Framing.ConnectionMessageExtensions.ReadMessagesAsync{TMessage}(Connection, Framing.IMessageReader{TMessage}, CancellationToken)"/>);
+    /// between messages only <see cref="IdleTimeout"/> applies. A raw byte stream, and a <see cref="Framing.WholeStreamFramer"/>'s
+    /// message that ends only with the stream, have no message to trickle: only <see cref="IdleTimeout"/> applies to them.
+    /// </remarks>
     public double MinDataRate { get; set; } = 240;
 
     /// <summary>How long a message may take before <see cref="MinDataRate"/> is enforced. 5 seconds by default.</summary>

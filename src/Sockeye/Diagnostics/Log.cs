@@ -72,6 +72,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 17, Level = LogLevel.Error, Message = "A connection's event handler failed; the event loop goes on")]
     public static partial void EventHandlerFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 18, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: the handler ended it for the client's protocol error ({EndReason}): {Reason}")]
+    public static partial void HandlerProtocolError(ILogger logger, long connectionId, ConnectionEndReason endReason, string reason);
+
     [LoggerMessage(EventId = 40, Level = LogLevel.Information,
         Message = "Connection {ConnectionId}: refused {RemoteEndPoint}, which is not a trusted proxy")]
     public static partial void UntrustedProxy(ILogger logger, long connectionId, EndPoint? remoteEndPoint);

@@ -44,6 +44,15 @@ public abstract class MessageFramer : IMessageReader<ReadOnlySequence<byte>>, IM
         }
     }
 
+    /// <summary>
+    /// Whether a message ends only where the stream does, as with <see cref="WholeStreamFramer"/>. Then there is no
+    /// message boundary to trickle towards, so <see cref="SocketServerOptions.MinDataRate"/>, the defence against
+    /// clients that drip a message to hold a connection, does not apply while one arrives, and the idle timeout alone
+    /// governs the connection, as for a raw byte stream: a person typing into <c>nc</c> is never cut off for typing
+    /// slowly. <see langword="false"/> by default; a framer that wraps another reports the other's.
+    /// </summary>
+    public virtual bool MessageEndsWithStream => false;
+
     /// <summary>Finds the first whole frame in <paramref name="input"/>.</summary>
     /// <param name="input">The bytes buffered and not yet consumed, starting at a frame boundary.</param>
     /// <param name="maxMessageSize">The largest message to accept, in bytes.</param>

@@ -24,6 +24,9 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     private readonly Connection? _connection;
     private readonly PipeWriter? _flushBeforeWaiting;
     private readonly CancellationToken _cancellationToken;
+
+    // A message that ends only with the stream has no boundary to trickle towards: the minimum data rate is not for it.
+    private readonly bool _rateApplies;
     private CancellationTokenSource? _idleCancellation;
 
     // The message handed out, and the buffer it lies in: the pipe is advanced past it at the next read.
@@ -65,6 +68,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         _connection = connection;
         _flushBeforeWaiting = flushBeforeWaiting;
         _cancellationToken = cancellationToken;
+        _rateApplies = protocol is not MessageFramer { MessageEndsWithStream: true };
 
         // A connection's input pipe stops taking bytes once it holds a maximum message plus the framing allowance:
         // a frame that is not whole by then never will be, whatever the reader's own maximum says. Over any other
@@ -181,7 +185,10 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         if (!buffer.IsEmpty && !_messageStarted)
         {
             _messageStarted = true;
-            _connection?.OnMessageStarted();
+            if (_rateApplies)
+            {
+                _connection?.OnMessageStarted();
+            }
         }
 
         var consumed = buffer.Start;

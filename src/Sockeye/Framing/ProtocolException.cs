@@ -7,7 +7,9 @@ namespace Sockeye.Framing;
 /// <remarks>
 /// It is the only exception a reader throws for anything the peer sends, so a handler that catches it has
 /// caught every way a client can misuse the protocol. It derives from <see cref="IOException"/>, as the other
-/// errors of a failing stream do.
+/// errors of a failing stream do. A handler throws it too, to end a connection whose client sent something it
+/// cannot accept: the connection ends with <see cref="EndReason"/>, logged as the client's doing rather than as a
+/// server error, and closes cleanly (what the handler wrote is still sent) rather than with a reset.
 /// </remarks>
 public sealed class ProtocolException : IOException
 {

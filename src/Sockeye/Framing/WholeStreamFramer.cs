@@ -6,8 +6,15 @@ namespace Sockeye.Framing;
 /// No framing: everything the peer sends until it ends its side of the stream is one message. This is how the
 /// seed's server reads. Messages are written as they are, so the peer sees no boundary between two of them.
 /// </summary>
+/// <remarks>
+/// The minimum data rate (<see cref="SocketServerOptions.MinDataRate"/>) applies to framed messages only: a message
+/// that ends with the stream may take as long as the client likes, and the idle timeout governs the connection.
+/// </remarks>
 public sealed class WholeStreamFramer : MessageFramer
 {
+    /// <inheritdoc />
+    public override bool MessageEndsWithStream => true;
+
     /// <inheritdoc />
     public override bool TryParseMessage(
         in ReadOnlySequence<byte> input,

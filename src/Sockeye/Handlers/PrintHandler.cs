@@ -7,6 +7,12 @@ namespace Sockeye.Handlers;
 /// <c> Data : {text}</c>). Without a framer the message is everything the client sends until it ends its side,
 /// as in the seed; with one, each message is reported as it arrives.
 /// </summary>
+/// <remarks>
+/// Nothing that arrived is lost: when the connection ends before the client has finished (a reset, the idle timeout,
+/// the minimum data rate for a framed message, a message over the maximum, a stop that timed out), what arrived of
+/// the unfinished message is reported all the same. Without a framer only the idle timeout applies: a person typing
+/// into <c>nc</c> may pause as long as they like within it.
+/// </remarks>
 public sealed class PrintHandler : ConnectionHandler
 {
     private static readonly WholeStreamFramer s_wholeStream = new();
@@ -36,17 +42,28 @@ public sealed class PrintHandler : ConnectionHandler
     public override async Task OnConnectedAsync(Connection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        using var copy = new UnfinishedFrameCopy(_framer);
         try
         {
-            await foreach (var message in connection.ReadMessagesAsync(_framer).ConfigureAwait(false))
+            await foreach (var message in connection.ReadMessagesAsync(copy).ConfigureAwait(false))
             {
                 await _output.MessageReceivedAsync(connection, message).ConfigureAwait(false);
             }
+
+            return;
         }
         catch (ProtocolException)
         {
-            // A message too large, or a frame cut short: the reader has ended the connection with that reason,
-            // which its end line reports. There is nothing to print for it.
+            // A message too large, or a frame cut short: the reader has ended the connection with that reason.
+        }
+        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException)
+        {
+            // The connection ended under the read (a reset, a timeout, a stop that timed out), which recorded why.
+        }
+
+        if (copy.Unfinished is { IsEmpty: false } unfinished)
+        {
+            await _output.MessageReceivedAsync(connection, unfinished).ConfigureAwait(false);
         }
     }
 }

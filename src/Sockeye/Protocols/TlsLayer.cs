@@ -2,6 +2,7 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Sockeye.Diagnostics;
+using Sockeye.Framing;
 using Sockeye.Transport;
 
 namespace Sockeye.Protocols;
@@ -71,7 +72,7 @@ internal sealed class TlsLayer
             {
                 await next(connection).ConfigureAwait(false);
             }
-            catch (Exception ex)
+            catch (Exception ex) when (ex is not ProtocolException)
             {
                 handlerError = ex;
                 throw;

@@ -43,7 +43,8 @@ internal sealed class TlsTransport : IDuplexPipe
     /// </summary>
     /// <param name="handlerError">
     /// Why the handler failed, if it did. Then no close_notify is sent: it would tell the client that what it received
-    /// is complete, and the connection is about to be reset to tell it the opposite.
+    /// is complete, and the connection is about to be reset to tell it the opposite. A client's protocol error is not
+    /// one: the handler ended the connection on purpose, and it closes as after a return.
     /// </param>
     public async Task CompleteAsync(Exception? handlerError)
     {

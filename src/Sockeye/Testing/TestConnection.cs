@@ -51,8 +51,9 @@ public sealed class TestConnection : IAsyncDisposable
 
     /// <summary>
     /// Completes when the handler has returned and the connection has ended. It never faults: an exception from
-    /// the handler ends the connection with <see cref="ConnectionEndReason.HandlerError"/> and is kept in
-    /// <see cref="HandlerException"/>.
+    /// the handler ends the connection with <see cref="ConnectionEndReason.HandlerError"/> (a
+    /// <see cref="Framing.ProtocolException"/>, the client's error, with its <see cref="Framing.ProtocolException.EndReason"/>)
+    /// and is kept in <see cref="HandlerException"/>.
     /// </summary>
     public Task Completion { get; }
 

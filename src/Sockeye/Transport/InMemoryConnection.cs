@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using Sockeye.Framing;
 
 namespace Sockeye.Transport;
 
@@ -56,6 +57,11 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
         try
         {
             await handler.OnConnectedAsync(this).ConfigureAwait(false);
+        }
+        catch (ProtocolException error)
+        {
+            // As over a socket: the client's protocol error, not the handler's.
+            TrySetEndReason(error.EndReason);
         }
         catch (Exception) when (EndReason != ConnectionEndReason.None || TrySetEndReason(ConnectionEndReason.HandlerError))
         {

@@ -23,6 +23,9 @@ internal sealed class ServerContext : IDisposable
         ServerLogger = loggerFactory.CreateLogger<SocketServer>();
         ConnectionLogger = loggerFactory.CreateLogger("Sockeye.Connection");
 
+        // Standard error's one-line default shows no scopes: a scope per connection would cost each one for nothing.
+        ConnectionLogScopes = options.ConnectionLogScope && loggerFactory is not StandardErrorLoggerFactory;
+
         // The handler's side of each pipe runs on the thread pool unless inline scheduling is asked for; the
         // transport's side always runs inline, on the socket's completion.
         var applicationScheduler = options.InlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
@@ -54,6 +57,9 @@ internal sealed class ServerContext : IDisposable
     public ILogger ConnectionLogger { get; }
 
     public ILogger ServerLogger { get; }
+
+    /// <summary>Each connection's log lines carry its id in a scope (<see cref="SocketServerOptions.ConnectionLogScope"/>, where the logger shows scopes).</summary>
+    public bool ConnectionLogScopes { get; }
 
     public SockeyeMetrics Metrics { get; }
 

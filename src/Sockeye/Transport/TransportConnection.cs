@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
+using Sockeye.Framing;
 
 namespace Sockeye.Transport;
 
@@ -119,7 +120,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     /// <summary>The connection's scope for its log lines: its id, for every line logged while it is served.</summary>
     /// <remarks>None when the options turn it off, or when the logger logs nothing at all (no provider would see it).</remarks>
     private IDisposable? BeginLogScope() =>
-        Context.Options.ConnectionLogScope && Logger.IsEnabled(LogLevel.Critical) ? Logger.BeginScope(new ConnectionLogScope(Id)) : null;
+        Context.ConnectionLogScopes && Logger.IsEnabled(LogLevel.Critical) ? Logger.BeginScope(new ConnectionLogScope(Id)) : null;
 
     private protected sealed override CancellationToken ServerDrainingToken => Context.Draining;
 
@@ -323,6 +324,16 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
 
     private void OnHandlerError(Exception exception)
     {
+        if (exception is ProtocolException protocolError)
+        {
+            // The handler's way to say the client sent what the protocol does not allow: the client's end, not the
+            // server's fault. Nothing is aborted, so what the handler wrote (an error reply, say) still goes out, the
+            // sending side is shut down and the client's bytes are drained, as when a handler returns: a close, not a reset.
+            TrySetEndReason(protocolError.EndReason);
+            Log.HandlerProtocolError(Logger, Id, EndReason, protocolError.Message);
+            return;
+        }
+
         if (TrySetEndReason(ConnectionEndReason.HandlerError))
         {
             Log.HandlerError(Logger, Id, exception);

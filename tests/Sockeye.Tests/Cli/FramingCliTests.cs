@@ -90,7 +90,9 @@ public class FramingCliTests
         var send = await CliProcess.RunAsync("send", "--port", Port(port), "--framing", "line", "--timeout", "0.5", "anyone?");
 
         Assert.Equal(1, send.ExitCode);
-        Assert.Equal($"error: Timed out after 0.5 s waiting for localhost:{port} to reply.", send.StandardError[^1]);
+        Assert.Equal(
+            $"error: No reply from localhost:{port} within 0.5 s. The server may not answer each message: try --half-close, to end the stream and print whatever it sends back.",
+            send.StandardError[^1]);
     }
 
     [Fact(Timeout = Timeouts.Process)]

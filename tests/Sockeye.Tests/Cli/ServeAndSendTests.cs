@@ -22,6 +22,27 @@ public class ServeAndSendTests
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task The_default_send_against_the_default_serve_says_why_no_reply_came_and_ends_without_a_reset()
+    {
+        // Both wait: print for the end of the stream, send for a reply. The grace period is cut from 5 s to 1 s and
+        // send's timeout from 10 s to 3 s, so the minimum data rate's old SlowClient (a reset, and nothing printed) would
+        // come first, as it did in the defaults' 5 s against 10 s.
+        var (server, port) = await CliProcess.StartServerAsync("--min-data-rate-grace", "1", "--log-level", "debug");
+        await using var _ = server;
+
+        var send = await CliProcess.RunAsync("send", "--port", Port(port), "--timeout", "3");
+
+        Assert.Equal(1, send.ExitCode);
+        Assert.Equal(
+            $"error: No reply from localhost:{port} within 3 s. The server may be waiting for the end of the stream: try --half-close, or run the server with --handler eof-echo.",
+            send.StandardError[^1]);
+
+        // When send gives up it closes, which ends the stream: the server prints the message, and the client closed.
+        Assert.Equal(["Read 19 bytes from socket.", " Data : This is a test<EOF>"], await server.WaitForStandardOutputLinesAsync(2));
+        await server.WaitForStandardErrorAsync(@"^debug: Connection \d+ ended: ClientClosed; received 19 B, sent 0 B");
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task Eof_echo_and_a_plain_send_reproduce_the_companion_exchange()
     {
         var (server, port) = await CliProcess.StartServerAsync("--handler", "eof-echo");

@@ -104,6 +104,68 @@ public class TimeoutTests
     }
 
     [Fact(Timeout = Timeouts.Network)]
+    public async Task Print_without_framing_lets_a_person_pause_past_the_grace_period_and_prints_all_they_typed()
+    {
+        // (printf 'hello\n'; sleep 60; printf 'world\n') | nc -N: the whole stream is one message, so only the idle
+        // timeout applies; the minimum data rate would have ended it as SlowClient after the grace period.
+        var time = new FakeTimeProvider();
+        var output = new RecordingOutput();
+        var (server, accepted, input) = await StartWatchedAsync(new PrintHandler(output), time, SlowClientOptions);
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        await client.SendAsync("hello\n");
+        await (await input.Task.WithTestTimeout()).ExaminedAsync(6);
+        Beat(time, seconds: 60);
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);
+        await client.SendAsync("world\n");
+        client.HalfClose();
+        await connection.WaitClosedAsync();
+
+        Assert.Equal(ConnectionEndReason.ClientClosed, connection.EndReason);
+        Assert.Equal(["Read 12 bytes from socket.", " Data : hello\nworld\n"], output.Lines);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task Print_with_framing_still_ends_a_trickled_message_as_slow_and_prints_what_arrived_of_it()
+    {
+        var time = new FakeTimeProvider();
+        var output = new RecordingOutput();
+        var (server, accepted, input) = await StartWatchedAsync(new PrintHandler(output, new Sockeye.Framing.LineFramer()), time, SlowClientOptions);
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        await client.SendAsync("whole\nhal");
+        await (await input.Task.WithTestTimeout()).ExaminedAsync(9);
+        Beat(time, seconds: 7);
+        await connection.WaitClosedAsync();
+
+        Assert.Equal(ConnectionEndReason.SlowClient, connection.EndReason);
+        Assert.Equal(["Read 5 bytes from socket.", " Data : whole", "Read 3 bytes from socket.", " Data : hal"], await output.WaitForLinesAsync(4));
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task Print_reports_what_arrived_when_the_idle_timeout_ends_the_connection()
+    {
+        var time = new FakeTimeProvider();
+        var output = new RecordingOutput();
+        var (server, accepted, input) = await StartWatchedAsync(new PrintHandler(output), time, o => o.IdleTimeout = TimeSpan.FromSeconds(10));
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        await client.SendAsync("typed, then left");
+        await (await input.Task.WithTestTimeout()).ExaminedAsync(16);
+        Beat(time, seconds: 11);
+        await connection.WaitClosedAsync();
+
+        Assert.Equal(ConnectionEndReason.IdleTimeout, connection.EndReason);
+        Assert.Equal(["Read 16 bytes from socket.", " Data : typed, then left"], await output.WaitForLinesAsync(2));
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
     public async Task Time_the_server_spends_not_reading_does_not_count_against_the_client()
     {
         // The handler stops reading mid-message, the receive buffer fills, and the server stops reading the socket.
@@ -249,6 +311,22 @@ public class TimeoutTests
             configure,
             time);
         return (server, accepted);
+    }
+
+    /// <summary>As <see cref="StartAsync"/>, with the handler's input watched so the test knows what the handler has seen.</summary>
+    private static async Task<(TestServer Server, TaskCompletionSource<Connection> Accepted, TaskCompletionSource<WatchedInput> Input)> StartWatchedAsync(
+        ConnectionHandler handler, FakeTimeProvider time, Action<SocketServerOptions> configure)
+    {
+        var input = new TaskCompletionSource<WatchedInput>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (server, accepted) = await StartAsync(
+            ConnectionHandler.Create(connection =>
+            {
+                input.TrySetResult(WatchedInput.Watch(connection));
+                return handler.OnConnectedAsync(connection);
+            }),
+            time,
+            configure);
+        return (server, accepted, input);
     }
 
     /// <summary>Echoes bytes as they arrive; a message runs from its first byte to a newline.</summary>
