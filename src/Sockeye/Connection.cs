@@ -1,5 +1,9 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Net;
+using Sockeye.Framing;
+using Sockeye.Messaging;
 
 namespace Sockeye;
 
@@ -17,7 +21,12 @@ public abstract class Connection
     // ask for them, and an idle connection should hold as little as possible.
     private static readonly CancellationTokenSource s_canceled = CreateCanceled();
 
+    private const int HandlerStarted = 1;
+    private const int HandlerEnded = 2;
+
     private int _endReason;
+    private int _lifecycle;
+    private ConnectionExtras? _extras;
     private EndPoint? _remoteEndPoint;
     private EndPoint? _localEndPoint;
     private CancellationTokenSource? _closed;
@@ -92,6 +101,82 @@ public abstract class Connection
     /// </summary>
     public CancellationToken ServerDraining => ServerDrainingToken;
 
+    /// <summary>
+    /// State of the application's own for this connection, such as a user name or a session: created on first use, so a
+    /// connection that never asks for it pays nothing. Safe to use from any thread, as handlers of other connections and
+    /// broadcasts do.
+    /// </summary>
+    public IDictionary<object, object?> Items => Extras.Items;
+
+    /// <summary>
+    /// Sends <paramref name="message"/>, as it is, from any thread: other connections' handlers, timers, queue consumers.
+    /// It may be called concurrently with other sends and with the handler's own writes to <c>Transport.Output</c>.
+    /// </summary>
+    /// <param name="message">The bytes to send; copied before this returns, so the caller may reuse the memory.</param>
+    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>).</param>
+    /// <returns>
+    /// Whether the message was queued, dropped, or the connection is closed. It completes once the message is queued, not
+    /// once it is sent: at once, unless the queue is full under <see cref="OutboundQueuePolicy.Wait"/>.
+    /// </returns>
+    /// <remarks>
+    /// <para>
+    /// Messages sent from one thread (or one sequence of awaits) leave in the order they were sent, each one whole: the bytes
+    /// of two messages never interleave, and a message goes out between two of the handler's flushes, never inside what
+    /// the handler wrote and has not flushed. So a handler that mixes its own writes with pushes flushes at the end of
+    /// each of its messages (as <see cref="ConnectionMessageExtensions.WriteMessageAsync"/> does). Messages queued
+    /// together leave in one send, with the handler's own reply when it is flushing one.
+    /// </para>
+    /// <para>
+    /// What waits for the connection is bounded by <see cref="SocketServerOptions.MaxOutboundQueueSize"/>; a send that
+    /// would go over it follows <see cref="SocketServerOptions.OutboundQueuePolicy"/>. It works the same over TLS and
+    /// behind the PROXY protocol: it writes to the connection's final <see cref="Transport"/>.
+    /// </para>
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">The connection's handler has not started yet.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]
+    public ValueTask<SendStatus> SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default) =>
+        GetOutboundQueue() is { } queue ? queue.Enqueue(OutboundMessage.Copy(message.Span), cancellationToken) : Closed;
+
+    /// <summary>Sends <paramref name="message"/>, as it is, from any thread, as <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/> does.</summary>
+    /// <param name="message">The bytes to send, possibly in several segments; copied before this returns.</param>
+    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>).</param>
+    /// <returns>Whether the message was queued, dropped, or the connection is closed.</returns>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]
+    public ValueTask<SendStatus> SendAsync(in ReadOnlySequence<byte> message, CancellationToken cancellationToken = default) =>
+        GetOutboundQueue() is { } queue ? queue.Enqueue(OutboundMessage.Copy(message), cancellationToken) : Closed;
+
+    /// <summary>
+    /// Sends <paramref name="message"/> framed by <paramref name="framer"/>, from any thread, as
+    /// <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/> does.
+    /// </summary>
+    /// <param name="framer">The message format.</param>
+    /// <param name="message">The message, without framing; framed into a buffer of the send's own before this returns.</param>
+    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>).</param>
+    /// <returns>Whether the message was queued, dropped, or the connection is closed.</returns>
+    /// <exception cref="ArgumentException">The message cannot be framed in this format.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]
+    public ValueTask<SendStatus> SendMessageAsync(MessageFramer framer, ReadOnlySpan<byte> message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(framer);
+        return GetOutboundQueue() is { } queue ? queue.Enqueue(OutboundMessage.Frame(framer, message), cancellationToken) : Closed;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="message"/> framed by <paramref name="framer"/>, from any thread: for a message straight from
+    /// <see cref="ConnectionMessageExtensions.ReadMessagesAsync"/>, say.
+    /// </summary>
+    /// <param name="framer">The message format.</param>
+    /// <param name="message">The message, without framing; framed into a buffer of the send's own before this returns.</param>
+    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>).</param>
+    /// <returns>Whether the message was queued, dropped, or the connection is closed.</returns>
+    /// <exception cref="ArgumentException">The message cannot be framed in this format.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]
+    public ValueTask<SendStatus> SendMessageAsync(MessageFramer framer, in ReadOnlySequence<byte> message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(framer);
+        return GetOutboundQueue() is { } queue ? queue.Enqueue(OutboundMessage.Frame(framer, message), cancellationToken) : Closed;
+    }
+
     /// <summary>Ends the connection at once, discarding anything not yet sent.</summary>
     public void Abort() => Abort(ConnectionEndReason.Aborted);
 
@@ -110,6 +195,58 @@ public abstract class Connection
 
     /// <inheritdoc />
     public override string ToString() => $"#{Id} {RemoteEndPoint}";
+
+    /// <summary>The connection's handler is running: it is listed, and may be sent to and join groups.</summary>
+    internal bool IsServing => (Volatile.Read(ref _lifecycle) & (HandlerStarted | HandlerEnded)) == HandlerStarted;
+
+    /// <summary>The connection's handler has returned, or the connection was aborted: it takes no more sends or groups.</summary>
+    internal bool HasEnded => (Volatile.Read(ref _lifecycle) & HandlerEnded) != 0 || EndReason != ConnectionEndReason.None;
+
+    /// <summary>What the connection keeps only once asked: its items and its groups.</summary>
+    internal ConnectionExtras Extras
+    {
+        get
+        {
+            var extras = Volatile.Read(ref _extras);
+            if (extras is null)
+            {
+                var created = new ConnectionExtras();
+                extras = Interlocked.CompareExchange(ref _extras, created, null) ?? created;
+            }
+
+            return extras;
+        }
+    }
+
+    /// <summary>The extras, if anything created them.</summary>
+    internal ConnectionExtras? ExistingExtras => Volatile.Read(ref _extras);
+
+    /// <summary>
+    /// The handler is about to run, on the connection's final <see cref="Transport"/> (after TLS and the PROXY header): from
+    /// now on it is listed, and may be sent to.
+    /// </summary>
+    internal void OnHandlerStarting() => Interlocked.Or(ref _lifecycle, HandlerStarted);
+
+    /// <summary>The handler has returned (or the connection is ending): no more sends are taken, and it leaves every group.</summary>
+    internal void OnHandlerEnded()
+    {
+        // Interlocked, a full fence: a group join that created the extras after this read sees the mark, and refuses.
+        if ((Interlocked.Or(ref _lifecycle, HandlerEnded) & HandlerEnded) == 0)
+        {
+            ExistingExtras?.LeaveAllGroups(this);
+        }
+    }
+
+    /// <summary>The push queue for a broadcast to this member: null once it has ended.</summary>
+    internal OutboundQueue? GetOutboundQueueForBroadcast() => IsServing ? GetOutboundQueue() : null;
+
+    /// <summary>Pushed messages have been written for the client (and are counted).</summary>
+    internal virtual void OnMessagesSent(int count)
+    {
+    }
+
+    /// <summary>What the connection's push queue follows: the server's bound, policy, metrics and logs.</summary>
+    private protected virtual PushSettings PushSettings => PushSettings.Default;
 
     /// <summary>The server's draining token; a connection that belongs to no server never drains.</summary>
     private protected virtual CancellationToken ServerDrainingToken => CancellationToken.None;
@@ -161,6 +298,31 @@ public abstract class Connection
 
     /// <summary>Cancels <see cref="ConnectionClosed"/>.</summary>
     private protected void FireConnectionClosed() => Fire(ref _closed);
+
+    private static ValueTask<SendStatus> Closed => new(SendStatus.Closed);
+
+    /// <summary>The push queue of the connection's final output, created on first use; null once the connection has ended.</summary>
+    private OutboundQueue? GetOutboundQueue()
+    {
+        var lifecycle = Volatile.Read(ref _lifecycle);
+        if ((lifecycle & HandlerStarted) == 0)
+        {
+            // Before the handler, the transport may still be a layer's raw stream (a TLS handshake): nothing may be written.
+            throw new InvalidOperationException("The connection's handler has not started yet: a connection takes sends once its handler runs.");
+        }
+
+        if ((lifecycle & HandlerEnded) != 0 || EndReason != ConnectionEndReason.None)
+        {
+            return null;
+        }
+
+        if (Transport.Output is not GuardedOutput output)
+        {
+            throw new InvalidOperationException("This connection's output does not take sends from other threads.");
+        }
+
+        return output.GetOrCreatePushes(this, PushSettings);
+    }
 
     private static CancellationToken GetToken(ref CancellationTokenSource? field)
     {

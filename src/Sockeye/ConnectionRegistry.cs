@@ -3,14 +3,28 @@ using Sockeye.Transport;
 namespace Sockeye;
 
 /// <summary>
-/// The live connections of one server, and a signal for when the last one has gone. Connections sit in an array
-/// of slots reused through a free list: four bytes per connection, where a dictionary would take a node of fifty.
+/// The live connections of one server, found by id in constant time, and a signal for when the last one has gone.
+/// Connections sit in an array of slots reused through a free list, and an open-addressing index maps ids to slots:
+/// about twenty bytes per connection in all, where a dictionary would take a node of fifty and an allocation per accept.
 /// </summary>
+/// <remarks>
+/// Ids increase by one per connection, so <c>id mod size</c> spreads the live ones over the index almost without
+/// collisions; a removed entry leaves a tombstone, and the index is rebuilt (without them) once live entries and
+/// tombstones fill three quarters of it. Lookups and enumeration take no lock: they read arrays that are only ever replaced whole.
+/// </remarks>
 internal sealed class ConnectionRegistry
 {
+    private const int Empty = 0;
+    private const int Tombstone = -1;
+
     private readonly Lock _gate = new();
     private TransportConnection?[] _slots = new TransportConnection?[256];
     private int[] _free = new int[256];
+
+    // Slot + 1 of the connection whose id hashes here (or past here, probing forward), Empty, or Tombstone. Twice the
+    // slots' length, so live entries never fill more than half of it.
+    private int[] _index = new int[512];
+    private int _indexOccupied;
     private int _freeCount;
     private int _used;
     private int _count;
@@ -80,7 +94,40 @@ internal sealed class ConnectionRegistry
 
             connection.RegistrySlot = slot;
             Volatile.Write(ref _slots[slot], connection);
+            if (_index.Length < _slots.Length * 2 || _indexOccupied + 1 > _index.Length / 4 * 3)
+            {
+                // The new index takes every connection in the slots, this one included.
+                RebuildIndex();
+            }
+            else if (Insert(_index, connection.Id, slot))
+            {
+                _indexOccupied++;
+            }
         }
+    }
+
+    /// <summary>Finds a registered connection by its id, without a lock.</summary>
+    public TransportConnection? Find(long id)
+    {
+        // The index first: a new index is published after the slots it points into.
+        var index = Volatile.Read(ref _index);
+        var slots = Volatile.Read(ref _slots);
+        var mask = index.Length - 1;
+        for (int i = (int)(id & mask), probes = 0; probes < index.Length; i = (i + 1) & mask, probes++)
+        {
+            var entry = Volatile.Read(ref index[i]);
+            if (entry == Empty)
+            {
+                return null;
+            }
+
+            if (entry != Tombstone && (uint)(entry - 1) < (uint)slots.Length && Volatile.Read(ref slots[entry - 1]) is { } connection && connection.Id == id)
+            {
+                return connection;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Gives up a place taken with <see cref="TryReserve"/> that no connection will use.</summary>
@@ -106,9 +153,57 @@ internal sealed class ConnectionRegistry
             Volatile.Write(ref _slots[slot], null);
             _free[_freeCount++] = slot;
             connection.RegistrySlot = -1;
+            RemoveFromIndex(connection.Id, slot);
         }
 
         Release();
+    }
+
+    /// <summary>Under the lock: a new index for the slots now, without tombstones, published whole.</summary>
+    private void RebuildIndex()
+    {
+        var index = new int[Math.Max(_index.Length, _slots.Length * 2)];
+        var occupied = 0;
+        for (var slot = 0; slot < _used; slot++)
+        {
+            if (_slots[slot] is { } connection && Insert(index, connection.Id, slot))
+            {
+                occupied++;
+            }
+        }
+
+        _indexOccupied = occupied;
+        Volatile.Write(ref _index, index);
+    }
+
+    /// <summary>Enters the id at its first free place (empty or a tombstone); true if that place was empty.</summary>
+    private static bool Insert(int[] index, long id, int slot)
+    {
+        var mask = index.Length - 1;
+        var i = (int)(id & mask);
+        while (index[i] > 0)
+        {
+            i = (i + 1) & mask;
+        }
+
+        var wasEmpty = index[i] == Empty;
+        Volatile.Write(ref index[i], slot + 1);
+        return wasEmpty;
+    }
+
+    /// <summary>Under the lock: leaves a tombstone where the id's entry was, so later entries stay reachable.</summary>
+    private void RemoveFromIndex(long id, int slot)
+    {
+        var index = _index;
+        var mask = index.Length - 1;
+        for (int i = (int)(id & mask), probes = 0; probes < index.Length && index[i] != Empty; i = (i + 1) & mask, probes++)
+        {
+            if (index[i] == slot + 1)
+            {
+                Volatile.Write(ref index[i], Tombstone);
+                return;
+            }
+        }
     }
 
     /// <summary>Completes once no connection is left. Call after accepting has stopped.</summary>

@@ -67,7 +67,12 @@ public sealed class ListenerOptions
     internal ConnectionDelegate BuildPipeline(ConnectionHandler handler, ServerContext context)
     {
         var target = Handler ?? handler;
-        ConnectionDelegate pipeline = target.OnConnectedAsync;
+        ConnectionDelegate pipeline = connection =>
+        {
+            // Innermost: every layer has set up its transport, so the connection may now be listed and sent to.
+            connection.OnHandlerStarting();
+            return target.OnConnectedAsync(connection);
+        };
         for (var i = Middleware.Count - 1; i >= 0; i--)
         {
             pipeline = Middleware[i](pipeline);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
@@ -117,6 +118,53 @@ public sealed class SocketServer : IAsyncDisposable
 
     /// <summary>The number of connections open now.</summary>
     public int ConnectionCount => _context.Connections.Count;
+
+    /// <summary>
+    /// The connections whose handlers are running now, to send to or look at from anywhere: enumerating takes no lock and
+    /// never holds up accepting. A connection is listed from the moment its handler starts (after any TLS handshake or
+    /// PROXY header) until its handler returns or it is aborted; one that starts or ends meanwhile may or may not be seen.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// foreach (var connection in server.Connections)
+    /// {
+    ///     await connection.SendAsync(notice);
+    /// }
+    /// </code>
+    /// </example>
+    public IEnumerable<Connection> Connections
+    {
+        get
+        {
+            foreach (var connection in _context.Connections.All)
+            {
+                if (connection.IsServing && connection.EndReason == ConnectionEndReason.None)
+                {
+                    yield return connection;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Finds the connection with the given <see cref="Connection.Id"/>, in constant time and without a lock, if it is
+    /// listed in <see cref="Connections"/>.
+    /// </summary>
+    /// <param name="id">The connection's id.</param>
+    /// <param name="connection">The connection, when found.</param>
+    /// <returns><see langword="true"/> if the connection's handler is running now.</returns>
+    public bool TryGetConnection(long id, [NotNullWhen(true)] out Connection? connection)
+    {
+        var found = _context.Connections.Find(id);
+        if (found is not null && found.IsServing && found.EndReason == ConnectionEndReason.None)
+        {
+            connection = found;
+            return true;
+        }
+
+        connection = null;
+        return false;
+    }
 
     /// <summary>Binds every endpoint and starts accepting.</summary>
     /// <param name="cancellationToken">Not used: binding does not wait.</param>

@@ -35,6 +35,22 @@ public sealed class SocketServerOptions
     public long MaxSendBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
+    /// How many bytes pushed to a connection from outside its handler (<see cref="Connection.SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>,
+    /// <see cref="ConnectionGroup"/> broadcasts) may wait for it, beyond its send buffer, before
+    /// <see cref="OutboundQueuePolicy"/> decides. Each message counts its bytes plus 32 for its place in the queue; an
+    /// empty queue takes any one message, however large. 256 KiB by default: a client that stops reading costs at most
+    /// that, plus its send buffer.
+    /// </summary>
+    public long MaxOutboundQueueSize { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// What a send to a connection whose outbound queue is full does: end the connection as
+    /// <see cref="ConnectionEndReason.SlowReader"/> (<see cref="OutboundQueuePolicy.Disconnect"/>, the default), drop the
+    /// message (<see cref="OutboundQueuePolicy.DropNewest"/>), or wait for room (<see cref="OutboundQueuePolicy.Wait"/>).
+    /// </summary>
+    public OutboundQueuePolicy OutboundQueuePolicy { get; set; } = OutboundQueuePolicy.Disconnect;
+
+    /// <summary>
     /// How long <see cref="SocketServer.StopAsync"/> lets handlers finish before it aborts them. 30 seconds by default.
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -159,6 +175,12 @@ public sealed class SocketServerOptions
         RequirePositive(MaxMessageSize, nameof(MaxMessageSize));
         RequirePositive(MaxReceiveBufferSize, nameof(MaxReceiveBufferSize));
         RequirePositive(MaxSendBufferSize, nameof(MaxSendBufferSize));
+        RequirePositive(MaxOutboundQueueSize, nameof(MaxOutboundQueueSize));
+        if (!Enum.IsDefined(OutboundQueuePolicy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(OutboundQueuePolicy), OutboundQueuePolicy, $"{nameof(OutboundQueuePolicy)} must be Disconnect, DropNewest or Wait.");
+        }
+
         RequireNonNegative(ShutdownTimeout, nameof(ShutdownTimeout));
         RequireNonNegative(DrainDelay, nameof(DrainDelay));
         if (DrainDelay == Timeout.InfiniteTimeSpan)

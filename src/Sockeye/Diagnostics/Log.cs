@@ -9,7 +9,8 @@ namespace Sockeye.Diagnostics;
 /// never reused for a different message, and a retired id stays reserved in the list below.
 /// </summary>
 /// <remarks>
-/// Server: 1-9. Connection: 10-29. PROXY protocol, TLS and listeners: 40-59. Reserved (retired): none yet.
+/// Server: 1-9. Connection: 10-29. PROXY protocol, TLS and listeners: 40-59. Pushed messages: 60-69. Reserved
+/// (retired): none yet.
 /// </remarks>
 internal static partial class Log
 {
@@ -115,6 +116,14 @@ internal static partial class Log
     [LoggerMessage(EventId = 49, Level = LogLevel.Information,
         Message = "Draining: reporting it to load balancers and still serving for {DrainDelay} before no longer accepting")]
     public static partial void Draining(ILogger logger, TimeSpan drainDelay);
+
+    [LoggerMessage(EventId = 60, Level = LogLevel.Information,
+        Message = "Connection {ConnectionId}: more than {MaxOutboundQueueSize} B pushed to it waits unsent; the client reads too slowly and is disconnected")]
+    public static partial void OutboundQueueOverflow(ILogger logger, long connectionId, long maxOutboundQueueSize);
+
+    [LoggerMessage(EventId = 61, Level = LogLevel.Debug,
+        Message = "Connection {ConnectionId}: its outbound queue is full ({MaxOutboundQueueSize} B); pushed messages that do not fit are dropped")]
+    public static partial void OutboundQueueDropping(ILogger logger, long connectionId, long maxOutboundQueueSize);
 
     /// <summary>The level a connection's end is logged at: what a client can cause is never an error.</summary>
     public static LogLevel LevelFor(ConnectionEndReason reason) => reason switch

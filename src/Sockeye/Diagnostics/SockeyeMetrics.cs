@@ -33,6 +33,9 @@ internal sealed class SockeyeMetrics : IDisposable
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _bytes;
     private readonly Counter<long> _messages;
+    private readonly UpDownCounter<long> _outboundQueued;
+    private readonly Counter<long> _outboundDropped;
+    private readonly Counter<long> _slowConsumers;
 
     public SockeyeMetrics(IMeterFactory? meterFactory)
     {
@@ -53,6 +56,12 @@ internal sealed class SockeyeMetrics : IDisposable
             "sockeye.io", "By", "Bytes received from and sent to clients.");
         _messages = _meter.CreateCounter<long>(
             "sockeye.messages", "{message}", "Whole messages received from and sent to clients.");
+        _outboundQueued = _meter.CreateUpDownCounter<long>(
+            "sockeye.outbound.queued_bytes", "By", "Bytes pushed to connections and waiting in their outbound queues.");
+        _outboundDropped = _meter.CreateCounter<long>(
+            "sockeye.outbound.dropped_messages", "{message}", "Pushed messages dropped because a connection's outbound queue was full (DropNewest).");
+        _slowConsumers = _meter.CreateCounter<long>(
+            "sockeye.outbound.slow_consumer_disconnects", "{connection}", "Connections ended because their outbound queue overflowed (Disconnect).");
     }
 
     /// <summary>The meter the instruments belong to.</summary>
@@ -84,6 +93,15 @@ internal sealed class SockeyeMetrics : IDisposable
     public void MessageReceived() => _messages.Add(1, s_receive);
 
     public void MessageSent() => _messages.Add(1, s_transmit);
+
+    public void MessagesSent(int count) => _messages.Add(count, s_transmit);
+
+    /// <summary>Bytes entered (positive) or left (negative) connections' outbound queues.</summary>
+    public void OutboundQueued(long bytes) => _outboundQueued.Add(bytes);
+
+    public void OutboundDropped() => _outboundDropped.Add(1);
+
+    public void SlowConsumerDisconnected() => _slowConsumers.Add(1);
 
     public void Dispose()
     {

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net.Security;
 using Sockeye.Diagnostics;
+using Sockeye.Messaging;
 using Sockeye.Transport;
 
 namespace Sockeye.Protocols;
@@ -17,6 +18,8 @@ internal sealed class TlsTransport : IDuplexPipe
     private readonly ServerContext _context;
     private readonly Pipe _input;
     private readonly Pipe _output;
+    private readonly GuardedPipeWriter _handlerOutput;
+    private readonly GuardedPipeReader _handlerInput;
     private readonly Task _reading;
     private readonly Task _writing;
     private int _completing;
@@ -29,13 +32,15 @@ internal sealed class TlsTransport : IDuplexPipe
         _context = context;
         _input = new Pipe(context.InputPipeOptions);
         _output = new Pipe(context.OutputPipeOptions);
+        _handlerOutput = new GuardedPipeWriter(_output.Writer);
+        _handlerInput = new GuardedPipeReader(_input.Reader);
         _reading = ReadLoopAsync();
         _writing = WriteLoopAsync();
     }
 
-    public PipeReader Input => _input.Reader;
+    public PipeReader Input => _handlerInput;
 
-    public PipeWriter Output => _output.Writer;
+    public PipeWriter Output => _handlerOutput;
 
     /// <summary>
     /// The handler is done: sends what it wrote, then close_notify, and stops decrypting. The connection completes the
@@ -49,7 +54,7 @@ internal sealed class TlsTransport : IDuplexPipe
     public async Task CompleteAsync(Exception? handlerError)
     {
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
-        await _output.Writer.CompleteAsync(handlerError).ConfigureAwait(false);
+        await _handlerOutput.CompleteAsync(handlerError).ConfigureAwait(false);
         await _writing.ConfigureAwait(false);
 
         // The read loop may be waiting for the client; wake it. Whatever it was in the middle of no longer matters.

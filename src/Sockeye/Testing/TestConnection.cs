@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
+using Sockeye.Messaging;
 using Sockeye.Transport;
 
 namespace Sockeye.Testing;
@@ -32,7 +33,10 @@ public sealed class TestConnection : IAsyncDisposable
 
     private TestConnection(ConnectionHandler handler, SocketServerOptions options, TimeProvider timeProvider)
     {
-        _connection = new InMemoryConnection(maxMessageSize: options.MaxMessageSize, serverDraining: _serverDraining.Token);
+        _connection = new InMemoryConnection(
+            maxMessageSize: options.MaxMessageSize,
+            serverDraining: _serverDraining.Token,
+            pushSettings: new PushSettings(options, metrics: null, logger: null));
         _output = new ClientWriter(_connection.Client.Output);
         _drainDelay = options.DrainDelay;
         _shutdownTimeout = options.ShutdownTimeout;

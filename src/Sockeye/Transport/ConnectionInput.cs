@@ -425,7 +425,9 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
         if (_readPending || _holdingResult)
         {
-            throw new InvalidOperationException("Reading is already in progress: advance the previous read first.");
+            throw new InvalidOperationException(
+                "Concurrent reads from a connection's input are not supported: one reader at a time, and each read advanced " +
+                "(AdvanceTo) before the next. Read in one place, the handler, and hand messages to other tasks from there.");
         }
     }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
+using Sockeye.Messaging;
 
 namespace Sockeye.Transport;
 
@@ -26,9 +27,10 @@ internal interface IOutputTransport
 /// sends on the calling thread, straight into the socket, and completes at once when the socket takes it all,
 /// which is nearly always; only when the socket is full does the rest wait for the transport to report that it
 /// is writable again. A flush waits while more than the pause threshold is left unsent, and resumes at half.
-/// Every block is pinned, so a transport may hand their addresses to the kernel.
+/// Every block is pinned, so a transport may hand their addresses to the kernel. The gate it derives from lets one
+/// writer in at a time and merges pushed messages in (<see cref="GuardedOutput"/>).
 /// </summary>
-internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResult>, IThreadPoolWorkItem
+internal sealed class ConnectionOutput : GuardedOutput, IValueTaskSource<FlushResult>, IThreadPoolWorkItem
 {
     private readonly PipeSettings _settings;
     private readonly IOutputTransport _transport;
@@ -54,6 +56,9 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     private bool _transportGone;
     private bool _flushPending;
 
+    // The pending flush is the handler's: collecting its result hands the writer back to the gate.
+    private bool _handlerFlushPending;
+
     private PipeCompletion<FlushResult> _source;
     private CancellationTokenRegistration _cancellation;
     private TaskCompletionSource? _drained;
@@ -64,9 +69,9 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         _transport = transport;
     }
 
-    public override bool CanGetUnflushedBytes => true;
+    protected override long UnflushedBytesCore => _written - Volatile.Read(ref _flushed);
 
-    public override long UnflushedBytes => _written - Volatile.Read(ref _flushed);
+    protected override bool HooksHandlerFlush => true;
 
     /// <summary>Bytes flushed and not yet taken by the socket.</summary>
     public long Unsent
@@ -80,9 +85,9 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         }
     }
 
-    // ---- The writer's side (one writer at a time, as for any PipeWriter) ------------------------------------
+    // ---- The writer's side (one at a time: the gate lets the handler or the push drainer in) -----------------
 
-    public override Memory<byte> GetMemory(int sizeHint = 0)
+    protected override Memory<byte> GetMemoryCore(int sizeHint)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(sizeHint);
         var needed = Math.Max(sizeHint, 1);
@@ -113,9 +118,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         return _tail.Available;
     }
 
-    public override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
-
-    public override void Advance(int bytes)
+    protected override void AdvanceCore(int bytes)
     {
         if (_tail is null || (uint)bytes > (uint)_tail.AvailableLength)
         {
@@ -126,7 +129,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         _written += bytes;
     }
 
-    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    protected override ValueTask<FlushResult> FlushCore(bool handler, CancellationToken cancellationToken)
     {
         lock (this)
         {
@@ -159,6 +162,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
             }
 
             _flushPending = true;
+            _handlerFlushPending = handler;
             _source.Reset();
             if (cancellationToken.CanBeCanceled)
             {
@@ -169,7 +173,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         }
     }
 
-    public override void CancelPendingFlush()
+    protected override void CancelPendingFlushCore()
     {
         bool wake;
         lock (this)
@@ -188,7 +192,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     }
 
     /// <summary>No more writes. What was written and not flushed is flushed: it is sent before the connection closes.</summary>
-    public override void Complete(Exception? exception = null)
+    protected override void CompleteCore(Exception? exception)
     {
         lock (this)
         {
@@ -325,6 +329,11 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
             var registration = _cancellation;
             _cancellation = default;
             registration.Dispose();
+            if (_handlerFlushPending)
+            {
+                _handlerFlushPending = false;
+                HandlerFlushEnded();
+            }
         }
     }
 

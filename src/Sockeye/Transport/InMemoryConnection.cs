@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net;
 using Sockeye.Framing;
+using Sockeye.Messaging;
 
 namespace Sockeye.Transport;
 
@@ -14,20 +15,32 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
     private readonly Pipe _toClient;
     private readonly long _maxMessageSize;
     private readonly CancellationToken _serverDraining;
+    private readonly GuardedPipeWriter _handlerOutput;
+    private readonly GuardedPipeReader _handlerInput;
+    private readonly PushSettings _pushSettings;
 
     /// <param name="id">The connection's id.</param>
     /// <param name="maxMessageSize">The server's maximum message size.</param>
     /// <param name="remoteEndPoint">The client's endpoint; 127.0.0.1:50000 when <see langword="null"/>.</param>
     /// <param name="pipeOptions">The settings of both pipes.</param>
+    /// <param name="pushSettings">The bound and policy of pushes to it; the defaults' when <see langword="null"/>.</param>
     /// <param name="serverDraining">The server's <see cref="Connection.ServerDraining"/>; never canceled by default.</param>
     public InMemoryConnection(
-        long id = 1, long maxMessageSize = 1024 * 1024, EndPoint? remoteEndPoint = null, PipeOptions? pipeOptions = null, CancellationToken serverDraining = default)
+        long id = 1,
+        long maxMessageSize = 1024 * 1024,
+        EndPoint? remoteEndPoint = null,
+        PipeOptions? pipeOptions = null,
+        PushSettings? pushSettings = null,
+        CancellationToken serverDraining = default)
         : base(id, remoteEndPoint ?? new IPEndPoint(IPAddress.Loopback, 50000))
     {
+        _pushSettings = pushSettings ?? PushSettings.Default;
         _serverDraining = serverDraining;
         pipeOptions ??= new PipeOptions(useSynchronizationContext: false);
         _toServer = new Pipe(pipeOptions);
         _toClient = new Pipe(pipeOptions);
+        _handlerOutput = new GuardedPipeWriter(_toClient.Writer);
+        _handlerInput = new GuardedPipeReader(_toServer.Reader);
         _maxMessageSize = maxMessageSize;
         LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 11000);
         Transport = this;
@@ -44,9 +57,11 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
 
     public override long BytesSent => 0;
 
-    PipeReader IDuplexPipe.Input => _toServer.Reader;
+    PipeReader IDuplexPipe.Input => _handlerInput;
 
-    PipeWriter IDuplexPipe.Output => _toClient.Writer;
+    PipeWriter IDuplexPipe.Output => _handlerOutput;
+
+    private protected override PushSettings PushSettings => _pushSettings;
 
     /// <summary>
     /// Runs <paramref name="handler"/> as the server would: when it returns, its pipes are completed (the client
@@ -54,6 +69,7 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
     /// </summary>
     public async Task RunAsync(ConnectionHandler handler)
     {
+        OnHandlerStarting();
         try
         {
             await handler.OnConnectedAsync(this).ConfigureAwait(false);
@@ -69,7 +85,8 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
         }
         finally
         {
-            await _toClient.Writer.CompleteAsync().ConfigureAwait(false);
+            OnHandlerEnded();
+            await _handlerOutput.CompleteAsync().ConfigureAwait(false);
             await _toServer.Reader.CompleteAsync().ConfigureAwait(false);
             TrySetEndReason(ConnectionEndReason.ServerClosed);
             FireConnectionClosed();

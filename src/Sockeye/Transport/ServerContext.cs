@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
+using Sockeye.Messaging;
 
 namespace Sockeye.Transport;
 
@@ -22,6 +23,7 @@ internal sealed class ServerContext : IDisposable
         Metrics = new SockeyeMetrics(meterFactory);
         ServerLogger = loggerFactory.CreateLogger<SocketServer>();
         ConnectionLogger = loggerFactory.CreateLogger("Sockeye.Connection");
+        PushSettings = new PushSettings(options, Metrics, ConnectionLogger);
 
         // Standard error's one-line default shows no scopes: a scope per connection would cost each one for nothing.
         ConnectionLogScopes = options.ConnectionLogScope && loggerFactory is not StandardErrorLoggerFactory;
@@ -62,6 +64,9 @@ internal sealed class ServerContext : IDisposable
     public bool ConnectionLogScopes { get; }
 
     public SockeyeMetrics Metrics { get; }
+
+    /// <summary>What connections' push queues share: the bound, the policy, metrics and logs.</summary>
+    public PushSettings PushSettings { get; }
 
     public PinnedBlockMemoryPool MemoryPool { get; } = new();
 

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Sockeye.Diagnostics;
+using Sockeye.Messaging;
 
 namespace Sockeye.Transport;
 
@@ -20,6 +21,8 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
     private readonly SocketReceiver _receiver = new();
     private readonly Pipe _input;
     private readonly Pipe _output;
+    private readonly GuardedPipeWriter _handlerOutput;
+    private readonly GuardedPipeReader _handlerInput;
 
     private Task? _receiving;
     private Task? _sending;
@@ -31,6 +34,8 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
         _socket = socket;
         _input = new Pipe(context.InputPipeOptions);
         _output = new Pipe(context.OutputPipeOptions);
+        _handlerOutput = new GuardedPipeWriter(_output.Writer);
+        _handlerInput = new GuardedPipeReader(_input.Reader);
         Transport = this;
     }
 
@@ -47,9 +52,9 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
         }
     }
 
-    PipeReader IDuplexPipe.Input => _input.Reader;
+    PipeReader IDuplexPipe.Input => _handlerInput;
 
-    PipeWriter IDuplexPipe.Output => _output.Writer;
+    PipeWriter IDuplexPipe.Output => _handlerOutput;
 
     protected override bool IsReceivePaused => Volatile.Read(ref _receivePaused);
 
@@ -65,7 +70,7 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
     {
         // Completing the output lets the send loop flush and send FIN; completing the input turns the receive
         // loop into a drain.
-        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        await _handlerOutput.CompleteAsync().ConfigureAwait(false);
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
     }
 

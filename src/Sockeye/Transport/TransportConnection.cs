@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 using Sockeye.Framing;
+using Sockeye.Messaging;
 
 namespace Sockeye.Transport;
 
@@ -125,6 +126,10 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     private protected sealed override CancellationToken ServerDrainingToken => Context.Draining;
 
     internal sealed override void OnMessageSent() => Context.Metrics.MessageSent();
+
+    internal sealed override void OnMessagesSent(int count) => Context.Metrics.MessagesSent(count);
+
+    private protected sealed override PushSettings PushSettings => Context.PushSettings;
 
     internal sealed override void OnClientEndedStream() => SetFlag(FlagClientEndedStream);
 
@@ -269,6 +274,9 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
             {
                 _handling = null;
                 clientEndedFirst = FinReceived || HasFlag(FlagClientEndedStream);
+
+                // Unlisted and out of its groups before its pipes complete: what was pushed until now is sent below.
+                OnHandlerEnded();
 
                 // The handler and its layers are done with the pipes. A layer completes its own pipes; completing
                 // them again here is harmless and covers a layer that failed before it could.

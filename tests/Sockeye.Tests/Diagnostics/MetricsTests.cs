@@ -53,7 +53,7 @@ public class MetricsTests
         return Task.CompletedTask;
     }
 
-    private static MetricCollector<T> Collect<T>(TestServer server, string name)
+    internal static MetricCollector<T> Collect<T>(TestServer server, string name)
         where T : struct
     {
         // The meter is the server's own; listen to that instance only, so parallel tests do not mix in.

@@ -1,0 +1,402 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace Sockeye.Messaging;
+
+/// <summary>
+/// The writer a handler sees as <c>Transport.Output</c>, on every transport and under every layer. It lets one writer
+/// in at a time, failing a second at once with a clear error instead of corrupting the pipe, and it is where messages
+/// pushed from other threads (<see cref="Connection.SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>) join the
+/// handler's own bytes without splitting them. See docs/push.md for the design.
+/// </summary>
+/// <remarks>
+/// <para>
+/// One word holds who has the writer. A call of the handler's enters with one compare-and-swap and leaves with a plain
+/// store; between calls the handler keeps the writer for as long as it holds memory it has not advanced, bytes it has
+/// not flushed, or a flush it has not seen complete. Only when it holds none of these may the push drainer take the
+/// writer, again with one compare-and-swap, to copy queued messages and flush them. A handler whose call finds the
+/// drainer inside waits for it (the drainer only copies bytes and starts a flush; it never awaits while it holds the
+/// writer); a second writer of the handler's finds the first one's mark and throws.
+/// </para>
+/// <para>
+/// Every return of the writer to nobody goes through an interlocked exchange followed by a look at the push queue,
+/// and a drainer that finds the writer held marks the queue before it looks again: one of the two always sees the
+/// other, so a pushed message never waits for a writer nobody holds.
+/// </para>
+/// </remarks>
+internal abstract class GuardedOutput : PipeWriter
+{
+    private const int HandlerCall = 1;
+    private const int DrainerCall = 2;
+    private const int MemoryOut = 4;
+    private const int Unflushed = 8;
+    private const int HandlerFlush = 16;
+    private const int Completed = 32;
+
+    // What the handler holds between calls; the writer is free when none of these (and no call) is set.
+    private const int HandlerHolds = MemoryOut | Unflushed | HandlerFlush;
+
+    // The largest write taken in one piece: a pooled block, so asking for it never allocates.
+    private const int WholeWriteLimit = 4096;
+
+    internal const string ConcurrentWriteMessage =
+        "Concurrent writes to a connection's output are not supported: one writer at a time, and each FlushAsync awaited " +
+        "before the next write. To send to a connection from other threads or tasks, use Connection.SendAsync or " +
+        "Connection.SendMessageAsync, which are thread-safe and never split the handler's own messages.";
+
+    private int _state;
+    private int _memoryThread;
+    private OutboundQueue? _pushes;
+
+    /// <summary>The connection's push queue, once something was pushed to it.</summary>
+    internal OutboundQueue? Pushes => Volatile.Read(ref _pushes);
+
+    public override bool CanGetUnflushedBytes => true;
+
+    /// <summary>Creates the push queue on first use.</summary>
+    internal OutboundQueue GetOrCreatePushes(Connection connection, PushSettings settings)
+    {
+        var pushes = Volatile.Read(ref _pushes);
+        if (pushes is null)
+        {
+            var created = new OutboundQueue(connection, this, settings);
+            pushes = Interlocked.CompareExchange(ref _pushes, created, null) ?? created;
+        }
+
+        return pushes;
+    }
+
+    // ---- The handler's side ----------------------------------------------------------------------------------
+
+    public sealed override Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        var state = Enter();
+        var thread = Environment.CurrentManagedThreadId;
+        if ((state & MemoryOut) != 0 && thread != _memoryThread)
+        {
+            // Memory handed out and not advanced, and asked for again from another thread: a second writer about to
+            // write over the first one's bytes. (One writer that asks again does so before it advances, on its thread;
+            // one that awaits between GetMemory and Advance advances from wherever it resumes, which is allowed.)
+            Leave(state);
+            throw new InvalidOperationException(ConcurrentWriteMessage);
+        }
+
+        Memory<byte> memory;
+        try
+        {
+            memory = GetMemoryCore(sizeHint);
+        }
+        catch
+        {
+            Leave(state);
+            throw;
+        }
+
+        _memoryThread = thread;
+        Leave(state | MemoryOut);
+        return memory;
+    }
+
+    public sealed override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    public sealed override void Advance(int bytes)
+    {
+        var state = Enter();
+        try
+        {
+            AdvanceCore(bytes);
+        }
+        catch
+        {
+            Leave(state);
+            throw;
+        }
+
+        state &= ~MemoryOut;
+        if (bytes > 0)
+        {
+            state |= Unflushed;
+        }
+
+        if ((state & HandlerHolds) == 0)
+        {
+            Release(state);
+        }
+        else
+        {
+            Leave(state);
+        }
+    }
+
+    public sealed override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var state = Enter();
+        if ((state & MemoryOut) != 0 && Environment.CurrentManagedThreadId != _memoryThread)
+        {
+            // Another thread holds memory it has not advanced: flushing now could let go of the block it is writing into.
+            Leave(state);
+            throw new InvalidOperationException(ConcurrentWriteMessage);
+        }
+
+        if (Volatile.Read(ref _pushes) is { } pushes)
+        {
+            if (pushes.DrainerFlush is { IsCompleted: false } drainerFlush)
+            {
+                // The drainer's flush is still waiting for the client: ours follows it, or the pipe would see two flushes.
+                Leave(state | HandlerFlush);
+                return FlushAfterAsync(drainerFlush, cancellationToken);
+            }
+
+            // Pushed messages leave in the same send as the handler's bytes, after them.
+            try
+            {
+                pushes.DrainInto(this);
+            }
+            catch
+            {
+                Leave(state);
+                throw;
+            }
+        }
+
+        return FlushEntered(state, cancellationToken);
+    }
+
+    /// <summary>Writes <paramref name="source"/> and flushes. A source that fits in one block is written in one piece.</summary>
+    /// <remarks>
+    /// The base class copies into whatever room the last block has left, then goes on in the next one: two pieces,
+    /// between which another writer's bytes could land. In one piece, a message written this way stays whole even when
+    /// another writer misuses the output at the same time (which that writer is told).
+    /// </remarks>
+    public sealed override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        var span = GetSpan(source.Length <= WholeWriteLimit ? source.Length : 0);
+        if (source.Length <= span.Length)
+        {
+            source.Span.CopyTo(span);
+            Advance(source.Length);
+        }
+        else
+        {
+            this.Write(source.Span);
+        }
+
+        return FlushAsync(cancellationToken);
+    }
+
+    public sealed override void CancelPendingFlush() => CancelPendingFlushCore();
+
+    public sealed override void Complete(Exception? exception = null)
+    {
+        var spin = default(SpinWait);
+        while (true)
+        {
+            var state = Volatile.Read(ref _state);
+            if ((state & Completed) != 0)
+            {
+                return;
+            }
+
+            if ((state & HandlerCall) != 0)
+            {
+                throw new InvalidOperationException(ConcurrentWriteMessage);
+            }
+
+            if ((state & DrainerCall) == 0 && Interlocked.CompareExchange(ref _state, HandlerCall, state) == state)
+            {
+                break;
+            }
+
+            spin.SpinOnce();
+        }
+
+        try
+        {
+            // What was pushed before the end goes out before it, as what the handler wrote does; after a failure,
+            // nothing more is sent.
+            Volatile.Read(ref _pushes)?.Close(exception is null ? this : null);
+            CompleteCore(exception);
+        }
+        finally
+        {
+            Volatile.Write(ref _state, Completed);
+        }
+    }
+
+    public override long UnflushedBytes => UnflushedBytesCore;
+
+    // ---- The drainer's side ----------------------------------------------------------------------------------
+
+    /// <summary>Takes the writer for the drainer, if nobody holds it.</summary>
+    internal bool TryEnterDrainer() =>
+        Volatile.Read(ref _state) == 0 && Interlocked.CompareExchange(ref _state, DrainerCall, 0) == 0;
+
+    /// <summary>The drainer is done with the writer: its bytes are flushed (or the flush is under way).</summary>
+    internal void LeaveDrainer() => Volatile.Write(ref _state, 0);
+
+    /// <summary>Nobody holds the writer now (it may be taken the next moment).</summary>
+    internal bool IsFree => Volatile.Read(ref _state) == 0;
+
+    /// <summary>The writer was completed: nothing more will be written.</summary>
+    internal bool IsCompleted => (Volatile.Read(ref _state) & Completed) != 0;
+
+    /// <summary>Writes one whole message; the caller holds the writer (the drainer, or the handler inside a flush).</summary>
+    internal void WriteHeld(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var memory = GetMemoryCore(Math.Min(data.Length, 4096));
+            var count = Math.Min(memory.Length, data.Length);
+            data[..count].CopyTo(memory.Span);
+            AdvanceCore(count);
+            data = data[count..];
+        }
+    }
+
+    /// <summary>Flushes what the drainer wrote; the drainer holds the writer.</summary>
+    internal ValueTask<FlushResult> FlushHeld() => FlushCore(handler: false, CancellationToken.None);
+
+    // ---- What each output implements -------------------------------------------------------------------------
+
+    protected abstract Memory<byte> GetMemoryCore(int sizeHint);
+
+    protected abstract void AdvanceCore(int bytes);
+
+    /// <summary>Flushes, for the handler or for the drainer.</summary>
+    /// <remarks>
+    /// An output whose <see cref="HooksHandlerFlush"/> is true calls <see cref="HandlerFlushEnded"/> itself when the
+    /// handler collects the result of a flush of its that did not complete at once (in <c>GetResult</c>, which runs after
+    /// <see cref="FlushAsync"/> has returned). For the others, such a flush is wrapped in an await that does it.
+    /// </remarks>
+    protected abstract ValueTask<FlushResult> FlushCore(bool handler, CancellationToken cancellationToken);
+
+    /// <summary>The output tells the gate itself when the handler's pending flush is over; no wrapper is needed.</summary>
+    protected virtual bool HooksHandlerFlush => false;
+
+    protected abstract void CancelPendingFlushCore();
+
+    protected abstract void CompleteCore(Exception? exception);
+
+    protected abstract long UnflushedBytesCore { get; }
+
+    /// <summary>The handler's pending flush has completed and the handler has its result: it holds the writer no more.</summary>
+    protected void HandlerFlushEnded() => Release(Volatile.Read(ref _state) & Completed);
+
+    // ---- The gate --------------------------------------------------------------------------------------------
+
+    /// <summary>Enters a call of the handler's; returns the state to leave with (without the call's mark).</summary>
+    private int Enter()
+    {
+        var state = Volatile.Read(ref _state);
+        if ((state & (HandlerCall | DrainerCall | HandlerFlush)) == 0 && Interlocked.CompareExchange(ref _state, state | HandlerCall, state) == state)
+        {
+            return state;
+        }
+
+        return EnterContended();
+    }
+
+    private int EnterContended()
+    {
+        var spin = default(SpinWait);
+        while (true)
+        {
+            var state = Volatile.Read(ref _state);
+            if ((state & (HandlerCall | HandlerFlush)) != 0)
+            {
+                // Another writer is inside a call, or has a flush it has not awaited: this one must not touch the pipe.
+                throw new InvalidOperationException(ConcurrentWriteMessage);
+            }
+
+            if ((state & DrainerCall) != 0)
+            {
+                // The drainer copies queued messages and starts their flush, then lets go: a short wait that never blocks on I/O.
+                spin.SpinOnce();
+                continue;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, state | HandlerCall, state) == state)
+            {
+                return state;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Leaves a call, still holding the writer (memory out, bytes unflushed or a flush pending). A plain store: nobody
+    /// else writes the word while a call is marked in it.
+    /// </summary>
+    private void Leave(int state) => Volatile.Write(ref _state, state);
+
+    /// <summary>Leaves holding nothing: the drainer may take the writer now, and if it found it held, it is woken.</summary>
+    private void Release(int state)
+    {
+        Interlocked.Exchange(ref _state, state);
+        Volatile.Read(ref _pushes)?.OnWriterReleased();
+    }
+
+    private ValueTask<FlushResult> FlushEntered(int state, CancellationToken cancellationToken)
+    {
+        ValueTask<FlushResult> flush;
+        try
+        {
+            flush = FlushCore(handler: true, cancellationToken);
+        }
+        catch
+        {
+            Release(state & Completed);
+            throw;
+        }
+
+        if (flush.IsCompleted)
+        {
+            Release(state & Completed);
+            return flush;
+        }
+
+        // Until the handler has the result, its flush holds the writer. The hand-back must come after this store, so the
+        // wrapper starts only now.
+        Leave((state & Completed) | HandlerFlush);
+        return HooksHandlerFlush ? flush : AwaitHandlerFlushAsync(flush);
+    }
+
+    private async ValueTask<FlushResult> AwaitHandlerFlushAsync(ValueTask<FlushResult> flush)
+    {
+        try
+        {
+            return await flush.ConfigureAwait(false);
+        }
+        finally
+        {
+            HandlerFlushEnded();
+        }
+    }
+
+    private async ValueTask<FlushResult> FlushAfterAsync(Task drainerFlush, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await drainerFlush.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            HandlerFlushEnded();
+            throw;
+        }
+
+        // Still ours (HandlerFlush kept everyone out): mark the call, and flush with whatever was pushed meanwhile.
+        var state = Volatile.Read(ref _state) & Completed;
+        Volatile.Write(ref _state, state | HandlerCall);
+        try
+        {
+            Volatile.Read(ref _pushes)?.DrainInto(this);
+        }
+        catch
+        {
+            Release(state);
+            throw;
+        }
+
+        return await FlushEntered(state, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,220 @@
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using Sockeye.Messaging;
+using Sockeye.Tests.Infrastructure;
+
+namespace Sockeye.Tests.Messaging;
+
+/// <summary>
+/// Issue 18: two writers (or readers) on one connection's pipes at once fail at once with a clear error that points to
+/// the thread-safe send, and the pipe stays whole for the one that was there first; on every output a handler can see.
+/// </summary>
+public class ConcurrentUseTests
+{
+    private const int Chunk = 16 * 1024;
+
+    public static TheoryData<OutputKind> AllOutputs => [OutputKind.Socket, OutputKind.Tls, OutputKind.InMemory, OutputKind.Pipe];
+
+    public static TheoryData<OutputKind> ConnectionOutputs => [OutputKind.Socket, OutputKind.Tls, OutputKind.InMemory];
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Theory(Timeout = Timeouts.Network)]
+    [MemberData(nameof(AllOutputs))]
+    public async Task A_second_writer_while_a_flush_waits_fails_at_once_and_the_first_writer_goes_on(OutputKind kind)
+    {
+        await using var harness = await OutputHarness.StartAsync(kind);
+        var output = harness.Output;
+
+        // The client reads nothing, so the output fills and a flush has to wait.
+        var (flush, written) = await WriteUntilPushedBackAsync(output);
+
+        var write = await OnAnotherThread(() => output.GetMemory());
+        var secondFlush = await OnAnotherThread(() => output.FlushAsync(Token));
+        AssertConcurrentWrite(write);
+        AssertConcurrentWrite(secondFlush);
+
+        // The first writer's flush completes once the client reads, and it goes on writing.
+        var reading = harness.ReadToEndAsync();
+        Assert.False((await flush.AsTask().WithTestTimeout()).IsCanceled);
+        WritePattern(output, written, 1000);
+        await output.FlushAsync(Token);
+        harness.Finish();
+
+        AssertPattern(await reading.WithTestTimeout(), written + 1000);
+    }
+
+    [Theory(Timeout = Timeouts.Network)]
+    [MemberData(nameof(AllOutputs))]
+    public async Task A_second_writer_while_the_first_holds_memory_fails_at_once(OutputKind kind)
+    {
+        await using var harness = await OutputHarness.StartAsync(kind);
+        var output = harness.Output;
+
+        var memory = output.GetMemory(100);
+        var second = await OnAnotherThread(() => output.GetMemory(100));
+        AssertConcurrentWrite(second);
+
+        "first"u8.CopyTo(memory.Span);
+        output.Advance(5);
+        await output.FlushAsync(Token);
+
+        Assert.Equal("first", Encoding.ASCII.GetString(await harness.FinishAndReadToEndAsync()));
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task Twenty_writers_at_once_are_refused_clearly_and_every_line_arrives_whole_and_in_its_writers_order()
+    {
+        // The issue's report: twenty handlers writing lines to one connection's output at once killed nineteen of them
+        // with NullReferenceException and ArgumentOutOfRangeException, and the receiver got a seventh of the lines.
+        const int Writers = 20;
+        const int MaxLines = 2000;
+        await using var harness = await OutputHarness.StartAsync(OutputKind.Socket);
+        var output = harness.Output;
+        var refused = 0;
+        var others = new List<Exception>();
+        var reading = harness.ReadToEndAsync();
+
+        await Task.WhenAll(Enumerable.Range(0, Writers).Select(writer => Task.Run(async () =>
+        {
+            for (var line = 0; line < MaxLines && Volatile.Read(ref refused) < Writers; line++)
+            {
+                try
+                {
+                    await output.WriteAsync(Encoding.ASCII.GetBytes($"writer {writer:D2} line {line:D5}\n"), Token);
+                }
+                catch (InvalidOperationException ex) when (ex.Message == GuardedOutput.ConcurrentWriteMessage)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+                catch (Exception ex)
+                {
+                    lock (others)
+                    {
+                        others.Add(ex);
+                    }
+                }
+            }
+        }, Token)));
+
+        // The connection is whole: one more line goes out after all of that.
+        await output.WriteAsync("done\n"u8.ToArray(), Token);
+        harness.Finish();
+        var lines = Encoding.ASCII.GetString(await reading.WithTestTimeout()).Split('\n');
+
+        Assert.Empty(others);
+        Assert.True(refused > 0, "No write was refused: the writers never met.");
+        Assert.Equal("done", lines[^2]);
+        var last = new int[Writers];
+        Array.Fill(last, -1);
+        foreach (var line in lines[..^2])
+        {
+            Assert.Matches(@"^writer \d\d line \d{5}$", line);
+            var writer = int.Parse(line.AsSpan(7, 2), CultureInfo.InvariantCulture);
+            var number = int.Parse(line.AsSpan(14, 5), CultureInfo.InvariantCulture);
+            Assert.True(number > last[writer], $"writer {writer}: line {number} after {last[writer]}");
+            last[writer] = number;
+        }
+    }
+
+    [Theory(Timeout = Timeouts.Network)]
+    [MemberData(nameof(ConnectionOutputs))]
+    public async Task A_second_reader_fails_at_once_and_the_first_read_completes(OutputKind kind)
+    {
+        await using var harness = await OutputHarness.StartAsync(kind);
+        var input = harness.Input;
+
+        // One read waits for the client; a second, from elsewhere, must not steal or break it.
+        var first = input.ReadAsync(Token);
+        Assert.False(first.IsCompleted);
+        var second = await OnAnotherThread(() => input.ReadAsync(Token));
+        Assert.IsType<InvalidOperationException>(second);
+
+        await harness.Client.WriteAsync("ping"u8.ToArray(), Token);
+        await harness.Client.FlushAsync(Token);
+        var result = await first.AsTask().WithTestTimeout();
+        Assert.Equal("ping", Encoding.ASCII.GetString(result.Buffer));
+
+        // Holding that result, not yet advanced: another read is refused too, and the result stays good.
+        var third = await OnAnotherThread(() => input.ReadAsync(Token));
+        Assert.IsType<InvalidOperationException>(third);
+        Assert.Equal("ping", Encoding.ASCII.GetString(result.Buffer));
+        input.AdvanceTo(result.Buffer.End);
+    }
+
+    private static void AssertConcurrentWrite(Exception? error)
+    {
+        var refused = Assert.IsType<InvalidOperationException>(error);
+        Assert.Contains("Concurrent writes to a connection's output are not supported", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("Connection.SendAsync", refused.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on a thread of its own, and returns what it threw.</summary>
+    private static Task<Exception?> OnAnotherThread(Action action)
+    {
+        var done = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                action();
+                done.SetResult(null);
+            }
+            catch (Exception ex)
+            {
+                done.SetResult(ex);
+            }
+        });
+        thread.Start();
+        return done.Task.WithTestTimeout();
+    }
+
+    /// <summary>Runs an asynchronous call on a thread of its own; the call is expected to throw before it returns a task.</summary>
+#pragma warning disable CA2012 // A call that returns instead of throwing has failed the test; what it returned does not matter.
+    private static Task<Exception?> OnAnotherThread<T>(Func<ValueTask<T>> action) => OnAnotherThread(() => { _ = action(); });
+#pragma warning restore CA2012
+
+    /// <summary>Writes a known pattern until a flush has to wait for the client (at most 64 MiB).</summary>
+    internal static async Task<(ValueTask<FlushResult> Flush, long Written)> WriteUntilPushedBackAsync(PipeWriter output)
+    {
+        long written = 0;
+        while (written < 64 * 1024 * 1024)
+        {
+            WritePattern(output, written, Chunk);
+            written += Chunk;
+            var flush = output.FlushAsync(Token);
+            if (!flush.IsCompleted)
+            {
+                return (flush, written);
+            }
+
+            await flush;
+        }
+
+        throw new InvalidOperationException("The output never pushed back.");
+    }
+
+    internal static void WritePattern(PipeWriter output, long from, int count)
+    {
+        var span = output.GetSpan(count)[..count];
+        for (var i = 0; i < count; i++)
+        {
+            span[i] = (byte)((from + i) % 251);
+        }
+
+        output.Advance(count);
+    }
+
+    internal static void AssertPattern(byte[] received, long expectedLength)
+    {
+        Assert.Equal(expectedLength, received.Length);
+        for (var i = 0; i < received.Length; i++)
+        {
+            if (received[i] != (byte)(i % 251))
+            {
+                Assert.Fail($"Byte {i} is {received[i]}, not {(byte)(i % 251)}.");
+            }
+        }
+    }
+}
