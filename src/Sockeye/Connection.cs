@@ -21,11 +21,13 @@ public abstract class Connection
     // ask for them, and an idle connection should hold as little as possible.
     private static readonly CancellationTokenSource s_canceled = CreateCanceled();
 
-    private const int HandlerStarted = 1;
-    private const int HandlerEnded = 2;
+    // The end reason in the low byte, and the handler's lifecycle above it: one word, since an idle connection carries
+    // thousands of these (a second int would cost 8 bytes a connection, with padding).
+    private const int EndReasonMask = 0xFF;
+    private const int HandlerStarted = 1 << 8;
+    private const int HandlerEnded = 1 << 9;
 
-    private int _endReason;
-    private int _lifecycle;
+    private int _state;
     private ConnectionExtras? _extras;
     private EndPoint? _remoteEndPoint;
     private EndPoint? _localEndPoint;
@@ -79,7 +81,7 @@ public abstract class Connection
     public abstract long BytesSent { get; }
 
     /// <summary>Why the connection ended, or <see cref="ConnectionEndReason.None"/> while it is open.</summary>
-    public ConnectionEndReason EndReason => (ConnectionEndReason)Volatile.Read(ref _endReason);
+    public ConnectionEndReason EndReason => (ConnectionEndReason)(Volatile.Read(ref _state) & EndReasonMask);
 
     /// <summary>
     /// Canceled when the connection is torn down: the client reset it, it was aborted, or it was closed.
@@ -123,7 +125,7 @@ public abstract class Connection
     /// Messages sent from one thread (or one sequence of awaits) leave in the order they were sent, each one whole: the bytes
     /// of two messages never interleave, and a message goes out between two of the handler's flushes, never inside what
     /// the handler wrote and has not flushed. So a handler that mixes its own writes with pushes flushes at the end of
-    /// each of its messages (as <see cref="ConnectionMessageExtensions.WriteMessageAsync"/> does). Messages queued
+    /// each of its messages (as <c>WriteMessageAsync</c> does). Messages queued
     /// together leave in one send, with the handler's own reply when it is flushing one.
     /// </para>
     /// <para>
@@ -162,19 +164,21 @@ public abstract class Connection
     }
 
     /// <summary>
-    /// Sends <paramref name="message"/> framed by <paramref name="framer"/>, from any thread: for a message straight from
-    /// <see cref="ConnectionMessageExtensions.ReadMessagesAsync"/>, say.
+    /// Sends <paramref name="message"/> written by <paramref name="writer"/> (a protocol's serializer, or a framer for a
+    /// message straight from <c>ReadMessagesAsync</c>), from any thread, as
+    /// <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/> does.
     /// </summary>
-    /// <param name="framer">The message format.</param>
-    /// <param name="message">The message, without framing; framed into a buffer of the send's own before this returns.</param>
+    /// <typeparam name="TMessage">What a message is before it is written.</typeparam>
+    /// <param name="writer">The protocol's writer.</param>
+    /// <param name="message">The message; written into a buffer of the send's own before this returns.</param>
     /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>).</param>
     /// <returns>Whether the message was queued, dropped, or the connection is closed.</returns>
-    /// <exception cref="ArgumentException">The message cannot be framed in this format.</exception>
+    /// <exception cref="ArgumentException">The message cannot be written in this format.</exception>
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]
-    public ValueTask<SendStatus> SendMessageAsync(MessageFramer framer, in ReadOnlySequence<byte> message, CancellationToken cancellationToken = default)
+    public ValueTask<SendStatus> SendMessageAsync<TMessage>(IMessageWriter<TMessage> writer, TMessage message, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(framer);
-        return GetOutboundQueue() is { } queue ? queue.Enqueue(OutboundMessage.Frame(framer, message), cancellationToken) : Closed;
+        ArgumentNullException.ThrowIfNull(writer);
+        return GetOutboundQueue() is { } queue ? queue.Enqueue(OutboundMessage.Frame(writer, message), cancellationToken) : Closed;
     }
 
     /// <summary>Ends the connection at once, discarding anything not yet sent.</summary>
@@ -197,10 +201,10 @@ public abstract class Connection
     public override string ToString() => $"#{Id} {RemoteEndPoint}";
 
     /// <summary>The connection's handler is running: it is listed, and may be sent to and join groups.</summary>
-    internal bool IsServing => (Volatile.Read(ref _lifecycle) & (HandlerStarted | HandlerEnded)) == HandlerStarted;
+    internal bool IsServing => (Volatile.Read(ref _state) & (HandlerStarted | HandlerEnded | EndReasonMask)) == HandlerStarted;
 
     /// <summary>The connection's handler has returned, or the connection was aborted: it takes no more sends or groups.</summary>
-    internal bool HasEnded => (Volatile.Read(ref _lifecycle) & HandlerEnded) != 0 || EndReason != ConnectionEndReason.None;
+    internal bool HasEnded => (Volatile.Read(ref _state) & (HandlerEnded | EndReasonMask)) != 0;
 
     /// <summary>What the connection keeps only once asked: its items and its groups.</summary>
     internal ConnectionExtras Extras
@@ -225,13 +229,13 @@ public abstract class Connection
     /// The handler is about to run, on the connection's final <see cref="Transport"/> (after TLS and the PROXY header): from
     /// now on it is listed, and may be sent to.
     /// </summary>
-    internal void OnHandlerStarting() => Interlocked.Or(ref _lifecycle, HandlerStarted);
+    internal void OnHandlerStarting() => Interlocked.Or(ref _state, HandlerStarted);
 
     /// <summary>The handler has returned (or the connection is ending): no more sends are taken, and it leaves every group.</summary>
     internal void OnHandlerEnded()
     {
         // Interlocked, a full fence: a group join that created the extras after this read sees the mark, and refuses.
-        if ((Interlocked.Or(ref _lifecycle, HandlerEnded) & HandlerEnded) == 0)
+        if ((Interlocked.Or(ref _state, HandlerEnded) & HandlerEnded) == 0)
         {
             ExistingExtras?.LeaveAllGroups(this);
         }
@@ -290,8 +294,22 @@ public abstract class Connection
     }
 
     /// <summary>Records why the connection ended, unless a reason was recorded first.</summary>
-    internal bool TrySetEndReason(ConnectionEndReason reason) =>
-        Interlocked.CompareExchange(ref _endReason, (int)reason, (int)ConnectionEndReason.None) == (int)ConnectionEndReason.None;
+    internal bool TrySetEndReason(ConnectionEndReason reason)
+    {
+        var state = Volatile.Read(ref _state);
+        while ((state & EndReasonMask) == (int)ConnectionEndReason.None)
+        {
+            var seen = Interlocked.CompareExchange(ref _state, state | (int)reason, state);
+            if (seen == state)
+            {
+                return true;
+            }
+
+            state = seen;
+        }
+
+        return false;
+    }
 
     /// <summary>Asks the handler to finish; see <see cref="CloseRequested"/>.</summary>
     internal void RequestClose() => Fire(ref _closeRequested);
@@ -304,14 +322,14 @@ public abstract class Connection
     /// <summary>The push queue of the connection's final output, created on first use; null once the connection has ended.</summary>
     private OutboundQueue? GetOutboundQueue()
     {
-        var lifecycle = Volatile.Read(ref _lifecycle);
-        if ((lifecycle & HandlerStarted) == 0)
+        var state = Volatile.Read(ref _state);
+        if ((state & HandlerStarted) == 0)
         {
             // Before the handler, the transport may still be a layer's raw stream (a TLS handshake): nothing may be written.
             throw new InvalidOperationException("The connection's handler has not started yet: a connection takes sends once its handler runs.");
         }
 
-        if ((lifecycle & HandlerEnded) != 0 || EndReason != ConnectionEndReason.None)
+        if ((state & (HandlerEnded | EndReasonMask)) != 0)
         {
             return null;
         }

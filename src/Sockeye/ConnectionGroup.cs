@@ -164,18 +164,19 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
         Broadcast(OutboundMessage.Frame(framer, message), except, cancellationToken);
 
     /// <summary>
-    /// Sends <paramref name="message"/>, framed once by <paramref name="framer"/>, to every member but <paramref name="except"/>:
-    /// for a message straight from <see cref="ConnectionMessageExtensions.ReadMessagesAsync"/>, say.
+    /// Sends <paramref name="message"/>, written once by <paramref name="writer"/>, to every member but <paramref name="except"/>:
+    /// a protocol's typed message, or with a framer, a message straight from <c>ReadMessagesAsync</c>.
     /// </summary>
-    /// <param name="framer">The message format.</param>
-    /// <param name="message">The message, without framing, possibly in several segments.</param>
+    /// <typeparam name="TMessage">What a message is before it is written.</typeparam>
+    /// <param name="writer">The protocol's writer, or a framer.</param>
+    /// <param name="message">The message.</param>
     /// <param name="except">A member not to send to, such as the one the message came from.</param>
     /// <param name="cancellationToken">Cancels waits for room under <see cref="OutboundQueuePolicy.Wait"/>.</param>
     /// <returns>How many members the message was queued for.</returns>
-    /// <exception cref="ArgumentException">The message cannot be framed in this format.</exception>
+    /// <exception cref="ArgumentException">The message cannot be written in this format.</exception>
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional exception and token.")]
-    public ValueTask<int> BroadcastMessageAsync(MessageFramer framer, in ReadOnlySequence<byte> message, Connection? except = null, CancellationToken cancellationToken = default) =>
-        Broadcast(OutboundMessage.Frame(framer, message), except, cancellationToken);
+    public ValueTask<int> BroadcastMessageAsync<TMessage>(IMessageWriter<TMessage> writer, TMessage message, Connection? except = null, CancellationToken cancellationToken = default) =>
+        Broadcast(OutboundMessage.Frame(writer, message), except, cancellationToken);
 
     /// <summary>The members now. Reading takes no lock; a connection that joins or leaves meanwhile may or may not be seen.</summary>
     /// <returns>An enumerator over the members.</returns>

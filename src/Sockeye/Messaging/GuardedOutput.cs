@@ -19,9 +19,9 @@ namespace Sockeye.Messaging;
 /// writer); a second writer of the handler's finds the first one's mark and throws.
 /// </para>
 /// <para>
-/// Every return of the writer to nobody goes through an interlocked exchange followed by a look at the push queue,
-/// and a drainer that finds the writer held marks the queue before it looks again: one of the two always sees the
-/// other, so a pushed message never waits for a writer nobody holds.
+/// Every return of the writer to nobody is followed by a look at the push queue, and a drainer that finds the writer held
+/// marks the queue, then runs a process-wide memory barrier, before it looks again: one of the two always sees the other,
+/// so a pushed message never waits for a writer nobody holds, and a handler's flush pays no fence for it.
 /// </para>
 /// </remarks>
 internal abstract class GuardedOutput : PipeWriter
@@ -33,8 +33,12 @@ internal abstract class GuardedOutput : PipeWriter
     private const int HandlerFlush = 16;
     private const int Completed = 32;
 
+    // With HandlerFlush: the output's pending flush is the handler's own (not the drainer's that the handler waits for),
+    // so collecting its result hands the writer back.
+    private const int HandlerFlushPending = 64;
+
     // What the handler holds between calls; the writer is free when none of these (and no call) is set.
-    private const int HandlerHolds = MemoryOut | Unflushed | HandlerFlush;
+    private const int HandlerHolds = MemoryOut | Unflushed | HandlerFlush | HandlerFlushPending;
 
     // The largest write taken in one piece: a pooled block, so asking for it never allocates.
     private const int WholeWriteLimit = 4096;
@@ -273,6 +277,9 @@ internal abstract class GuardedOutput : PipeWriter
     /// <summary>The output tells the gate itself when the handler's pending flush is over; no wrapper is needed.</summary>
     protected virtual bool HooksHandlerFlush => false;
 
+    /// <summary>The output's pending flush is the handler's: when its result is collected, call <see cref="HandlerFlushEnded"/>.</summary>
+    protected bool IsHandlerFlushPending => (Volatile.Read(ref _state) & HandlerFlushPending) != 0;
+
     protected abstract void CancelPendingFlushCore();
 
     protected abstract void CompleteCore(Exception? exception);
@@ -329,9 +336,14 @@ internal abstract class GuardedOutput : PipeWriter
     private void Leave(int state) => Volatile.Write(ref _state, state);
 
     /// <summary>Leaves holding nothing: the drainer may take the writer now, and if it found it held, it is woken.</summary>
+    /// <remarks>
+    /// A plain store and plain loads: a drain that finds the writer held marks its queue and then runs a process-wide
+    /// barrier before it looks again (<see cref="OutboundQueue"/>), so either it sees this store or this sees its mark.
+    /// The cost of not missing each other falls on the drain that had to wait, not on every flush of every handler.
+    /// </remarks>
     private void Release(int state)
     {
-        Interlocked.Exchange(ref _state, state);
+        Volatile.Write(ref _state, state);
         Volatile.Read(ref _pushes)?.OnWriterReleased();
     }
 
@@ -356,7 +368,7 @@ internal abstract class GuardedOutput : PipeWriter
 
         // Until the handler has the result, its flush holds the writer. The hand-back must come after this store, so the
         // wrapper starts only now.
-        Leave((state & Completed) | HandlerFlush);
+        Leave((state & Completed) | HandlerFlush | HandlerFlushPending);
         return HooksHandlerFlush ? flush : AwaitHandlerFlushAsync(flush);
     }
 

@@ -62,19 +62,19 @@ internal sealed class OutboundMessage
         }
     }
 
-    /// <summary>A message framed by <paramref name="framer"/>, with one reference, the caller's.</summary>
-    public static OutboundMessage Frame(MessageFramer framer, in ReadOnlySequence<byte> message)
+    /// <summary>A message written by <paramref name="writer"/>, with one reference, the caller's.</summary>
+    public static OutboundMessage Frame<TMessage>(IMessageWriter<TMessage> writer, TMessage message)
     {
-        ArgumentNullException.ThrowIfNull(framer);
-        var writer = MessageBufferWriter.Rent((int)Math.Min(message.Length + 16, Array.MaxLength));
+        ArgumentNullException.ThrowIfNull(writer);
+        var buffer = MessageBufferWriter.Rent(256);
         try
         {
-            framer.WriteMessage(message, writer);
-            return writer.Detach();
+            writer.WriteMessage(message, buffer);
+            return buffer.Detach();
         }
         finally
         {
-            writer.Return();
+            buffer.Return();
         }
     }
 

@@ -422,8 +422,10 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             _scheduled = false;
         }
 
-        // Either the holder's release sees the mark, or this sees the release: neither can miss the other.
-        Interlocked.MemoryBarrier();
+        // Either the holder's release sees the mark, or this sees the release: neither can miss the other. The holder
+        // releases with a plain store and reads the mark with a plain load (a handler's flush pays for no fence), so the
+        // fence that orders both sides is this one, on every processor: only a drain that found the writer held pays it.
+        Interlocked.MemoryBarrierProcessWide();
         if (!_output.IsFree)
         {
             return true;

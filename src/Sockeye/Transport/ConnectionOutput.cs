@@ -56,9 +56,6 @@ internal sealed class ConnectionOutput : GuardedOutput, IValueTaskSource<FlushRe
     private bool _transportGone;
     private bool _flushPending;
 
-    // The pending flush is the handler's: collecting its result hands the writer back to the gate.
-    private bool _handlerFlushPending;
-
     private PipeCompletion<FlushResult> _source;
     private CancellationTokenRegistration _cancellation;
     private TaskCompletionSource? _drained;
@@ -162,7 +159,6 @@ internal sealed class ConnectionOutput : GuardedOutput, IValueTaskSource<FlushRe
             }
 
             _flushPending = true;
-            _handlerFlushPending = handler;
             _source.Reset();
             if (cancellationToken.CanBeCanceled)
             {
@@ -329,9 +325,9 @@ internal sealed class ConnectionOutput : GuardedOutput, IValueTaskSource<FlushRe
             var registration = _cancellation;
             _cancellation = default;
             registration.Dispose();
-            if (_handlerFlushPending)
+            if (IsHandlerFlushPending)
             {
-                _handlerFlushPending = false;
+                // The handler's pending flush is over (the gate marked it so when FlushAsync returned, before any await).
                 HandlerFlushEnded();
             }
         }

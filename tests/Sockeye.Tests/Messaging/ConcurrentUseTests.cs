@@ -69,6 +69,7 @@ public class ConcurrentUseTests
         // The issue's report: twenty handlers writing lines to one connection's output at once killed nineteen of them
         // with NullReferenceException and ArgumentOutOfRangeException, and the receiver got a seventh of the lines.
         const int Writers = 20;
+        const int MinLines = 200;
         const int MaxLines = 2000;
         await using var harness = await OutputHarness.StartAsync(OutputKind.Socket);
         var output = harness.Output;
@@ -78,7 +79,8 @@ public class ConcurrentUseTests
 
         await Task.WhenAll(Enumerable.Range(0, Writers).Select(writer => Task.Run(async () =>
         {
-            for (var line = 0; line < MaxLines && Volatile.Read(ref refused) < Writers; line++)
+            // At least MinLines each, and on until the writers have met (a refusal), at most MaxLines.
+            for (var line = 0; line < MaxLines && (line < MinLines || Volatile.Read(ref refused) == 0); line++)
             {
                 try
                 {
@@ -112,7 +114,7 @@ public class ConcurrentUseTests
         {
             Assert.Matches(@"^writer \d\d line \d{5}$", line);
             var writer = int.Parse(line.AsSpan(7, 2), CultureInfo.InvariantCulture);
-            var number = int.Parse(line.AsSpan(14, 5), CultureInfo.InvariantCulture);
+            var number = int.Parse(line.AsSpan(15, 5), CultureInfo.InvariantCulture);
             Assert.True(number > last[writer], $"writer {writer}: line {number} after {last[writer]}");
             last[writer] = number;
         }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Sockeye.Framing;
 using Sockeye.Testing;
+using Sockeye.Tests.Framing;
 using Sockeye.Tests.Infrastructure;
 
 namespace Sockeye.Tests.Messaging;
@@ -34,6 +35,32 @@ public class ConnectionGroupTests
         Assert.Equal("raw\n", await ReceiveAsync(alice, 4));
         Assert.Equal("hello\nraw\n", await ReceiveAsync(bob, 10));
         Assert.Equal("hello\n", await ReceiveAsync(carol, 6));
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Typed_messages_and_messages_read_from_a_member_are_written_once_for_everyone()
+    {
+        var group = new ConnectionGroup();
+        var relaying = ConnectionHandler.Create(async connection =>
+        {
+            group.Add(connection);
+            await foreach (var line in connection.ReadMessagesAsync(s_lines))
+            {
+                // What a relay does: each line, as read (a slice of the receive buffer), to everyone else.
+                await group.BroadcastMessageAsync(s_lines, line, except: connection);
+            }
+        });
+        await using var alice = TestConnection.Start(relaying);
+        await using var bob = TestConnection.Start(relaying);
+        await PushTests.WaitUntilAsync(() => group.Count == 2);
+
+        await alice.SendAsync("hi bob\n");
+        Assert.Equal("hi bob\n", await ReceiveAsync(bob, 7));
+        Assert.Equal(2, await group.BroadcastMessageAsync(new ReadingWriter(), new Reading("temperature", 21), cancellationToken: Token));
+        Assert.Equal(SendStatus.Queued, await alice.Connection.SendMessageAsync(new ReadingWriter(), new Reading("humidity", 40), Token));
+
+        Assert.Equal("temperature 21\nhumidity 40\n", await ReceiveAsync(alice, 27));
+        Assert.Equal("temperature 21\n", await ReceiveAsync(bob, 15));
     }
 
     [Fact(Timeout = Timeouts.Fast)]

@@ -2,9 +2,9 @@ using System.Text;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Sockeye.Framing;
 using Sockeye.Handlers;
-using Sockeye.Tests.Diagnostics;
 using Sockeye.Messaging;
 using Sockeye.Testing;
+using Sockeye.Tests.Diagnostics;
 using Sockeye.Tests.Infrastructure;
 
 namespace Sockeye.Tests.Messaging;
