@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Sockeye.Framing;
-using Sockeye.Handlers;
+using Sockeye.Cli.Handlers;
 using Sockeye.Hosting;
 
 namespace Sockeye.Cli;
@@ -16,10 +16,6 @@ namespace Sockeye.Cli;
 /// </summary>
 internal static class ServeCommand
 {
-    private const string Print = "print";
-    private const string EofEcho = "eof-echo";
-    private const string Echo = "echo";
-
     public static Command Create() => Create(out _);
 
     /// <param name="settings">Every flag and its configuration key.</param>
@@ -27,11 +23,10 @@ internal static class ServeCommand
     {
         var handler = new Option<string>("--handler")
         {
-            Description = "print: the seed, prints what each client sent once it ends its side. " +
-                "eof-echo: the companion, echoes one message ending in the delimiter. echo: sends every byte back, or with --framing each message.",
-            DefaultValueFactory = _ => Print,
+            Description = string.Join(" ", ToolHandlers.All.Select(h => $"{h.Name}: {h.Description}.")),
+            DefaultValueFactory = _ => ToolHandlers.Print,
             HelpName = "NAME",
-        }.AcceptOnlyFromAmong(Print, EofEcho, Echo);
+        }.AcceptOnlyFromAmong(ToolHandlers.Names);
         var delimiter = FramingOptions.DelimiterText("The text that ends a message for eof-echo and --framing delimiter.");
         var framing = FramingOptions.Framing("How print and echo find messages in what a client sends; eof-echo always uses --delimiter.");
         var maxMessageSize = CommonOptions.ByteSize(
@@ -67,9 +62,11 @@ internal static class ServeCommand
         {
             // A rule runs before defaults are filled in: a setting no source gives reads as null here.
             var framingName = result.GetValue(framing) ?? FramingOptions.None;
-            if (result.GetValue(handler) == EofEcho && framingName is not (FramingOptions.None or FramingOptions.Delimiter))
+            var chosen = ToolHandlers.Find(result.GetValue(handler) ?? ToolHandlers.Print);
+            if (chosen is { TakesFraming: false } && framingName is not (FramingOptions.None or FramingOptions.Delimiter))
             {
-                result.AddError($"eof-echo reads one message ending in --delimiter; --framing {framingName} is for print and echo.");
+                var framed = ToolHandlers.All.Where(h => h.TakesFraming).Select(h => h.Name);
+                result.AddError($"{chosen.Name} reads one message ending in --delimiter; --framing {framingName} is for {string.Join(" and ", framed)}.");
             }
         });
 
@@ -161,22 +158,17 @@ internal static class ServeCommand
         foreach (var endpoint in configuration.GetSection($"{SockeyeConfiguration.SectionName}:Endpoints").GetChildren())
         {
             var name = endpoint.GetChildren().FirstOrDefault(setting => setting.Key.Equals("Handler", StringComparison.OrdinalIgnoreCase));
-            if (name is not null && name.Value is not (Print or EofEcho or Echo))
+            if (name is not null && ToolHandlers.Find(name.Value) is null)
             {
-                throw new CliException($"{name.Path} '{name.Value}': the handlers are {Print}, {EofEcho} and {Echo}.", ExitCodes.Usage);
+                throw new CliException($"{name.Path} '{name.Value}': the handlers are {ToolHandlers.NameList}.", ExitCodes.Usage);
             }
         }
     }
 
     private static IHost BuildHost(CliConfiguration configuration, ToolSettings tool, HandlerOutput output, Action<SocketServerOptions>? listenerSettings)
     {
-        var framer = FramingOptions.Create(tool.Framing, tool.Delimiter);
-        ConnectionHandler Create(string name) => name switch
-        {
-            EofEcho => new EofEchoHandler(output, tool.Delimiter),
-            Echo => framer is null ? new EchoHandler() : new EchoHandler(framer),
-            _ => framer is null ? new PrintHandler(output) : new PrintHandler(output, framer),
-        };
+        var handlerSettings = new HandlerSettings(output, FramingOptions.Create(tool.Framing, tool.Delimiter), tool.Delimiter);
+        ConnectionHandler Create(string name) => ToolHandlers.Find(name)!.Create(handlerSettings);
 
         return CliHost.Build(
             configuration.ForServer(EndpointFlags.DefaultUrl),
@@ -185,7 +177,7 @@ internal static class ServeCommand
             sockeye =>
             {
                 // An endpoint in the configuration may name its own: "Handler": "echo".
-                foreach (var name in (string[])[Print, EofEcho, Echo])
+                foreach (var name in ToolHandlers.Names)
                 {
                     sockeye.AddHandler(name, _ => Create(name));
                 }

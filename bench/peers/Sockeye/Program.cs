@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Sockeye;
+using Sockeye.Cli.Handlers;
 using Sockeye.Handlers;
 using Sockeye.Peers;
 

@@ -8,6 +8,7 @@ using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Sockeye.Client;
 using Sockeye.Framing;
+using Sockeye.Cli.Handlers;
 using Sockeye.Handlers;
 using Sockeye.Protocols;
 using Sockeye.Tests.Infrastructure;

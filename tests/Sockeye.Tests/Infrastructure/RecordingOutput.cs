@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
-using Sockeye.Handlers;
+using Sockeye.Cli.Handlers;
 
 namespace Sockeye.Tests.Infrastructure;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Sockeye.Handlers;
+using Sockeye.Cli.Handlers;
 using Sockeye.Protocols;
 using Sockeye.Tests.Infrastructure;
 using static Sockeye.Tests.Protocols.ProxyHeaders;

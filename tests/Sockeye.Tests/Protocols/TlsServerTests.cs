@@ -1,5 +1,6 @@
 using System.Security.Authentication;
 using System.Security.Cryptography;
+using Sockeye.Cli.Handlers;
 using Sockeye.Handlers;
 using Sockeye.Protocols;
 using Sockeye.Tests.Infrastructure;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
+using Sockeye.Cli.Handlers;
 using Sockeye.Handlers;
 using Sockeye.Testing;
 using Sockeye.Tests.Infrastructure;

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Sockeye.Cli.Handlers;
 using Sockeye.Handlers;
 using Sockeye.Tests.Infrastructure;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Sockeye.Cli.Handlers;
 using Sockeye.Handlers;
 using Sockeye.Tests.Infrastructure;
 

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
+using Sockeye.Cli.Handlers;
 using Sockeye.Handlers;
 using Sockeye.Tests.Infrastructure;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Sockeye.Handlers;
+namespace Sockeye.Cli.Handlers;
 
 /// <summary>
 /// A copy of received bytes that outlives the pipe's buffer, in one pooled array that grows by doubling: what the

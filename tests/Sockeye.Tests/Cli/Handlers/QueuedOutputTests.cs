@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
-using Sockeye.Handlers;
+using Sockeye.Cli.Handlers;
 using Sockeye.Transport;
 
-namespace Sockeye.Tests.Handlers;
+namespace Sockeye.Tests.Cli.Handlers;
 
 public class QueuedOutputTests
 {

@@ -1,7 +1,7 @@
 using System.Buffers;
 using Sockeye.Framing;
 
-namespace Sockeye.Handlers;
+namespace Sockeye.Cli.Handlers;
 
 /// <summary>
 /// A framer for one connection that frames as another does and keeps a copy of the frame still

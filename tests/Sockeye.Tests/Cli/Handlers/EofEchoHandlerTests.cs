@@ -1,9 +1,9 @@
 using System.Text;
-using Sockeye.Handlers;
+using Sockeye.Cli.Handlers;
 using Sockeye.Tests.Infrastructure;
 using Sockeye.Transport;
 
-namespace Sockeye.Tests.Handlers;
+namespace Sockeye.Tests.Cli.Handlers;
 
 public class EofEchoHandlerTests
 {
@@ -65,6 +65,9 @@ public class EofEchoHandlerTests
 
         Assert.Equal(string.Empty, await connection.ReadAllTextAsync());
         Assert.Equal(["Read 9 bytes from socket.", " Data : no marker"], output.Lines);
+
+        // The client closed: that is not a protocol error, as the end line would say over a socket.
+        Assert.Equal(ConnectionEndReason.ServerClosed, connection.EndReason);
     }
 
     [Fact(Timeout = Timeouts.Fast)]

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace Sockeye.Handlers;
+namespace Sockeye.Cli.Handlers;
 
 /// <summary>One JSON object per event, written without reflection so it works under Native AOT.</summary>
 internal sealed class JsonLinesFormat(TimeProvider timeProvider) : OutputFormat

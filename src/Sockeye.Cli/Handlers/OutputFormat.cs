@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 
-namespace Sockeye.Handlers;
+namespace Sockeye.Cli.Handlers;
 
 /// <summary>Turns one handler event into the text of one record, newline included.</summary>
 internal abstract class OutputFormat

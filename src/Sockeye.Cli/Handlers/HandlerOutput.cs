@@ -1,12 +1,12 @@
 using System.Buffers;
 
-namespace Sockeye.Handlers;
+namespace Sockeye.Cli.Handlers;
 
 /// <summary>
 /// Where the built-in handlers report what they received and sent: the seed's text lines, JSON lines, or
 /// nowhere. Writing is queued, so a slow terminal never stalls a connection until the queue is full.
 /// </summary>
-public abstract class HandlerOutput : IAsyncDisposable
+internal abstract class HandlerOutput : IAsyncDisposable
 {
     /// <summary>An output that discards everything.</summary>
     public static HandlerOutput Null { get; } = new NullOutput();

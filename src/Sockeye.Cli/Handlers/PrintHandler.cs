@@ -1,6 +1,6 @@
 using Sockeye.Framing;
 
-namespace Sockeye.Handlers;
+namespace Sockeye.Cli.Handlers;
 
 /// <summary>
 /// The seed's server: reports each message the client sends (<c>Read {N} bytes from socket.</c> and
@@ -13,7 +13,7 @@ namespace Sockeye.Handlers;
 /// the unfinished message is reported all the same. Without a framer only the idle timeout applies: a person typing
 /// into <c>nc</c> may pause as long as they like within it.
 /// </remarks>
-public sealed class PrintHandler : ConnectionHandler
+internal sealed class PrintHandler : ConnectionHandler
 {
     private static readonly WholeStreamFramer s_wholeStream = new();
 

@@ -1,10 +1,10 @@
 using System.Text;
 using Sockeye.Framing;
-using Sockeye.Handlers;
+using Sockeye.Cli.Handlers;
 using Sockeye.Tests.Infrastructure;
 using Sockeye.Transport;
 
-namespace Sockeye.Tests.Handlers;
+namespace Sockeye.Tests.Cli.Handlers;
 
 public class PrintHandlerTests
 {
