@@ -52,6 +52,9 @@ public sealed class SocketClient : IAsyncDisposable
         LocalEndPoint = socket.LocalEndPoint;
     }
 
+    /// <summary>The socket, for tests that check it is closed.</summary>
+    internal Socket Socket => _socket;
+
     /// <summary>The server's endpoint.</summary>
     public EndPoint? RemoteEndPoint { get; }
 
