@@ -84,7 +84,7 @@ internal sealed class SoakDriver(SoakSettings settings)
             }
         }
 
-        Console.WriteLine($"soak: server end reasons (both servers): {string.Join(", ", lastStats!.Ended.Select(p => $"{p.Key} {p.Value}"))}");
+        Console.WriteLine($"soak: {lastStats!.Ended.Values.Sum():N0} connections ended; by reason (both servers): {string.Join(", ", lastStats.Ended.Select(p => $"{p.Key} {p.Value}"))}");
         Console.WriteLine($"soak: healthy server end reasons: {string.Join(", ", lastStats.HealthyEnded.Select(p => $"{p.Key} {p.Value}"))}");
         Check(0, lastStats.HealthyEnded.Keys.All(reason => reason == "ClientClosed"),
             $"the server at the default limits ended healthy clients for {string.Join(", ", lastStats.HealthyEnded.Keys.Where(k => k != "ClientClosed"))}");
