@@ -28,6 +28,15 @@ internal static class Guard
         return await task;
     }
 
+    /// <summary>Polls <paramref name="condition"/> until it holds; wrap it in <see cref="ExpectAsync(Task, string, TimeSpan?)"/> for a deadline.</summary>
+    public static async Task UntilAsync(Func<bool> condition)
+    {
+        while (!condition())
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+    }
+
     /// <summary>Waits for the connection to end, and fails naming <paramref name="behaviour"/> and the reason so far if it does not.</summary>
     public static async Task EndedAsync(Connection connection, ConnectionEndReason expected, string behaviour)
     {

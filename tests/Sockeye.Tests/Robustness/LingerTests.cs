@@ -40,7 +40,7 @@ public class LingerTests
         {
             await client.SendAsync(new byte[16 * 1024]);
             sent += 16 * 1024;
-            var drained = WaitForAsync(() => connection.BytesReceived == sent);
+            var drained = Guard.UntilAsync(() => connection.BytesReceived == sent);
             await Guard.ExpectAsync(
                 Task.WhenAny(drained, closed).Unwrap(),
                 $"Linger: the server neither read burst {burst + 1} nor closed");
@@ -91,13 +91,5 @@ public class LingerTests
         }
 
         Assert.Equal(ConnectionEndReason.ServerClosed, connection.EndReason);
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
     }
 }

@@ -158,7 +158,7 @@ public class TimeoutPathTests
             Assert.True(echo.IsCompletedSuccessfully, $"Connection slot release: connection {i} of 3, one at a time under a limit of 1, was refused: an earlier one kept its place");
             client.HalfClose();
             await Guard.ExpectAsync(ReadsEndAsync(client), $"Connection slot release: connection {i} was not closed after the client ended it");
-            await Guard.ExpectAsync(WaitForAsync(() => server.Server.ConnectionCount == 0), $"Connection slot release: connection {i} still counts after it closed");
+            await Guard.ExpectAsync(Guard.UntilAsync(() => server.Server.ConnectionCount == 0), $"Connection slot release: connection {i} still counts after it closed");
         }
 
         Assert.Equal(3, started);
@@ -227,13 +227,6 @@ public class TimeoutPathTests
         await done;
     }
 
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
-    }
 
     private static void Beat(FakeTimeProvider time, int seconds)
     {
