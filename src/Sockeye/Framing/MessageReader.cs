@@ -17,6 +17,12 @@ namespace Sockeye.Framing;
 /// <typeparam name="TMessage">What the protocol's reader makes of a message.</typeparam>
 internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
 {
+    /// <summary>
+    /// Replies queued past this many bytes are flushed before the next message is read, batch or no batch: the size of
+    /// the send buffer by default, so one flush fills it.
+    /// </summary>
+    internal const int BatchFlushThreshold = 64 * 1024;
+
     private readonly PipeReader _input;
     private readonly IMessageReader<TMessage> _protocol;
     private readonly long _maxMessageSize;
@@ -52,7 +58,11 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     /// <param name="protocol">The message format.</param>
     /// <param name="maxMessageSize">The largest message to accept.</param>
     /// <param name="connection">The connection the pipe belongs to, if any: for its hooks, its close request and its end reason.</param>
-    /// <param name="flushBeforeWaiting">A writer to flush before waiting for input, so replies queued while messages were buffered go out together.</param>
+    /// <param name="flushBeforeWaiting">
+    /// A writer to flush once no whole message is left (before waiting for input, and at the end of the stream), so
+    /// replies queued while buffered messages were read go out together; and whenever more than
+    /// <see cref="BatchFlushThreshold"/> bytes are queued.
+    /// </param>
     /// <param name="cancellationToken">Cancels a wait for input.</param>
     public MessageReader(
         PipeReader input,
@@ -96,10 +106,18 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     public async ValueTask<MessageReadStatus> ReadAsync()
     {
         Release();
+        if (_flushBeforeWaiting is { CanGetUnflushedBytes: true } batch && batch.UnflushedBytes >= BatchFlushThreshold)
+        {
+            // A batch whose replies outgrow the send buffer is sent as it goes: the send buffer's backpressure
+            // applies, and a few bytes of requests can never make the server hold their replies without bound.
+            await batch.FlushAsync(_cancellationToken).ConfigureAwait(false);
+        }
+
         while (true)
         {
             if (_completed && _buffered == 0)
             {
+                await FlushQueuedAsync().ConfigureAwait(false);
                 return MessageReadStatus.End;
             }
 
@@ -108,9 +126,9 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
             {
                 // Replies queued while buffered messages were read go out together, once the reader may have to wait:
                 // it has no whole message left. Bytes left after the last message are read again at once.
-                if ((_mustWait || _buffered == 0) && _flushBeforeWaiting is { } output && (!output.CanGetUnflushedBytes || output.UnflushedBytes > 0))
+                if (_mustWait || _buffered == 0)
                 {
-                    await output.FlushAsync(_cancellationToken).ConfigureAwait(false);
+                    await FlushQueuedAsync().ConfigureAwait(false);
                 }
 
                 if (_buffered > 0 || _connection is null)
@@ -139,6 +157,11 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
 
             if (TryParse(result) is { } status)
             {
+                if (status == MessageReadStatus.End)
+                {
+                    await FlushQueuedAsync().ConfigureAwait(false);
+                }
+
                 return status;
             }
         }
@@ -169,6 +192,12 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         _idleCancellation = null;
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>Flushes the replies written since the last flush, if the reader was given a writer to flush.</summary>
+    private ValueTask<FlushResult> FlushQueuedAsync() =>
+        _flushBeforeWaiting is { } output && (!output.CanGetUnflushedBytes || output.UnflushedBytes > 0)
+            ? output.FlushAsync(_cancellationToken)
+            : default;
 
     /// <summary>Runs the protocol's reader over a read's buffer; <see langword="null"/> when it holds no whole message yet.</summary>
     private MessageReadStatus? TryParse(in ReadResult result)
