@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.IO.Pipelines;
 using System.Text;
 using Sockeye.Framing;
 using Sockeye.Tests.Handlers;
@@ -24,9 +22,9 @@ public class BatchedRepliesTests
         var run = connection.RunAsync(Doubler());
 
         await connection.Client.Output.WriteAsync("a 1\nb 2\nc 3\n");
-        Assert.Equal("a 2\nb 4\nc 6\n", await ReadAsync(connection, 12));
+        Assert.Equal("a 2\nb 4\nc 6\n", await connection.ReadTextAsync(12));
         await connection.Client.Output.WriteAsync("d 4\n");
-        Assert.Equal("d 8\n", await ReadAsync(connection, 4));
+        Assert.Equal("d 8\n", await connection.ReadTextAsync(4));
         await connection.Client.Output.CompleteAsync();
         await run.WithTestTimeout();
 
@@ -40,9 +38,9 @@ public class BatchedRepliesTests
         var run = connection.RunAsync(Doubler());
 
         await connection.Client.Output.WriteAsync("a 1\nb");
-        Assert.Equal("a 2\n", await ReadAsync(connection, 4));
+        Assert.Equal("a 2\n", await connection.ReadTextAsync(4));
         await connection.Client.Output.WriteAsync(" 2\nc 3\n");
-        Assert.Equal("b 4\nc 6\n", await ReadAsync(connection, 8));
+        Assert.Equal("b 4\nc 6\n", await connection.ReadTextAsync(8));
         await connection.Client.Output.CompleteAsync();
         await run.WithTestTimeout();
 
@@ -67,7 +65,7 @@ public class BatchedRepliesTests
         await connection.Client.Output.WriteAsync("last 1\n");
         await connection.Client.Output.CompleteAsync();
 
-        Assert.Equal("last 1\n", await ReadAsync(connection, 7));
+        Assert.Equal("last 1\n", await connection.ReadTextAsync(7));
         leave.SetResult();
         await run.WithTestTimeout();
     }
@@ -107,22 +105,7 @@ public class BatchedRepliesTests
     private static (InMemoryConnection Connection, CountingWriter Output) Counted(InMemoryConnection connection)
     {
         var output = new CountingWriter(connection.Transport.Output);
-        connection.Transport = new Duplex(connection.Transport.Input, output);
+        connection.Replace(connection.Transport.Input, output);
         return (connection, output);
-    }
-
-    private static async Task<string> ReadAsync(InMemoryConnection connection, int count)
-    {
-        var result = await connection.Client.Input.ReadAtLeastAsync(count, TestContext.Current.CancellationToken);
-        var text = Encoding.UTF8.GetString(result.Buffer.ToArray());
-        connection.Client.Input.AdvanceTo(result.Buffer.End);
-        return text;
-    }
-
-    private sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }

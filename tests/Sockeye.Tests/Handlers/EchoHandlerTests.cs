@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Text;
 using Sockeye.Framing;
 using Sockeye.Handlers;
@@ -35,9 +34,9 @@ public class EchoHandlerTests
         var run = connection.RunAsync(new EchoHandler(new LineFramer()));
 
         await connection.Client.Output.WriteAsync("one\ntw");
-        Assert.Equal("one\n", await ReadAsync(connection, 4));
+        Assert.Equal("one\n", await connection.ReadTextAsync(4));
         await connection.Client.Output.WriteAsync("o\r\n");
-        Assert.Equal("two\n", await ReadAsync(connection, 4));
+        Assert.Equal("two\n", await connection.ReadTextAsync(4));
         Assert.False(run.IsCompleted);
 
         await connection.Client.Output.CompleteAsync();
@@ -69,13 +68,13 @@ public class EchoHandlerTests
     {
         var connection = new InMemoryConnection();
         var output = new CountingWriter(connection.Transport.Output);
-        connection.Transport = new Duplex(connection.Transport.Input, output);
+        connection.Replace(connection.Transport.Input, output);
         var run = connection.RunAsync(new EchoHandler(new LineFramer()));
 
         await connection.Client.Output.WriteAsync("a\nb\nc\n");
-        Assert.Equal("a\nb\nc\n", await ReadAsync(connection, 6));
+        Assert.Equal("a\nb\nc\n", await connection.ReadTextAsync(6));
         await connection.Client.Output.WriteAsync("d\n");
-        Assert.Equal("d\n", await ReadAsync(connection, 2));
+        Assert.Equal("d\n", await connection.ReadTextAsync(2));
         await connection.Client.Output.CompleteAsync();
         await run.WithTestTimeout();
 
@@ -88,7 +87,7 @@ public class EchoHandlerTests
         // This reader's TryRead always fails: bytes left after a message must still be read without a flush first.
         var connection = new InMemoryConnection();
         var output = new CountingWriter(connection.Transport.Output);
-        connection.Transport = new Duplex(new ScriptedPipeReader(["a\nb\nc\n"u8.ToArray()]), output);
+        connection.Replace(new ScriptedPipeReader(["a\nb\nc\n"u8.ToArray()]), output);
 
         await connection.RunAsync(new EchoHandler(new LineFramer())).WithTestTimeout();
 
@@ -122,25 +121,10 @@ public class EchoHandlerTests
         var connection = new InMemoryConnection();
         var run = connection.RunAsync(new EchoHandler(new LineFramer()));
         await connection.Client.Output.WriteAsync("one\n");
-        Assert.Equal("one\n", await ReadAsync(connection, 4));
+        Assert.Equal("one\n", await connection.ReadTextAsync(4));
 
         connection.RequestClose();
 
         await run.WithTestTimeout();
-    }
-
-    private static async Task<string> ReadAsync(InMemoryConnection connection, int count)
-    {
-        var result = await connection.Client.Input.ReadAtLeastAsync(count, TestContext.Current.CancellationToken);
-        var text = Encoding.UTF8.GetString(result.Buffer.ToArray());
-        connection.Client.Input.AdvanceTo(result.Buffer.End);
-        return text;
-    }
-
-    private sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using Sockeye.Transport;
@@ -21,6 +22,19 @@ internal static class InMemory
         await connection.Client.Input.CopyToAsync(buffer, TestContext.Current.CancellationToken);
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
+
+    /// <summary>Reads at least <paramref name="count"/> bytes the handler wrote, and whatever else has arrived with them.</summary>
+    public static async Task<string> ReadTextAsync(this InMemoryConnection connection, int count)
+    {
+        var result = await connection.Client.Input.ReadAtLeastAsync(count, TestContext.Current.CancellationToken);
+        var text = Encoding.UTF8.GetString(result.Buffer.ToArray());
+        connection.Client.Input.AdvanceTo(result.Buffer.End);
+        return text;
+    }
+
+    /// <summary>Puts <paramref name="input"/> and <paramref name="output"/> in place of the handler's pipes.</summary>
+    public static void Replace(this InMemoryConnection connection, PipeReader input, PipeWriter output) =>
+        connection.Transport = new ScriptedTransport(input, output);
 
     public static async Task WriteAsync(this PipeWriter writer, string text) =>
         await writer.WriteAsync(Encoding.UTF8.GetBytes(text), TestContext.Current.CancellationToken);
