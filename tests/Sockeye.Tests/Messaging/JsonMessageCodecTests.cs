@@ -78,8 +78,11 @@ public class JsonMessageCodecTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
-    public void A_null_message_cannot_be_written() =>
+    public Task A_null_message_cannot_be_written()
+    {
         Assert.Throws<ArgumentException>(() => s_codec.WriteMessage(null!, new ArrayBufferWriter<byte>()));
+        return Task.CompletedTask;
+    }
 
     private static byte[] Frame(string payload)
     {
