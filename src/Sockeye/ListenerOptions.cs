@@ -66,13 +66,7 @@ public sealed class ListenerOptions
     /// </summary>
     internal ConnectionDelegate BuildPipeline(ConnectionHandler handler, ServerContext context)
     {
-        var target = Handler ?? handler;
-        ConnectionDelegate pipeline = connection =>
-        {
-            // Innermost: every layer has set up its transport, so the connection may now be listed and sent to.
-            connection.OnHandlerStarting();
-            return target.OnConnectedAsync(connection);
-        };
+        var pipeline = HandlerStep(Handler ?? handler);
         for (var i = Middleware.Count - 1; i >= 0; i--)
         {
             pipeline = Middleware[i](pipeline);
@@ -92,6 +86,14 @@ public sealed class ListenerOptions
 
         return pipeline;
     }
+
+    /// <summary>The innermost step of every pipeline: the handler, once every layer has set up its transport.</summary>
+    internal static ConnectionDelegate HandlerStep(ConnectionHandler handler) => connection =>
+    {
+        // From here on the connection may be listed and sent to: its transport is the one the handler sees.
+        connection.OnHandlerStarting();
+        return handler.OnConnectedAsync(connection);
+    };
 
     /// <summary>Throws if an option is out of range or unsupported here.</summary>
     internal void Validate()

@@ -25,7 +25,7 @@ namespace Sockeye;
 /// await server.StartAsync();
 /// </code>
 /// </example>
-public sealed class SocketServer : IAsyncDisposable
+public sealed partial class SocketServer : IAsyncDisposable
 {
     // After aborting the connections left at the end of a stop, how long to wait for their handlers to return.
     private static readonly TimeSpan s_abortGrace = TimeSpan.FromSeconds(5);

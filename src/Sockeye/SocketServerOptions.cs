@@ -171,6 +171,13 @@ public sealed class SocketServerOptions
             throw new InvalidOperationException("The server has no endpoint to listen on.");
         }
 
+        ValidateSettings();
+    }
+
+    /// <summary>Checks every option but the presence of a listener: a server fed in-memory connections by the testing kit needs none.</summary>
+    internal void ValidateSettings()
+    {
+
         RequirePositive(Backlog, nameof(Backlog));
         RequirePositive(MaxMessageSize, nameof(MaxMessageSize));
         RequirePositive(MaxReceiveBufferSize, nameof(MaxReceiveBufferSize));

@@ -2,20 +2,40 @@ using System.IO.Pipelines;
 
 namespace Sockeye.Testing;
 
-/// <summary>The test's writer to the handler: it remembers whether the client ended its side.</summary>
-internal sealed class ClientWriter(PipeWriter inner) : PipeWriter
+/// <summary>
+/// The test's writer to the handler: it remembers whether the client ended its side and, on a <see cref="TestServer"/>'s
+/// connection, tells the server what a socket would (bytes received, the client's end, a send waiting for the handler).
+/// </summary>
+internal sealed class ClientWriter(PipeWriter inner, InMemoryServerConnection? connection = null) : PipeWriter
 {
     private volatile bool _completed;
+    private long _unflushed;
 
     public bool IsCompleted => _completed;
 
-    public override void Advance(int bytes) => inner.Advance(bytes);
+    public override void Advance(int bytes)
+    {
+        inner.Advance(bytes);
+        _unflushed += bytes;
+    }
 
     public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
 
     public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
 
-    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var sent = _unflushed;
+        _unflushed = 0;
+        var flush = inner.FlushAsync(cancellationToken);
+        if (connection is null)
+        {
+            return flush;
+        }
+
+        connection.ClientSent(sent);
+        return flush.IsCompleted ? flush : WaitAsync(flush, connection);
+    }
 
     public override void CancelPendingFlush() => inner.CancelPendingFlush();
 
@@ -23,5 +43,20 @@ internal sealed class ClientWriter(PipeWriter inner) : PipeWriter
     {
         _completed = true;
         inner.Complete(exception);
+        connection?.ClientCompleted();
+    }
+
+    private static async ValueTask<FlushResult> WaitAsync(ValueTask<FlushResult> flush, InMemoryServerConnection connection)
+    {
+        // The handler is behind and the client waits, as a socket's sender would: not the client's slowness.
+        connection.ClientFlushWaiting(true);
+        try
+        {
+            return await flush.ConfigureAwait(false);
+        }
+        finally
+        {
+            connection.ClientFlushWaiting(false);
+        }
     }
 }

@@ -24,12 +24,16 @@ namespace Sockeye.Testing;
 /// </example>
 public sealed class TestConnection : IAsyncDisposable
 {
-    private readonly InMemoryConnection _connection;
+    // One of two kinds: a connection of its own (Start), with the server's stop played here, or one of a TestServer's.
+    private readonly InMemoryConnection? _connection;
+    private readonly InMemoryServerConnection? _serverConnection;
+    private readonly TestServer? _server;
     private readonly ClientWriter _output;
     private readonly CancellationTokenSource _serverDraining = new();
     private readonly TimeSpan _drainDelay;
     private readonly TimeSpan _shutdownTimeout;
     private readonly TimeProvider _timeProvider;
+    private Exception? _handlerException;
 
     private TestConnection(ConnectionHandler handler, SocketServerOptions options, TimeProvider timeProvider)
     {
@@ -41,14 +45,25 @@ public sealed class TestConnection : IAsyncDisposable
         _drainDelay = options.DrainDelay;
         _shutdownTimeout = options.ShutdownTimeout;
         _timeProvider = timeProvider;
+        Input = _connection.Client.Input;
         Completion = _connection.RunAsync(ConnectionHandler.Create(connection => ServeAsync(handler, connection)));
     }
 
+    internal TestConnection(TestServer server, InMemoryServerConnection connection)
+    {
+        _server = server;
+        _serverConnection = connection;
+        _output = connection.ClientOutput;
+        _timeProvider = TimeProvider.System;
+        Input = connection.ClientInput;
+        Completion = connection.Finished;
+    }
+
     /// <summary>The connection as the handler sees it: its <see cref="Connection.EndReason"/> is final once <see cref="Completion"/> has completed.</summary>
-    public Connection Connection => _connection;
+    public Connection Connection => (Connection?)_connection ?? _serverConnection!;
 
     /// <summary>What the handler sends; read it here, or with <see cref="ReceiveAsync(int, CancellationToken)"/> and <see cref="ReceiveToEndAsync"/>.</summary>
-    public PipeReader Input => _connection.Client.Input;
+    public PipeReader Input { get; }
 
     /// <summary>What the client sends to the handler; completing it ends the client's side, as <see cref="CompleteSendingAsync"/> does.</summary>
     public PipeWriter Output => _output;
@@ -62,7 +77,7 @@ public sealed class TestConnection : IAsyncDisposable
     public Task Completion { get; }
 
     /// <summary>What the handler threw, if it did.</summary>
-    public Exception? HandlerException { get; private set; }
+    public Exception? HandlerException => _serverConnection?.HandlerException ?? _handlerException;
 
     /// <summary>Starts <paramref name="handler"/> on a new in-memory connection.</summary>
     /// <param name="handler">The handler under test.</param>
@@ -127,7 +142,17 @@ public sealed class TestConnection : IAsyncDisposable
     /// The client resets the connection: the handler's next read throws <see cref="ConnectionResetException"/>,
     /// its writes go nowhere, and <see cref="Connection.ConnectionClosed"/> is canceled.
     /// </summary>
-    public void Reset() => _connection.Reset();
+    public void Reset()
+    {
+        if (_serverConnection is not null)
+        {
+            _serverConnection.ClientReset();
+        }
+        else
+        {
+            _connection!.Reset();
+        }
+    }
 
     /// <summary>
     /// Stops the server as <see cref="SocketServer.StopAsync"/> does: cancels <see cref="Connection.ServerDraining"/>,
@@ -136,8 +161,16 @@ public sealed class TestConnection : IAsyncDisposable
     /// with <see cref="ConnectionEndReason.ServerShutdown"/>.
     /// </summary>
     /// <returns>A task that completes when the handler has returned.</returns>
+    /// <remarks>On a <see cref="TestServer"/>'s connection, this stops that server, as <see cref="TestServer.StopAsync"/> does.</remarks>
     public async Task StopServerAsync()
     {
+        if (_server is not null)
+        {
+            await _server.StopAsync().ConfigureAwait(false);
+            await Completion.ConfigureAwait(false);
+            return;
+        }
+
         // Callbacks registered by the handler run on the thread pool, as a server runs them, not inside this call.
         _ = _serverDraining.CancelAsync();
         if (_drainDelay > TimeSpan.Zero)
@@ -145,7 +178,7 @@ public sealed class TestConnection : IAsyncDisposable
             await Task.Delay(_drainDelay, _timeProvider).ConfigureAwait(false);
         }
 
-        _connection.RequestClose();
+        _connection!.RequestClose();
         try
         {
             await Completion.WaitAsync(_shutdownTimeout, _timeProvider).ConfigureAwait(false);
@@ -156,7 +189,7 @@ public sealed class TestConnection : IAsyncDisposable
             // The handler did not finish in time: abort it, as the server would.
         }
 
-        _connection.Abort(ConnectionEndReason.ServerShutdown);
+        _connection!.Abort(ConnectionEndReason.ServerShutdown);
         await Completion.ConfigureAwait(false);
     }
 
@@ -181,7 +214,7 @@ public sealed class TestConnection : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            HandlerException = ex;
+            _handlerException = ex;
             throw;
         }
 

@@ -309,7 +309,13 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
             // Last: whoever waits on ConnectionClosed finds the connection's place in the limit already free.
             Context.Connections.Remove(this);
             FireConnectionClosed();
+            OnFinished();
         }
+    }
+
+    /// <summary>The connection has ended and the server has let go of it (for the testing kit's connections).</summary>
+    private protected virtual void OnFinished()
+    {
     }
 
     private async Task LingerAsync()

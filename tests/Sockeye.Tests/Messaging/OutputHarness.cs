@@ -5,6 +5,7 @@ using Sockeye.Messaging;
 using Sockeye.Protocols;
 using Sockeye.Testing;
 using Sockeye.Tests.Infrastructure;
+using TestServer = Sockeye.Tests.Infrastructure.TestServer;
 using Sockeye.Tests.Protocols;
 
 namespace Sockeye.Tests.Messaging;

@@ -8,6 +8,7 @@ using Sockeye.Messaging;
 using Sockeye.Protocols;
 using Sockeye.Testing;
 using Sockeye.Tests.Infrastructure;
+using TestServer = Sockeye.Tests.Infrastructure.TestServer;
 using Sockeye.Tests.Protocols;
 using Sockeye.Transport;
 

@@ -6,6 +6,7 @@ using Sockeye.Messaging;
 using Sockeye.Testing;
 using Sockeye.Tests.Diagnostics;
 using Sockeye.Tests.Infrastructure;
+using TestServer = Sockeye.Tests.Infrastructure.TestServer;
 
 namespace Sockeye.Tests.Messaging;
 

@@ -5,6 +5,7 @@ using Sockeye.Cli.Handlers;
 using Sockeye.Handlers;
 using Sockeye.Testing;
 using Sockeye.Tests.Infrastructure;
+using TestServer = Sockeye.Tests.Infrastructure.TestServer;
 
 namespace Sockeye.Tests.Robustness;
 
