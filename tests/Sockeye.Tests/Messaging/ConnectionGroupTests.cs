@@ -170,7 +170,7 @@ public class ConnectionGroupTests
     {
         // In memory: ten thousand loopback sockets would take the test most of its time to open.
         const int Size = 10_000;
-        const int Messages = 5;
+        const int Messages = 3;
         var group = new ConnectionGroup();
         await using var members = await Members.StartAsync(Size);
         Assert.All(members.Tests, test => group.Add(test.Connection));

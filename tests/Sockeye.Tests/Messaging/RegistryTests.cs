@@ -110,6 +110,7 @@ public class RegistryTests
         using var context = new ServerContext(new SocketServerOptions(), NullLoggerFactory.Instance, TimeProvider.System, meterFactory: null);
         var registry = context.Connections;
         var live = new Dictionary<long, FakeConnection>();
+        var order = new List<FakeConnection>();
         var random = new Random(14);
         long nextId = 0;
 
@@ -122,10 +123,14 @@ public class RegistryTests
                 Assert.True(registry.TryReserve(null));
                 registry.Add(connection);
                 live.Add(connection.Id, connection);
+                order.Add(connection);
             }
             else
             {
-                var victim = live.Values.ElementAt(random.Next(live.Count));
+                var index = random.Next(order.Count);
+                var victim = order[index];
+                order[index] = order[^1];
+                order.RemoveAt(order.Count - 1);
                 registry.Remove(victim);
                 live.Remove(victim.Id);
                 Assert.Null(registry.Find(victim.Id));
