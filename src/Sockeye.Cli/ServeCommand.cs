@@ -28,7 +28,8 @@ internal static class ServeCommand
             HelpName = "NAME",
         }.AcceptOnlyFromAmong(ToolHandlers.Names);
         var delimiter = FramingOptions.DelimiterText("The text that ends a message for eof-echo and --framing delimiter.");
-        var framing = FramingOptions.Framing("How print and echo find messages in what a client sends; eof-echo always uses --delimiter.");
+        var framing = FramingOptions.Framing(
+            $"How print, echo and relay find messages in what a client sends (none by default, {FramingOptions.Line} for relay); eof-echo always uses --delimiter.");
         var maxMessageSize = CommonOptions.ByteSize(
             "--max-message-size", "The largest message a client may send; a client that sends more is disconnected.", MessageFramer.DefaultMaxMessageSize);
         var output = new Option<string>("--output")
@@ -68,6 +69,12 @@ internal static class ServeCommand
                 var framed = ToolHandlers.All.Where(h => h.TakesFraming).Select(h => h.Name);
                 result.AddError($"{chosen.Name} reads one message ending in --delimiter; --framing {framingName} is for {string.Join(" and ", framed)}.");
             }
+
+            if (chosen is { NeedsFraming: true } && result.GetValue(framing) == FramingOptions.None)
+            {
+                result.AddError($"{chosen.Name} works message by message: --framing {FramingOptions.Delimiter}, {FramingOptions.Line} or " +
+                    $"{FramingOptions.LengthPrefix} ({chosen.DefaultFraming} when left out), not {FramingOptions.None}.");
+            }
         });
 
         var config = new Option<string>("--config")
@@ -94,11 +101,20 @@ internal static class ServeCommand
             var configuration = CliConfiguration.Load(parse.GetValue(config), Environment.GetEnvironmentVariables(), all.FlagsGiven(parse));
             CheckEndpointHandlers(configuration.Root);
             var resolved = all.Resolve(configuration.Root);
+            var handlerName = resolved.GetValue(handler)!;
+
+            // The framing no source gives is the handler's own: none, or line for the relay.
+            var framingName = resolved.GetResult(framing) is { Implicit: false }
+                ? resolved.GetValue(framing)!
+                : ToolHandlers.Find(handlerName)!.DefaultFraming ?? FramingOptions.None;
             var tool = new ToolSettings(
-                resolved.GetValue(handler)!, resolved.GetValue(delimiter)!, resolved.GetValue(framing)!, resolved.GetValue(output)!,
+                handlerName, resolved.GetValue(delimiter)!, framingName, resolved.GetValue(output)!,
                 resolved.GetValue(logLevel), resolved.GetValue(logFormat));
+            var framingKey = all.ToolSettings.Single(setting => setting.Option == framing).Key;
+            var effective = all.Effective(resolved)
+                .Select(pair => pair.Key == framingKey ? new KeyValuePair<string, string?>(pair.Key, framingName) : pair);
             return parse.GetValue(printConfig)
-                ? Task.FromResult(PrintConfig(configuration, tool, all.Effective(resolved)))
+                ? Task.FromResult(PrintConfig(configuration, tool, effective))
                 : RunAsync(configuration, tool, listenerFlags.Prepare(resolved) + drainFlags.Prepare(resolved));
         });
         return command;

@@ -66,6 +66,33 @@ internal sealed class ServeLimits
         "--max-send-buffer", "Bytes a handler may write ahead of the client before its writes wait.",
         s_defaults.MaxSendBufferSize);
 
+    private readonly Option<ByteSize> _maxOutboundQueue = CommonOptions.ByteSize(
+        "--max-outbound-queue", "Bytes pushed to a connection (by relay, say) and not yet taken by its client, beyond its send buffer; " +
+        "a send that would go over follows --outbound-queue-policy.",
+        s_defaults.MaxOutboundQueueSize);
+
+    private readonly Option<OutboundQueuePolicy> _outboundQueuePolicy = new("--outbound-queue-policy")
+    {
+        Description = "What a push to a connection whose outbound queue is full does: disconnect ends the connection as a slow " +
+            "reader, drop-newest drops the message, wait makes the sender wait for room.",
+        DefaultValueFactory = _ => s_defaults.OutboundQueuePolicy,
+        HelpName = "disconnect|drop-newest|wait",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[^1].Value;
+            foreach (var policy in Enum.GetValues<OutboundQueuePolicy>())
+            {
+                if (text.Equals(PolicyName(policy), StringComparison.OrdinalIgnoreCase) || text.Equals(policy.ToString(), StringComparison.OrdinalIgnoreCase))
+                {
+                    return policy;
+                }
+            }
+
+            result.AddError($"--outbound-queue-policy must be disconnect, drop-newest or wait, not '{text}'.");
+            return default;
+        },
+    };
+
     private readonly Option<double> _writeTimeout = CommonOptions.Seconds(
         "--write-timeout", "End a connection whose client has taken no bytes of a send for this long (a client that stops reading).",
         s_defaults.WriteTimeout.TotalSeconds, ZeroSeconds.Off);
@@ -83,9 +110,18 @@ internal sealed class ServeLimits
         ServeSettings.Server(_minDataRateGrace, nameof(SocketServerOptions.MinDataRateGracePeriod), (o, value) => o.MinDataRateGracePeriod = TimeSpan.FromSeconds(value)),
         ServeSettings.Server(_maxReceiveBuffer, nameof(SocketServerOptions.MaxReceiveBufferSize), (o, value) => o.MaxReceiveBufferSize = value.Bytes),
         ServeSettings.Server(_maxSendBuffer, nameof(SocketServerOptions.MaxSendBufferSize), (o, value) => o.MaxSendBufferSize = value.Bytes),
+        ServeSettings.Server(_maxOutboundQueue, nameof(SocketServerOptions.MaxOutboundQueueSize), (o, value) => o.MaxOutboundQueueSize = value.Bytes),
+        ServeSettings.Server(_outboundQueuePolicy, nameof(SocketServerOptions.OutboundQueuePolicy), (o, value) => o.OutboundQueuePolicy = value),
         ServeSettings.Server(_writeTimeout, nameof(SocketServerOptions.WriteTimeout), (o, value) => o.WriteTimeout = OffWhenZero(value)),
         ServeSettings.Server(_drainTimeout, nameof(SocketServerOptions.ShutdownTimeout), (o, value) => o.ShutdownTimeout = TimeSpan.FromSeconds(value)),
     ];
+
+    /// <summary>A policy as the flag spells it: <c>drop-newest</c> for <see cref="OutboundQueuePolicy.DropNewest"/>.</summary>
+    private static string PolicyName(OutboundQueuePolicy policy) => policy switch
+    {
+        OutboundQueuePolicy.DropNewest => "drop-newest",
+        _ => policy.ToString().ToLowerInvariant(),
+    };
 
     private static TimeSpan OffWhenZero(double seconds) => seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds);
 }

@@ -112,6 +112,8 @@ public class FramingCliTests
     [InlineData("serve", "--max-message-size", "0")]
     [InlineData("serve", "--max-message-size", "lots")]
     [InlineData("serve", "--handler", "eof-echo", "--framing", "line")]
+    [InlineData("serve", "--handler", "relay", "--framing", "none")]
+    [InlineData("serve", "--outbound-queue-policy", "block")]
     [InlineData("send", "--count", "0")]
     [InlineData("send", "--timeout", "-1")]
     [InlineData("send", "--framing", "line", "two\nlines")]

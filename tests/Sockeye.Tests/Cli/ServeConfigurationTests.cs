@@ -89,6 +89,17 @@ public sealed class ServeConfigurationTests : IDisposable
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task The_relay_frames_lines_unless_told_otherwise_and_its_queue_flags_set_the_servers_keys()
+    {
+        var run = await RunAsync(["serve", "--handler", "relay", "--print-config", "--max-outbound-queue", "1MiB", "--outbound-queue-policy", "drop-newest"]);
+
+        var sockeye = Printed(run).GetProperty("Sockeye");
+        Assert.Equal("line", sockeye.GetProperty("Serve").GetProperty("Framing").GetString());
+        Assert.Equal(1 << 20, sockeye.GetProperty("MaxOutboundQueueSize").GetInt64());
+        Assert.Equal("DropNewest", sockeye.GetProperty("OutboundQueuePolicy").GetString());
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task Inline_scheduling_can_be_turned_off_by_configuration()
     {
         var run = await RunAsync(["serve", "--print-config"], new() { ["SOCKEYE__INLINESCHEDULING"] = "false" });
@@ -136,9 +147,9 @@ public sealed class ServeConfigurationTests : IDisposable
     [Theory(Timeout = Timeouts.Process)]
     [InlineData("""{ "Sockeye": { "Backlog": -1 } }""", null, "error: Sockeye:Backlog must be greater than zero. It is -1.")]
     [InlineData("""{ "Sockeye": { "Serve": { "Output": "xml" } } }""", null, "error: Sockeye:Serve:Output 'xml': Argument 'xml' not recognized. Must be one of: 'text' 'jsonl'")]
-    [InlineData("""{ "Sockeye": { "Serve": { "Handler": "nope" } } }""", null, "error: Sockeye:Serve:Handler 'nope': Argument 'nope' not recognized. Must be one of: 'print' 'eof-echo' 'echo'")]
+    [InlineData("""{ "Sockeye": { "Serve": { "Handler": "nope" } } }""", null, "error: Sockeye:Serve:Handler 'nope': Argument 'nope' not recognized. Must be one of: 'print' 'eof-echo' 'echo' 'relay'")]
     [InlineData("""{ "Sockeye": { "Endpoints": { "Main": "udp://1.2.3.4:5" } } }""", null, "error: Sockeye:Endpoints:Main: ")]
-    [InlineData("""{ "Sockeye": { "Endpoints": { "Main": { "Url": "tcp://127.0.0.1:0", "Handler": "nope" } } } }""", null, "error: Sockeye:Endpoints:Main:Handler 'nope': the handlers are print, eof-echo and echo.")]
+    [InlineData("""{ "Sockeye": { "Endpoints": { "Main": { "Url": "tcp://127.0.0.1:0", "Handler": "nope" } } } }""", null, "error: Sockeye:Endpoints:Main:Handler 'nope': the handlers are print, eof-echo, echo and relay.")]
     [InlineData("""{ "Sockeye": { "MaxMesageSize": 10 } }""", null, "error: Sockeye:MaxMesageSize is not a setting here; the settings are ")]
     [InlineData("""{ "Sockeye": { "Serve": { "Handlr": "echo" } } }""", null, "error: Sockeye:Serve:Handlr is not a setting here; the settings are ")]
     [InlineData("{}", "abc", "error: Sockeye:IDLETIMEOUT: 'abc' is not a number of seconds")]
