@@ -42,11 +42,13 @@ public sealed class SendTlsTests : IDisposable
     }
 
     [Theory(Timeout = Timeouts.Process)]
-    [InlineData("untrusted", "The TLS certificate of localhost:{0} is not trusted: ", "(--insecure skips this check).")]
-    [InlineData("another name", "The TLS certificate of localhost:{0} is not for 'localhost' but for 'other.example'", "(--insecure skips this check).")]
-    [InlineData("plaintext that answers", "The TLS handshake with localhost:{0} failed before a certificate arrived", "is it a TLS server?")]
-    [InlineData("plaintext that waits", "Timed out after 0.5 s waiting for the TLS handshake with localhost:{0}", "is it a TLS server?")]
-    public async Task A_failed_handshake_is_one_line_that_names_the_reason_and_exit_code_one(string server, string start, string end)
+    // Only the server that never answers needs a short timeout; the others fail on their own, and a short timeout there
+    // would race a cold process's first handshake on a busy machine.
+    [InlineData("untrusted", "30", "The TLS certificate of localhost:{0} is not trusted: ", "(--insecure skips this check).")]
+    [InlineData("another name", "30", "The TLS certificate of localhost:{0} is not for 'localhost' but for 'other.example'", "(--insecure skips this check).")]
+    [InlineData("plaintext that answers", "30", "The TLS handshake with localhost:{0} failed before a certificate arrived", "is it a TLS server?")]
+    [InlineData("plaintext that waits", "0.5", "Timed out after 0.5 s waiting for the TLS handshake with localhost:{0}", "is it a TLS server?")]
+    public async Task A_failed_handshake_is_one_line_that_names_the_reason_and_exit_code_one(string server, string timeout, string start, string end)
     {
         using var other = TestCertificates.CreateSelfSigned("CN=other", "other.example");
         var (process, port) = server switch
@@ -59,7 +61,7 @@ public sealed class SendTlsTests : IDisposable
         await using var _ = process;
 
         // The other certificate is trusted, so only its name is wrong.
-        var send = await SendTrustingAsync(other, "send", "--tls", "--port", Port(port), "--timeout", "0.5");
+        var send = await SendTrustingAsync(other, "send", "--tls", "--port", Port(port), "--timeout", timeout);
 
         Assert.Equal(1, send.ExitCode);
         var line = Assert.Single(send.StandardError, line => line.StartsWith("error: ", StringComparison.Ordinal));
