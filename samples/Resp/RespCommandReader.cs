@@ -1,0 +1,322 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics.CodeAnalysis;
+using Sockeye.Framing;
+
+namespace Sockeye.Samples.Resp;
+
+/// <summary>
+/// One command a Redis client sent: its name and arguments, as slices of the receive buffer (nothing is copied).
+/// Valid until the next command is read.
+/// </summary>
+/// <remarks>
+/// The arguments are found by walking the command's bytes again, which costs a few header bytes per argument: the
+/// reader already checked every length, so the walk cannot fail. That keeps the command a small struct, with no
+/// array of positions to allocate for each one.
+/// </remarks>
+internal readonly struct RespCommand
+{
+    // Multibulk: the arguments' "$<length>\r\n<bytes>\r\n", one after the other. Inline: the line, without its end.
+    private readonly ReadOnlySequence<byte> _body;
+
+    internal RespCommand(ReadOnlySequence<byte> body, int count, bool inline)
+    {
+        _body = body;
+        Count = count;
+        IsInline = inline;
+    }
+
+    /// <summary>How many words the command has, its name included: at least one.</summary>
+    public int Count { get; }
+
+    /// <summary>Whether the client sent the command as a line of words (<c>PING\r\n</c>) rather than as a multibulk array.</summary>
+    public bool IsInline { get; }
+
+    /// <summary>The command's name, as the client spelled it.</summary>
+    public ReadOnlySequence<byte> Name => this[0];
+
+    /// <summary>The word at <paramref name="index"/>: 0 is the name, 1 the first argument.</summary>
+    public ReadOnlySequence<byte> this[int index]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(index);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+            var words = GetEnumerator();
+            for (var i = 0; i <= index; i++)
+            {
+                words.MoveNext();
+            }
+
+            return words.Current;
+        }
+    }
+
+    /// <summary>Enumerates the words, the name first.</summary>
+    public Enumerator GetEnumerator() => new(_body, IsInline);
+
+    /// <summary>The words of a command, in order, each a slice of the receive buffer.</summary>
+    public struct Enumerator
+    {
+        private readonly ReadOnlySequence<byte> _body;
+        private readonly bool _inline;
+        private SequencePosition _next;
+
+        internal Enumerator(ReadOnlySequence<byte> body, bool inline)
+        {
+            _body = body;
+            _inline = inline;
+            _next = body.Start;
+            Current = default;
+        }
+
+        /// <summary>The word moved to.</summary>
+        public ReadOnlySequence<byte> Current { get; private set; }
+
+        /// <summary>Moves to the next word.</summary>
+        /// <returns><see langword="false"/> after the last one.</returns>
+        public bool MoveNext()
+        {
+            var reader = new SequenceReader<byte>(_body.Slice(_next));
+            if (_inline)
+            {
+                reader.AdvancePastAny((byte)' ', (byte)'\t');
+                if (reader.End)
+                {
+                    return false;
+                }
+
+                var start = reader.Position;
+                if (!reader.TryAdvanceToAny(" \t"u8, advancePastDelimiter: false))
+                {
+                    reader.AdvanceToEnd();
+                }
+
+                Current = _body.Slice(start, reader.Position);
+                _next = reader.Position;
+                return true;
+            }
+
+            if (reader.End)
+            {
+                return false;
+            }
+
+            // The reader checked this argument: '$', digits, "\r\n", the bytes, "\r\n".
+            reader.Advance(1);
+            RespCommandReader.TryReadLength(ref reader, out var length);
+            Current = reader.UnreadSequence.Slice(0, length);
+            reader.Advance(length + 2);
+            _next = reader.Position;
+            return true;
+        }
+    }
+}
+
+/// <summary>
+/// The Redis serialization protocol's requests (RESP2): multibulk arrays of bulk strings
+/// (<c>*2\r\n$3\r\nGET\r\n$1\r\nk\r\n</c>), as every client library sends, and inline commands, words on a line
+/// (<c>PING\r\n</c>), as telnet users and <c>redis-benchmark -t ping_inline</c> send.
+/// </summary>
+/// <remarks>
+/// <para>
+/// It keeps no state, so one instance serves every connection, and it depends on nothing but Sockeye's framing
+/// interface, so the fuzz targets compile it as it is.
+/// </para>
+/// <para>
+/// What a client can get wrong ends its connection with a <see cref="ProtocolException"/>, as Redis closes the
+/// connection after a protocol error: a header that is not a number, a bulk string without its <c>\r\n</c>, a
+/// multibulk of more than 1,048,576 arguments. A bulk string, or a whole command, longer than the maximum message
+/// size ends it as <see cref="ConnectionEndReason.MessageTooLarge"/> as soon as its header arrives. Empty lines
+/// and empty arrays are skipped, as Redis skips them.
+/// </para>
+/// <para>
+/// Inline commands are split at spaces and tabs; Redis's quoting (<c>SET k "a b"</c>) is not supported, and an
+/// inline line is at most 64 KiB, Redis's own limit.
+/// </para>
+/// </remarks>
+internal sealed class RespCommandReader : IMessageReader<RespCommand>
+{
+    /// <summary>The most arguments a multibulk command may have: Redis's limit.</summary>
+    public const int MaxArguments = 1024 * 1024;
+
+    /// <summary>The longest inline command: Redis's limit.</summary>
+    public const int MaxInlineLength = 64 * 1024;
+
+    // "*<count>\r\n" and "$<length>\r\n": a 64-bit number has at most 20 digits.
+    private const int MaxHeaderLength = 24;
+
+    /// <inheritdoc />
+    public bool TryParseMessage(
+        in ReadOnlySequence<byte> input,
+        long maxMessageSize,
+        ref SequencePosition consumed,
+        ref SequencePosition examined,
+        [MaybeNullWhen(false)] out RespCommand message)
+    {
+        var reader = new SequenceReader<byte>(input);
+        while (!reader.End)
+        {
+            var start = reader.Position;
+            var found = reader.IsNext((byte)'*')
+                ? TryReadMultibulk(ref reader, maxMessageSize, out message)
+                : TryReadInline(ref reader, maxMessageSize, out message);
+            if (!found)
+            {
+                // Everything buffered was looked at: wait for more. Parsing starts again at the command's start, which
+                // costs a few header bytes per argument, since bulk strings are skipped by their length.
+                consumed = start;
+                examined = input.End;
+                return false;
+            }
+
+            consumed = reader.Position;
+            if (message.Count > 0)
+            {
+                examined = consumed;
+                return true;
+            }
+        }
+
+        // Only empty commands, skipped.
+        consumed = reader.Position;
+        examined = reader.Position;
+        message = default;
+        return false;
+    }
+
+    /// <summary>Reads <c>&lt;digits&gt;\r\n</c>, a length or a count; <c>-1</c> is allowed, for a null array.</summary>
+    /// <returns><see langword="false"/> if the line is not all there yet.</returns>
+    /// <exception cref="ProtocolException">The line is not a number.</exception>
+    internal static bool TryReadLength(ref SequenceReader<byte> reader, out long value)
+    {
+        value = 0;
+        if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
+        {
+            if (reader.Remaining > MaxHeaderLength)
+            {
+                throw new ProtocolException("Protocol error: a length is not a number.");
+            }
+
+            return false;
+        }
+
+        Span<byte> digits = stackalloc byte[MaxHeaderLength];
+        if (line.Length is < 2 or > MaxHeaderLength)
+        {
+            throw new ProtocolException("Protocol error: a length is not a number.");
+        }
+
+        line.CopyTo(digits);
+        var text = digits[..(int)line.Length];
+        if (text[^1] != (byte)'\r'
+            || !Utf8Parser.TryParse(text[..^1], out value, out var used)
+            || used != text.Length - 1
+            || value < -1)
+        {
+            throw new ProtocolException("Protocol error: a length is not a number.");
+        }
+
+        return true;
+    }
+
+    private static bool TryReadMultibulk(ref SequenceReader<byte> reader, long maxMessageSize, out RespCommand message)
+    {
+        message = default;
+        var start = reader.Consumed;
+        reader.Advance(1);
+        if (!TryReadLength(ref reader, out var count))
+        {
+            return false;
+        }
+
+        if (count > MaxArguments)
+        {
+            throw new ProtocolException("Protocol error: invalid multibulk length.");
+        }
+
+        if (count <= 0)
+        {
+            return true;   // "*0" and "*-1": nothing to do, as Redis does nothing.
+        }
+
+        var body = reader.Position;
+        for (var i = 0; i < count; i++)
+        {
+            if (!reader.TryPeek(out var type))
+            {
+                return false;
+            }
+
+            if (type != (byte)'$')
+            {
+                throw new ProtocolException($"Protocol error: expected '$', got '{(char)type}'.");
+            }
+
+            reader.Advance(1);
+            if (!TryReadLength(ref reader, out var length))
+            {
+                return false;
+            }
+
+            if (length < 0)
+            {
+                throw new ProtocolException("Protocol error: invalid bulk length.");
+            }
+
+            if (reader.Consumed - start + length > maxMessageSize)
+            {
+                throw ProtocolException.MessageTooLarge(maxMessageSize);
+            }
+
+            if (reader.Remaining < length + 2)
+            {
+                return false;
+            }
+
+            reader.Advance(length);
+            if (!reader.IsNext("\r\n"u8, advancePast: true))
+            {
+                throw new ProtocolException("Protocol error: a bulk string does not end with CRLF.");
+            }
+        }
+
+        message = new RespCommand(reader.Sequence.Slice(body, reader.Position), (int)count, inline: false);
+        return true;
+    }
+
+    private static bool TryReadInline(ref SequenceReader<byte> reader, long maxMessageSize, out RespCommand message)
+    {
+        message = default;
+        var limit = Math.Min(maxMessageSize, MaxInlineLength);
+        if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
+        {
+            if (reader.Remaining > limit)
+            {
+                throw new ProtocolException("Protocol error: too big inline request.");
+            }
+
+            return false;
+        }
+
+        if (line.Length > limit)
+        {
+            throw new ProtocolException("Protocol error: too big inline request.");
+        }
+
+        if (!line.IsEmpty && line.Slice(line.Length - 1).FirstSpan[0] == (byte)'\r')
+        {
+            line = line.Slice(0, line.Length - 1);
+        }
+
+        var count = 0;
+        var words = new RespCommand.Enumerator(line, inline: true);
+        while (words.MoveNext())
+        {
+            count++;
+        }
+
+        message = new RespCommand(line, count, inline: true);
+        return true;
+    }
+}
