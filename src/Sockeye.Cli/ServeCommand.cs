@@ -40,7 +40,6 @@ internal static class ServeCommand
         }.AcceptOnlyFromAmong("text", "jsonl");
         var logLevel = CommonOptions.LogLevel();
         var logFormat = ConsoleLogging.FormatOption();
-        var listenerFlags = new ListenerFlags();
         var drainFlags = new DrainFlags();
 
         // Every flag is a configuration key: add a flag here, in one line, and the file, the environment and
@@ -57,8 +56,8 @@ internal static class ServeCommand
             ServeSettings.Server(maxMessageSize, nameof(SocketServerOptions.MaxMessageSize), (o, size) => o.MaxMessageSize = size.Bytes),
             new ServeLimits().Bindings,
             drainFlags.Bindings,
+            new ListenerFlags().Bindings,
         };
-        listenerFlags.AddTo(settings);
         settings.AddRule(result =>
         {
             // A rule runs before defaults are filled in: a setting no source gives reads as null here.
@@ -115,12 +114,12 @@ internal static class ServeCommand
                 .Select(pair => pair.Key == framingKey ? new KeyValuePair<string, string?>(pair.Key, framingName) : pair);
             return parse.GetValue(printConfig)
                 ? Task.FromResult(PrintConfig(configuration, tool, effective))
-                : RunAsync(configuration, tool, listenerFlags.Prepare(resolved) + drainFlags.Prepare(resolved));
+                : RunAsync(configuration, tool, drainFlags.Prepare(resolved));
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(CliConfiguration configuration, ToolSettings tool, Action<SocketServerOptions> listenerSettings)
+    private static async Task<int> RunAsync(CliConfiguration configuration, ToolSettings tool, Action<SocketServerOptions> configure)
     {
         using var signal = new ShutdownSignal();
 
@@ -130,7 +129,7 @@ internal static class ServeCommand
         await using var output = tool.Output == "jsonl" ? HandlerOutput.JsonLines(stdout) : HandlerOutput.Text(stdout);
 
         // Disposed first: it stops the server and flushes the log lines.
-        using var host = BuildHost(configuration, tool, output, listenerSettings);
+        using var host = BuildHost(configuration, tool, output, configure);
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sockeye.Cli");
 
         // Bad settings are an error of one line, with no log line before it.
@@ -150,13 +149,14 @@ internal static class ServeCommand
     /// </summary>
     private static int PrintConfig(CliConfiguration configuration, ToolSettings tool, IEnumerable<KeyValuePair<string, string?>> toolValues)
     {
-        using var host = BuildHost(configuration, tool, HandlerOutput.Null, listenerSettings: null);
+        using var host = BuildHost(configuration, tool, HandlerOutput.Null, configure: null);
         var options = CliHost.GetOptions(host);
         const string Section = SockeyeConfiguration.SectionName;
-        var endpoints = configuration.ForServer(EndpointFlags.DefaultUrl).GetSection($"{Section}:Endpoints").AsEnumerable(makePathsRelative: true)
+        var server = configuration.ForServer(EndpointFlags.DefaultUrl);
+        var endpoints = ((string[])["Endpoints", "EndpointDefaults"]).SelectMany(name => server.GetSection($"{Section}:{name}").AsEnumerable(makePathsRelative: true)
             .Where(pair => pair.Value is not null)
             .OrderBy(pair => pair.Key, StringComparer.Ordinal)
-            .Select(pair => new KeyValuePair<string, string?>($"{Section}:Endpoints:{pair.Key}", pair.Value));
+            .Select(pair => new KeyValuePair<string, string?>($"{Section}:{name}:{pair.Key}", pair.Value)));
         var settings = SockeyeConfiguration.ToConfiguration(options)
             .Where(pair => !pair.Key.StartsWith("Endpoints:", StringComparison.Ordinal))
             .Select(pair => new KeyValuePair<string, string?>($"{Section}:{pair.Key}", pair.Value));
@@ -181,7 +181,7 @@ internal static class ServeCommand
         }
     }
 
-    private static IHost BuildHost(CliConfiguration configuration, ToolSettings tool, HandlerOutput output, Action<SocketServerOptions>? listenerSettings)
+    private static IHost BuildHost(CliConfiguration configuration, ToolSettings tool, HandlerOutput output, Action<SocketServerOptions>? configure)
     {
         var handlerSettings = new HandlerSettings(output, FramingOptions.Create(tool.Framing, tool.Delimiter), tool.Delimiter);
         ConnectionHandler Create(string name) => ToolHandlers.Find(name)!.Create(handlerSettings);
@@ -198,9 +198,9 @@ internal static class ServeCommand
                     sockeye.AddHandler(name, _ => Create(name));
                 }
 
-                if (listenerSettings is not null)
+                if (configure is not null)
                 {
-                    sockeye.Configure(listenerSettings);
+                    sockeye.Configure(configure);
                 }
 
                 // Only the JSON format shows scopes, and the server's own connection lines carry the id in their text:

@@ -1,14 +1,16 @@
 using System.Collections;
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Sockeye.Hosting;
 
 namespace Sockeye.Cli;
 
 /// <summary>
 /// Every <c>serve</c> flag and the configuration key it sets: the one list a new flag joins, in one line. A flag that is
-/// a <see cref="SocketServerOptions"/> setting is a <see cref="ServerSettingBinding{T}"/> (key <c>Sockeye:Name</c>, read
-/// by Sockeye.Hosting); any other is a setting of the tool's own, a <see cref="ConfigBinding{T}"/> or
+/// a server or endpoint setting is a <see cref="ServerSettingBinding{T}"/> (key <c>Sockeye:Name</c> or
+/// <c>Sockeye:EndpointDefaults:Name</c>, read by Sockeye.Hosting); any other is a setting of the tool's own, a <see cref="ConfigBinding{T}"/> or
 /// <see cref="ConfigListBinding{T}"/> under <c>Sockeye:Serve</c>, read back through the flag's own parser.
 /// </summary>
 internal sealed class ServeSettings : IEnumerable<IConfigBinding>
@@ -30,8 +32,35 @@ internal sealed class ServeSettings : IEnumerable<IConfigBinding>
         new(option, $"{Section}:{name}", format ?? (value => Format(value)!));
 
     /// <summary>A <see cref="SocketServerOptions"/> setting, <c>Sockeye:<paramref name="setting"/></c>.</summary>
-    public static ServerSettingBinding<T> Server<T>(Option<T> option, string setting, Action<SocketServerOptions, T> apply) =>
-        new(option, setting, apply);
+    /// <param name="option">The flag.</param>
+    /// <param name="setting">The <see cref="SocketServerOptions"/> property, such as <c>nameof(SocketServerOptions.IdleTimeout)</c>.</param>
+    /// <param name="apply">Sets the property as the flag means it, such as 0 seconds for off.</param>
+    public static ServerSettingBinding<T> Server<T>(Option<T> option, string setting, Action<SocketServerOptions, T> apply)
+    {
+        var key = ConfigurationPath.Combine(SockeyeConfiguration.SectionName, setting);
+        return new(option, key, value =>
+        {
+            // The library writes its own settings, so the format is the one its binder reads by construction.
+            var options = new SocketServerOptions();
+            apply(options, value);
+            var text = SockeyeConfiguration.ToConfiguration(options).Single(pair => pair.Key == setting).Value;
+            return [new(key, text ?? string.Empty)];
+        });
+    }
+
+    /// <summary>
+    /// A setting of every endpoint, <c>Sockeye:EndpointDefaults:<paramref name="key"/></c>; an endpoint's own
+    /// configuration may override it. More keys may go with it (relative to the defaults too).
+    /// </summary>
+    public static ServerSettingBinding<T> EndpointDefault<T>(Option<T> option, string key, params (string Key, string Value)[] with) =>
+        new(option, EndpointDefaultsKey(key), value => [new(EndpointDefaultsKey(key), Format(value)), .. with.Select(pair => new KeyValuePair<string, string?>(EndpointDefaultsKey(pair.Key), pair.Value))]);
+
+    /// <summary>A repeatable flag that is a list of every endpoint's, <c>Sockeye:EndpointDefaults:<paramref name="key"/>:0</c>, <c>:1</c>, ...</summary>
+    public static ServerSettingBinding<T[]> EndpointDefaultList<T>(Option<T[]> option, string key) =>
+        new(option, EndpointDefaultsKey(key), values => values.Select((value, i) =>
+            new KeyValuePair<string, string?>(ConfigurationPath.Combine(EndpointDefaultsKey(key), i.ToString(CultureInfo.InvariantCulture)), Format(value))));
+
+    private static string EndpointDefaultsKey(string key) => ConfigurationPath.Combine(SockeyeConfiguration.SectionName, "EndpointDefaults", key);
 
     public void Add(IConfigBinding binding)
     {
@@ -101,14 +130,8 @@ internal sealed class ServeSettings : IEnumerable<IConfigBinding>
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    /// <summary>A default's configuration value: numbers in the invariant culture, booleans as JSON writes them.</summary>
-    private static string? Format<T>(T value) => value switch
-    {
-        bool flag => flag ? "true" : "false",
-        FileSystemInfo file => file.FullName,
-        IFormattable formattable => formattable.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
-        _ => value?.ToString(),
-    };
+    /// <summary>A flag's value as configuration writes it: as Sockeye.Hosting does, and a file by its full path.</summary>
+    private static string? Format<T>(T value) => value is FileSystemInfo file ? file.FullName : SettingsBinder.Format(value);
 
     /// <summary>A misspelt key must not pass unnoticed, as in the rest of the <c>Sockeye</c> section.</summary>
     private void CheckKeys(IConfigurationSection serve)
@@ -118,9 +141,7 @@ internal sealed class ServeSettings : IEnumerable<IConfigBinding>
         {
             if (!names.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
             {
-                throw new CliException(
-                    $"{child.Path} is not a setting here; the settings are {string.Join(", ", names.Order(StringComparer.Ordinal))}.",
-                    ExitCodes.Usage);
+                throw new CliException(SockeyeConfiguration.NotASetting(child.Path, names), ExitCodes.Usage);
             }
         }
     }

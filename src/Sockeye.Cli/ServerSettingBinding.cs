@@ -1,19 +1,19 @@
 using System.CommandLine;
-using Sockeye.Hosting;
 
 namespace Sockeye.Cli;
 
 /// <summary>
-/// A flag that is a <see cref="SocketServerOptions"/> setting: given on the command line, it sets the key of the same
-/// name in the <c>Sockeye</c> section, written as Sockeye.Hosting reads it (bytes, seconds, <c>Infinite</c>), and the
-/// server reads it from there as a hosted application would. A configured value is held to Sockeye.Hosting's rules.
+/// A flag that sets keys of the <c>Sockeye</c> section Sockeye.Hosting reads, as a hosted application's
+/// appsettings.json would: a server setting (<c>Sockeye:IdleTimeout</c>) or an endpoint default
+/// (<c>Sockeye:EndpointDefaults:Tls:Certificate:Path</c>). The tool reads none of them itself: the server does, and holds
+/// a configured value to its own rules.
 /// </summary>
 /// <param name="option">The flag.</param>
-/// <param name="setting">The <see cref="SocketServerOptions"/> property, such as <c>nameof(SocketServerOptions.IdleTimeout)</c>.</param>
-/// <param name="apply">Sets the property as the flag means it, such as 0 seconds for off.</param>
-internal sealed class ServerSettingBinding<T>(Option<T> option, string setting, Action<SocketServerOptions, T> apply) : IConfigBinding
+/// <param name="key">The key it sets, or the first of them.</param>
+/// <param name="values">The keys and values that the flag's value sets.</param>
+internal sealed class ServerSettingBinding<T>(Option<T> option, string key, Func<T, IEnumerable<KeyValuePair<string, string?>>> values) : IConfigBinding
 {
-    public string Key { get; } = $"{SockeyeConfiguration.SectionName}:{setting}";
+    public string Key { get; } = key;
 
     public IEnumerable<Option> Options => [option];
 
@@ -21,24 +21,10 @@ internal sealed class ServerSettingBinding<T>(Option<T> option, string setting, 
     {
         if (parse.GetResult(option) is { Implicit: false })
         {
-            flags[Key] = Format(parse.GetValue(option)!);
-        }
-    }
-
-    /// <summary>The flag's value as the configuration value that sets the same; an unset nullable is empty.</summary>
-    public string Format(T value)
-    {
-        // The library writes its own settings, so the format is the one its binder reads by construction.
-        var options = new SocketServerOptions();
-        apply(options, value);
-        foreach (var (name, text) in SockeyeConfiguration.ToConfiguration(options))
-        {
-            if (name == setting)
+            foreach (var (name, value) in values(parse.GetValue(option)!))
             {
-                return text ?? string.Empty;
+                flags[name] = value;
             }
         }
-
-        throw new InvalidOperationException($"{setting} is not a setting of {nameof(SocketServerOptions)}.");
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Sockeye.Hosting;
@@ -12,10 +13,13 @@ internal sealed class SocketServerOptionsSetup(IServiceProvider services) : ICon
         // A container built by hand may have no configuration at all; the options are then what code sets.
         if (services.GetService<IConfiguration>() is { } configuration)
         {
-            SockeyeConfiguration.Bind(
+            SockeyeConfiguration.BindRelativeTo(
                 configuration.GetSection(SockeyeConfiguration.SectionName),
                 options,
-                name => services.GetKeyedService<ConnectionHandler>(name));
+                name => services.GetKeyedService<ConnectionHandler>(name),
+
+                // Relative certificate paths are the application's files, as Kestrel reads them: from the content root.
+                services.GetService<IHostEnvironment>()?.ContentRootPath ?? Directory.GetCurrentDirectory());
         }
     }
 }

@@ -51,22 +51,29 @@ public static class SockeyeConfiguration
     /// The section has keys that are not settings, values that do not parse, or handler names that are not registered;
     /// the exception lists them all, each with its configuration path.
     /// </exception>
-    public static void Bind(IConfiguration section, SocketServerOptions options, Func<string, ConnectionHandler?>? handlers = null)
+    public static void Bind(IConfiguration section, SocketServerOptions options, Func<string, ConnectionHandler?>? handlers = null) =>
+        BindRelativeTo(section, options, handlers, Directory.GetCurrentDirectory());
+
+    /// <summary>As the public <c>Bind</c>, with relative file paths (certificates, keys) read from <paramref name="basePath"/>.</summary>
+    internal static void BindRelativeTo(IConfiguration section, SocketServerOptions options, Func<string, ConnectionHandler?>? handlers, string basePath)
     {
         ArgumentNullException.ThrowIfNull(section);
         ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
+        var endpointSettings = new EndpointSettings(section.GetSection(EndpointSettings.DefaultsKey), basePath, errors);
         foreach (var child in section.GetChildren())
         {
             if (IsKey(child, EndpointsKey))
             {
-                BindEndpoints(child, options, handlers, errors);
+                BindEndpoints(child, options, handlers, endpointSettings, errors);
             }
-            else
+            else if (!IsKey(child, EndpointSettings.DefaultsKey))
             {
-                BindSetting(child, options, s_serverSettings, [EndpointsKey], errors);
+                BindSetting(child, options, s_serverSettings, [EndpointsKey, EndpointSettings.DefaultsKey], errors);
             }
         }
+
+        endpointSettings.Finish();
 
         if (errors.Count > 0)
         {
@@ -100,7 +107,8 @@ public static class SockeyeConfiguration
         }
     }
 
-    private static void BindEndpoints(IConfigurationSection endpoints, SocketServerOptions options, Func<string, ConnectionHandler?>? handlers, List<string> errors)
+    private static void BindEndpoints(
+        IConfigurationSection endpoints, SocketServerOptions options, Func<string, ConnectionHandler?>? handlers, EndpointSettings endpointSettings, List<string> errors)
     {
         foreach (var endpoint in endpoints.GetChildren())
         {
@@ -111,16 +119,10 @@ public static class SockeyeConfiguration
                 continue;
             }
 
-            foreach (var setting in endpoint.GetChildren())
+            endpointSettings.Apply(endpoint, listener!, [UrlKey, HandlerKey]);
+            if (endpoint.GetChildren().FirstOrDefault(setting => IsKey(setting, HandlerKey)) is { } handler)
             {
-                if (IsKey(setting, HandlerKey))
-                {
-                    listener!.Handler = FindHandler(setting, handlers, errors);
-                }
-                else if (!IsKey(setting, UrlKey))
-                {
-                    BindSetting(setting, listener!, s_listenerSettings, [UrlKey, HandlerKey], errors);
-                }
+                listener!.Handler = FindHandler(handler, handlers, errors);
             }
         }
     }
@@ -130,8 +132,7 @@ public static class SockeyeConfiguration
         var property = settings.FirstOrDefault(property => IsKey(setting, property.Name));
         if (property is null)
         {
-            var known = string.Join(", ", settings.Select(property => property.Name).Concat(otherKeys).Order(StringComparer.Ordinal));
-            errors.Add($"{setting.Path} is not a setting here; the settings are {known}.");
+            errors.Add(NotASetting(setting.Path, settings.Select(property => property.Name).Concat(otherKeys)));
         }
         else if (SettingsBinder.TrySet(target, property, setting.Value, setting.Path) is { } error)
         {
@@ -156,6 +157,10 @@ public static class SockeyeConfiguration
         errors.Add($"{setting.Path}: no handler is registered as '{name}'; register one with AddSockeye(...).AddHandler<THandler>(\"{name}\").");
         return null;
     }
+
+    /// <summary>The error for a key that is no setting: it lists the ones there are, so a misspelling is plain to see.</summary>
+    internal static string NotASetting(string path, IEnumerable<string> settings) =>
+        $"{path} is not a setting here; the settings are {string.Join(", ", settings.Order(StringComparer.Ordinal))}.";
 
     private static bool IsKey(IConfigurationSection section, string key) => section.Key.Equals(key, StringComparison.OrdinalIgnoreCase);
 }

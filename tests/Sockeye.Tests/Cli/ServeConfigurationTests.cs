@@ -56,7 +56,7 @@ public sealed class ServeConfigurationTests : IDisposable
     {
         var file = Write("""
             { "Sockeye": { "Endpoints": { "Main": "tcp://127.0.0.1:7001" }, "MaxMessageSize": 1000, "IdleTimeout": 7,
-              "Serve": { "Handler": "echo", "ProxyProtocol": true, "TrustedProxies": [ "10.0.0.1" ] } } }
+              "EndpointDefaults": { "ProxyProtocol": { "TrustedProxies": [ "10.0.0.1" ] } }, "Serve": { "Handler": "echo" } } }
             """);
         string[] arguments = ["serve", "--print-config", "--config", file, .. flags ? new[] { "--handler", "print", "--max-message-size", "3000" } : []];
         var run = await RunAsync(arguments, environment ? new() { ["SOCKEYE__SERVE__HANDLER"] = "eof-echo", ["SOCKEYE__MAXMESSAGESIZE"] = "2000" } : null);
@@ -68,8 +68,8 @@ public sealed class ServeConfigurationTests : IDisposable
         // Set in the file only: neither the environment nor the flags' defaults touch them.
         Assert.Equal(7, sockeye.GetProperty("IdleTimeout").GetDouble());
         Assert.Equal("tcp://127.0.0.1:7001", sockeye.GetProperty("Endpoints").GetProperty("Main").GetString());
-        Assert.True(sockeye.GetProperty("Serve").GetProperty("ProxyProtocol").GetBoolean());
-        Assert.Equal("10.0.0.1/32", Assert.Single(sockeye.GetProperty("Serve").GetProperty("TrustedProxies").EnumerateArray()).GetString());
+        var proxyProtocol = sockeye.GetProperty("EndpointDefaults").GetProperty("ProxyProtocol");
+        Assert.Equal("10.0.0.1", Assert.Single(proxyProtocol.GetProperty("TrustedProxies").EnumerateArray()).GetString());
     }
 
     [Fact(Timeout = Timeouts.Process)]
@@ -120,7 +120,9 @@ public sealed class ServeConfigurationTests : IDisposable
         Assert.Equal(
             ["tcp://127.0.0.1:7000", "tcp://[::1]:7000", $"unix:{Path.Combine(_folder, "s.sock")}"],
             sockeye.GetProperty("Endpoints").EnumerateArray().Select(endpoint => endpoint.GetProperty("Url").GetString()));
-        Assert.Equal(["10.0.0.0/8", "127.0.0.1/32"], sockeye.GetProperty("Serve").GetProperty("TrustedProxies").EnumerateArray().Select(proxy => proxy.GetString()));
+        var proxyProtocol = sockeye.GetProperty("EndpointDefaults").GetProperty("ProxyProtocol");
+        Assert.True(proxyProtocol.GetProperty("Enabled").GetBoolean());
+        Assert.Equal(["10.0.0.0/8", "127.0.0.1"], proxyProtocol.GetProperty("TrustedProxies").EnumerateArray().Select(proxy => proxy.GetString()));
         Assert.Equal("Infinite", sockeye.GetProperty("IdleTimeout").GetString());
         Assert.Equal(JsonValueKind.Null, sockeye.GetProperty("MaxConnections").ValueKind);
         Assert.Equal(2.5, sockeye.GetProperty("ShutdownTimeout").GetDouble());

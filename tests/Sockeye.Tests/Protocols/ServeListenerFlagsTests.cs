@@ -84,12 +84,13 @@ public class ServeListenerFlagsTests
     }
 
     [Theory(Timeout = Timeouts.Process)]
-    [InlineData("--proxy-protocol needs at least one --trusted-proxy", "--proxy-protocol")]
-    [InlineData("--trusted-proxy applies only with --proxy-protocol", "--trusted-proxy", "10.0.0.0/8")]
-    [InlineData("not 'banana'", "--proxy-protocol", "--trusted-proxy", "banana")]
-    [InlineData("write 10.0.0.0/8 for the network, or 10.0.0.1 for one address", "--proxy-protocol", "--trusted-proxy", "10.0.0.1/8")]
-    [InlineData("--tls-key applies only with --tls-cert", "--tls-key", "server.key")]
-    [InlineData("--tls-client-ca applies only with --tls-cert", "--tls-client-ca", "ca.crt")]
+    [InlineData("Sockeye:EndpointDefaults:ProxyProtocol: the PROXY protocol needs TrustedProxies", "--proxy-protocol")]
+    [InlineData("Sockeye:EndpointDefaults:ProxyProtocol applies to no endpoint", "--proxy-header-timeout", "3")]
+    [InlineData("Sockeye:EndpointDefaults:ProxyProtocol:TrustedProxies:0: 'banana' is not an IP address", "--proxy-protocol", "--trusted-proxy", "banana")]
+    [InlineData("write 10.0.0.0/8 for the network, or 10.0.0.1 for one address", "--trusted-proxy", "10.0.0.1/8")]
+    [InlineData("Sockeye:EndpointDefaults:Tls:Certificate: TLS needs a certificate", "--tls-key", "server.key")]
+    [InlineData("Sockeye:EndpointDefaults:Tls applies to no endpoint", "--tls-client-ca", "ca.crt")]
+    [InlineData("Sockeye:EndpointDefaults:Tls applies to no endpoint", "--tls-handshake-timeout", "3")]
     [InlineData("--proxy-header-timeout must be a number of seconds above 0", "--proxy-header-timeout", "0")]
     public async Task Listener_flags_that_do_not_fit_together_are_a_usage_error(string message, params string[] arguments)
     {

@@ -59,7 +59,7 @@ public sealed class ServeTlsTests : IDisposable
     [InlineData("key of another certificate", "key")]
     [InlineData("wrong PKCS#12 password", "password")]
     [InlineData("PKCS#12 with a key file", "holds its own key")]
-    public async Task A_bad_certificate_or_key_is_one_line_and_exit_code_one(string problem, string message)
+    public async Task A_bad_certificate_or_key_is_one_line_and_exit_code_two(string problem, string message)
     {
         var (certificate, key) = TestCertificates.WritePem(TestCertificates.Server, _directory.FullName, "server");
         using var other = TestCertificates.CreateSelfSigned("CN=other");
@@ -83,9 +83,10 @@ public sealed class ServeTlsTests : IDisposable
 
         var serve = await CliProcess.RunAsync(["serve", "--port", "0", .. tls]);
 
-        Assert.Equal(1, serve.ExitCode);
+        // A bad file is a bad setting, as Sockeye.Hosting reads it: a usage error that names the key.
+        Assert.Equal(2, serve.ExitCode);
         var line = Assert.Single(serve.StandardError);
-        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.StartsWith("error: Sockeye:EndpointDefaults:Tls:Certificate: ", line, StringComparison.Ordinal);
         Assert.Contains(message, line, StringComparison.OrdinalIgnoreCase);
     }
 

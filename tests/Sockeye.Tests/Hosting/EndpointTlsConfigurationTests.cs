@@ -1,0 +1,140 @@
+using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using Sockeye.Hosting;
+using Sockeye.Protocols;
+using Sockeye.Tests.Protocols;
+
+namespace Sockeye.Tests.Hosting;
+
+/// <summary>An endpoint's Tls, ProxyProtocol and ReusePort, from the endpoint or from EndpointDefaults.</summary>
+public sealed class EndpointTlsConfigurationTests : IDisposable
+{
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("sockeye-config-tls-");
+    private readonly string _certificate;
+    private readonly string _key;
+
+    public EndpointTlsConfigurationTests() => (_certificate, _key) = TestCertificates.WritePem(TestCertificates.Server, _directory.FullName, "server");
+
+    public void Dispose() => _directory.Delete(recursive: true);
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task An_endpoint_serves_TLS_with_a_PEM_certificate_and_its_settings()
+    {
+        var options = Bind(new()
+        {
+            ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:Path"] = "server.crt",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:KeyPath"] = "server.key",
+            ["Sockeye:Endpoints:Main:Tls:HandshakeTimeout"] = "2.5",
+            ["Sockeye:Endpoints:Main:Tls:EnabledProtocols:0"] = "Tls13",
+            ["Sockeye:Endpoints:Main:Tls:ClientCertificateMode"] = "Allow",
+            ["Sockeye:Endpoints:Main:Tls:ClientCertificateAuthorities"] = "server.crt",
+        });
+
+        var tls = Assert.Single(options.Listeners).Tls!;
+        Assert.Equal(TestCertificates.Server.Thumbprint, tls.ServerCertificate.Thumbprint);
+        Assert.Equal(TimeSpan.FromSeconds(2.5), tls.HandshakeTimeout);
+        Assert.Equal(SslProtocols.Tls13, tls.EnabledProtocols);
+        Assert.Equal(ClientCertificateMode.Allow, tls.ClientCertificateMode);
+        Assert.Equal(TestCertificates.Server.Thumbprint, Assert.Single(tls.ClientCertificateAuthorities).Thumbprint);
+        return Task.CompletedTask;
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task A_PKCS12_file_takes_its_password()
+    {
+        File.WriteAllBytes(Path.Combine(_directory.FullName, "server.pfx"), TestCertificates.Server.Export(X509ContentType.Pkcs12, "s3cret"));
+
+        var options = Bind(new()
+        {
+            ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:Path"] = "server.pfx",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:Password"] = "s3cret",
+        });
+
+        Assert.Equal(TestCertificates.Server.Thumbprint, Assert.Single(options.Listeners).Tls!.ServerCertificate.Thumbprint);
+        return Task.CompletedTask;
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task Endpoint_defaults_apply_to_every_endpoint_unless_it_says_otherwise()
+    {
+        using var other = TestCertificates.CreateSelfSigned("CN=other");
+        var (otherCertificate, otherKey) = TestCertificates.WritePem(other, _directory.FullName, "other");
+        var options = Bind(new()
+        {
+            ["Sockeye:EndpointDefaults:ReusePort"] = "true",
+            ["Sockeye:EndpointDefaults:Tls:Certificate:Path"] = _certificate,
+            ["Sockeye:EndpointDefaults:Tls:Certificate:KeyPath"] = _key,
+            ["Sockeye:EndpointDefaults:Tls:HandshakeTimeout"] = "3",
+            ["Sockeye:EndpointDefaults:ProxyProtocol:TrustedProxies:0"] = "10.0.0.0/8",
+            ["Sockeye:EndpointDefaults:ProxyProtocol:TrustedProxies:1"] = "fd00::1",
+            ["Sockeye:EndpointDefaults:ProxyProtocol:HeaderTimeout"] = "4",
+            ["Sockeye:Endpoints:A:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:B:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:C:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:C:ReusePort"] = "false",
+            ["Sockeye:Endpoints:C:Tls:Certificate:Path"] = otherCertificate,
+            ["Sockeye:Endpoints:C:Tls:Certificate:KeyPath"] = otherKey,
+            ["Sockeye:Endpoints:C:ProxyProtocol:Enabled"] = "false",
+            ["Sockeye:Endpoints:D:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:D:Tls:Enabled"] = "false",
+            ["Sockeye:Endpoints:E:Url"] = $"unix:{Path.Combine(_directory.FullName, "e.sock")}",
+        });
+
+        var (a, b, c, d, e) = (options.Listeners[0], options.Listeners[1], options.Listeners[2], options.Listeners[3], options.Listeners[4]);
+        Assert.Equal(TestCertificates.Server.Thumbprint, a.Tls!.ServerCertificate.Thumbprint);
+        Assert.Same(a.Tls, b.Tls);
+        Assert.Equal(TimeSpan.FromSeconds(3), a.Tls.HandshakeTimeout);
+        Assert.Equal([IPNetwork.Parse("10.0.0.0/8"), IPNetwork.Parse("fd00::1/128")], a.ProxyProtocol!.TrustedProxies);
+        Assert.Equal(TimeSpan.FromSeconds(4), a.ProxyProtocol.HeaderTimeout);
+        Assert.True(a.ReusePort);
+
+        // C's own certificate replaces the default one as a whole, and the other defaults still apply to it.
+        Assert.Equal(other.Thumbprint, c.Tls!.ServerCertificate.Thumbprint);
+        Assert.Equal(TimeSpan.FromSeconds(3), c.Tls.HandshakeTimeout);
+        Assert.Null(c.ProxyProtocol);
+        Assert.False(c.ReusePort);
+        Assert.Null(d.Tls);
+
+        // A Unix domain socket has no SO_REUSEPORT: the default is for TCP endpoints.
+        Assert.False(e.ReusePort);
+        Assert.NotNull(e.Tls);
+        return Task.CompletedTask;
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("Sockeye:Endpoints:Main:Tls:Certificate:Path", "missing.crt", "Sockeye:Endpoints:Main:Tls:Certificate: Cannot load the TLS certificate from")]
+    [InlineData("Sockeye:Endpoints:Main:Tls:HandshakeTimeout", "3", "Sockeye:Endpoints:Main:Tls: TLS needs a certificate: Tls:Certificate:Path")]
+    [InlineData("Sockeye:Endpoints:Main:Tls:Certficate:Path", "server.crt", "Sockeye:Endpoints:Main:Tls:Certficate is not a setting here; the settings are Certificate, ClientCertificateAuthorities, ClientCertificateMode, Enabled, EnabledProtocols, HandshakeTimeout.")]
+    [InlineData("Sockeye:Endpoints:Main:Tls:Enabled", "yes", "Sockeye:Endpoints:Main:Tls:Enabled: 'yes' is not true or false.")]
+    [InlineData("Sockeye:Endpoints:Main:ProxyProtocol:TrustedProxies:0", "10.0.0.1/8", "Sockeye:Endpoints:Main:ProxyProtocol:TrustedProxies:0: '10.0.0.1/8' has address bits set past its prefix; write 10.0.0.0/8 for the network, or 10.0.0.1 for one address.")]
+    [InlineData("Sockeye:Endpoints:Main:ProxyProtocol:Enabled", "true", "Sockeye:Endpoints:Main:ProxyProtocol: the PROXY protocol needs TrustedProxies")]
+    [InlineData("Sockeye:EndpointDefaults:Tls:HandshakeTimeout", "3", "Sockeye:EndpointDefaults:Tls applies to no endpoint")]
+    [InlineData("Sockeye:EndpointDefaults:Url", "tcp://127.0.0.1:0", "Sockeye:EndpointDefaults:Url is not a setting here; the settings are DualMode, ProxyProtocol, ReusePort, Tls.")]
+    public Task A_bad_TLS_or_PROXY_setting_is_an_error_that_names_its_key(string key, string value, string expected)
+    {
+        var values = new Dictionary<string, string?> { ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0", [key] = value };
+        if (key.EndsWith(":Tls:Certificate:Path", StringComparison.Ordinal))
+        {
+            values["Sockeye:Endpoints:Main:Tls:Certificate:KeyPath"] = "server.key";
+        }
+
+        var error = Assert.Throws<OptionsValidationException>(() => Bind(values));
+
+        // The key named first; a misspelt key may bring a second error about what it left out.
+        Assert.StartsWith(expected, error.Failures.First(), StringComparison.Ordinal);
+        return Task.CompletedTask;
+    }
+
+    private SocketServerOptions Bind(Dictionary<string, string?> values)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        var options = new SocketServerOptions();
+        SockeyeConfiguration.BindRelativeTo(configuration.GetSection(SockeyeConfiguration.SectionName), options, handlers: null, _directory.FullName);
+        return options;
+    }
+}
