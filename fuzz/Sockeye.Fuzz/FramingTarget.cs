@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using Sockeye.Framing;
 
 namespace Sockeye.Fuzz;
@@ -65,8 +64,13 @@ public static class FramingTarget
 
     private static void ReadArbitraryBytes(MessageFramer framer, byte[] payload, int readSize, long maxMessageSize)
     {
-        var (read, readError) = Collect(() => ReadAll(framer, payload, readSize));
-        var (parsed, parseError) = Collect(() => ParseDirectly(framer, payload, readSize, maxMessageSize));
+        var (read, _) = MessageReaderChecks.ReadBothWays(framer, payload, readSize, maxMessageSize, (message, frameLength) =>
+        {
+            if (message.Length > maxMessageSize || message.Length > frameLength)
+            {
+                throw new InvalidOperationException($"{framer.GetType().Name} returned a message of {message.Length} bytes from a frame of {frameLength} (maximum {maxMessageSize}).");
+            }
+        }, Copy, (a, b) => a.AsSpan().SequenceEqual(b));
         foreach (var message in read)
         {
             if (message.Length > maxMessageSize)
@@ -79,131 +83,9 @@ public static class FramingTarget
                 throw new InvalidOperationException("A delimited message holds its delimiter.");
             }
         }
-
-        // The reader may stop earlier than a bare framer (it also bounds what it buffers), so the two agree on the
-        // messages both produced, and on all of them when neither stopped.
-        var common = Math.Min(read.Count, parsed.Count);
-        for (var i = 0; i < common; i++)
-        {
-            if (!read[i].AsSpan().SequenceEqual(parsed[i]))
-            {
-                throw new InvalidOperationException($"{framer.GetType().Name}: message {i} differs between a pipe reader and a resumed search.");
-            }
-        }
-
-        if (readError is null && parseError is null && read.Count != parsed.Count)
-        {
-            throw new InvalidOperationException($"{framer.GetType().Name}: a pipe reader found {read.Count} message(s), a resumed search {parsed.Count}.");
-        }
     }
 
-    private static (List<byte[]> Messages, ProtocolException? Error) Collect(Func<List<byte[]>> read)
-    {
-        try
-        {
-            return (read(), null);
-        }
-        catch (PartialResultException partial)
-        {
-            // The peer broke the format: the one error a framer may report.
-            return (partial.Messages, partial.Error);
-        }
-    }
-
-    /// <summary>
-    /// Calls the framer as a reader does, with the bytes arriving <paramref name="readSize"/> at a time in segments of
-    /// their own, and checks every position it returns.
-    /// </summary>
-    private static List<byte[]> ParseDirectly(MessageFramer framer, byte[] payload, int readSize, long maxMessageSize)
-    {
-        var messages = new List<byte[]>();
-        var whole = SegmentedSequence.Of(payload, readSize);
-        long start = 0;
-        long resume = 0;
-        try
-        {
-            for (long available = Math.Min(readSize, payload.Length); ; available = Math.Min(available + readSize, payload.Length))
-            {
-                while (start < available)
-                {
-                    var input = whole.Slice(start, available - start);
-                    var consumed = input.Start;
-                    var examined = input.GetPosition(resume - start);
-                    var found = framer.TryParseMessage(input, maxMessageSize, ref consumed, ref examined, out var message);
-                    var consumedOffset = Offset(input, consumed, "consumed");
-                    var examinedOffset = Offset(input, examined, "examined");
-                    if (consumedOffset > examinedOffset)
-                    {
-                        throw new InvalidOperationException($"{framer.GetType().Name} set consumed ({consumedOffset}) past examined ({examinedOffset}).");
-                    }
-
-                    if (!found)
-                    {
-                        if (consumedOffset != 0)
-                        {
-                            throw new InvalidOperationException($"{framer.GetType().Name} consumed {consumedOffset} bytes without a message.");
-                        }
-
-                        if (examinedOffset < resume - start)
-                        {
-                            throw new InvalidOperationException($"{framer.GetType().Name} moved examined back from {resume - start} to {examinedOffset}.");
-                        }
-
-                        resume = start + examinedOffset;
-                        break;
-                    }
-
-                    if (consumedOffset == 0 || consumedOffset != examinedOffset)
-                    {
-                        throw new InvalidOperationException($"{framer.GetType().Name} found a message but set consumed {consumedOffset}, examined {examinedOffset}.");
-                    }
-
-                    if (message.Length > maxMessageSize || message.Length > consumedOffset)
-                    {
-                        throw new InvalidOperationException($"{framer.GetType().Name} returned a message of {message.Length} bytes from a frame of {consumedOffset} (maximum {maxMessageSize}).");
-                    }
-
-                    messages.Add(message.ToArray());
-                    start += consumedOffset;
-                    resume = start;
-                }
-
-                if (available == payload.Length)
-                {
-                    break;
-                }
-            }
-
-            if (start < payload.Length)
-            {
-                if (!framer.TryParseFinalMessage(whole.Slice(start), maxMessageSize, out var last))
-                {
-                    throw new ProtocolException("The stream ended inside a frame.");
-                }
-
-                if (last.Length > maxMessageSize)
-                {
-                    throw new InvalidOperationException($"{framer.GetType().Name} returned a last message of {last.Length} bytes over the maximum of {maxMessageSize}.");
-                }
-
-                messages.Add(last.ToArray());
-            }
-        }
-        catch (ProtocolException error)
-        {
-            throw new PartialResultException(messages, error);
-        }
-
-        return messages;
-    }
-
-    private static long Offset(in ReadOnlySequence<byte> input, SequencePosition position, string name)
-    {
-        var offset = input.GetOffset(position) - input.GetOffset(input.Start);
-        return offset >= 0 && offset <= input.Length
-            ? offset
-            : throw new InvalidOperationException($"{name} ({offset}) lies outside the {input.Length} bytes the framer was given.");
-    }
+    private static byte[] Copy(ReadOnlySequence<byte> message) => message.ToArray();
 
     private static void ReadBackWhatWasWritten(MessageFramer framer, byte[] payload, int readSize)
     {
@@ -227,13 +109,13 @@ public static class FramingTarget
         List<byte[]> messages;
         try
         {
-            messages = ReadAll(framer, written.WrittenSpan.ToArray(), readSize);
+            messages = MessageReaderChecks.ReadAll(framer, written.WrittenSpan.ToArray(), readSize, Copy);
         }
-        catch (PartialResultException partial) when (partial.Error.EndReason == ConnectionEndReason.MessageTooLarge)
+        catch (PartialResultException<byte[]> partial) when (partial.Error.EndReason == ConnectionEndReason.MessageTooLarge)
         {
             return;
         }
-        catch (PartialResultException partial)
+        catch (PartialResultException<byte[]> partial)
         {
             throw new InvalidOperationException($"{framer.GetType().Name} could not read back what it wrote: {partial.Error.Message}", partial.Error);
         }
@@ -243,38 +125,5 @@ public static class FramingTarget
         {
             throw new InvalidOperationException($"{framer.GetType().Name} read back {messages.Count} message(s) that differ from the {expected.Length} written.");
         }
-    }
-
-    private static List<byte[]> ReadAll(MessageFramer framer, byte[] input, int readSize)
-    {
-        // A stream reader returns at most a buffer's worth per read, so frames arrive split across reads.
-        var reader = PipeReader.Create(new MemoryStream(input), new StreamPipeReaderOptions(bufferSize: readSize, minimumReadSize: 1));
-        var messages = new List<byte[]>();
-        var enumerator = reader.ReadMessagesAsync(framer).GetAsyncEnumerator();
-        try
-        {
-            while (enumerator.MoveNextAsync().AsTask().GetAwaiter().GetResult())
-            {
-                messages.Add(enumerator.Current.ToArray());
-            }
-        }
-        catch (ProtocolException error)
-        {
-            throw new PartialResultException(messages, error);
-        }
-        finally
-        {
-            enumerator.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
-
-        return messages;
-    }
-
-    /// <summary>The messages read before a peer's protocol error, and the error: not a finding.</summary>
-    private sealed class PartialResultException(List<byte[]> messages, ProtocolException error) : Exception(error.Message, error)
-    {
-        public List<byte[]> Messages { get; } = messages;
-
-        public ProtocolException Error { get; } = error;
     }
 }

@@ -16,6 +16,7 @@ public static class FuzzTargets
         ("framing-delimiter", FramingTarget.Delimiter),
         ("framing-length-prefix", FramingTarget.LengthPrefix),
         ("framing-whole-stream", FramingTarget.WholeStream),
+        ("json", JsonTarget.Run),
         ("config-url", ConfigurationTarget.Url),
         ("config-size", ConfigurationTarget.Size),
     ];
