@@ -24,9 +24,13 @@ public static class MessageReaderChecks
     /// segments of their own, checks every position it returns, and checks each message with
     /// <paramref name="check"/> (given the message and the length of its frame) before taking it.
     /// </summary>
+    /// <remarks>
+    /// With <c>skips</c>, the protocol has bytes that are no message (RESP's empty lines): a reader that finds no
+    /// message may still consume what it skipped. A framer may not.
+    /// </remarks>
     public static List<TOut> ParseDirectly<TMessage, TOut>(
         IMessageReader<TMessage> reader, byte[] payload, int readSize, long maxMessageSize,
-        Action<TMessage, long> check, Func<TMessage, TOut> take)
+        Action<TMessage, long> check, Func<TMessage, TOut> take, bool skips = false)
     {
         var name = reader.GetType().Name;
         var messages = new List<TOut>();
@@ -52,7 +56,7 @@ public static class MessageReaderChecks
 
                     if (!found)
                     {
-                        if (consumedOffset != 0)
+                        if (consumedOffset != 0 && !skips)
                         {
                             throw new InvalidOperationException($"{name} consumed {consumedOffset} bytes without a message.");
                         }
@@ -63,6 +67,7 @@ public static class MessageReaderChecks
                         }
 
                         resume = start + examinedOffset;
+                        start += consumedOffset;
                         break;
                     }
 
@@ -136,11 +141,11 @@ public static class MessageReaderChecks
     /// </summary>
     public static (List<TOut> Messages, ProtocolException? Error) ReadBothWays<TMessage, TOut>(
         IMessageReader<TMessage> reader, byte[] input, int readSize, long maxMessageSize,
-        Action<TMessage, long> check, Func<TMessage, TOut> take, Func<TOut, TOut, bool> same)
+        Action<TMessage, long> check, Func<TMessage, TOut> take, Func<TOut, TOut, bool> same, bool skips = false)
     {
         var name = reader.GetType().Name;
         var (read, readError) = Collect(() => ReadAll(reader, input, readSize, take));
-        var (parsed, parseError) = Collect(() => ParseDirectly(reader, input, readSize, maxMessageSize, check, take));
+        var (parsed, parseError) = Collect(() => ParseDirectly(reader, input, readSize, maxMessageSize, check, take, skips));
         var common = Math.Min(read.Count, parsed.Count);
         for (var i = 0; i < common; i++)
         {
