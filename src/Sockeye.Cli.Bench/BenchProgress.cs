@@ -123,14 +123,14 @@ internal readonly record struct ProgressSample(TimeSpan Elapsed, BenchPhase Phas
 {
     public static string[] Columns(BenchWorkload workload) => workload switch
     {
-        BenchWorkload.Echo => ["time", "phase", "open", "msgs/s", "MiB/s", "errors"],
+        BenchWorkload.Echo or BenchWorkload.Broadcast => ["time", "phase", "open", "msgs/s", "MiB/s", "errors"],
         BenchWorkload.OneShot => ["time", "phase", "open", "conn/s", "errors"],
         _ => ["time", "phase", "open", "ready", "conn/s", "errors"],
     };
 
     public string[] Cells(BenchWorkload workload) => workload switch
     {
-        BenchWorkload.Echo => [Time, PhaseName, Format(Totals.Open), Format(Rates.Messages), Format(Rates.Mebibytes, "N2"), Format(Totals.Errors)],
+        BenchWorkload.Echo or BenchWorkload.Broadcast => [Time, PhaseName, Format(Totals.Open), Format(Rates.Messages), Format(Rates.Mebibytes, "N2"), Format(Totals.Errors)],
         BenchWorkload.OneShot => [Time, PhaseName, Format(Totals.Open), Format(Rates.Messages), Format(Totals.Errors)],
         _ => [Time, PhaseName, Format(Totals.Open), $"{Format(Totals.Ready)} of {Format(Connections)}", Format(Rates.Connects), Format(Totals.Errors)],
     };

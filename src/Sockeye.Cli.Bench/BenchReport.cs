@@ -49,8 +49,19 @@ internal sealed record BenchReport
 
     public required GeneratorReport Generator { get; init; }
 
+    /// <summary>Broadcast only: who took part, and how the slow consumers fared.</summary>
+    public BroadcastReport? Broadcast { get; init; }
+
     public ServerReport? Server { get; init; }
 }
+
+/// <summary>
+/// A broadcast run: its publishers and subscribers; of these, the ones that never read and how many of them the server
+/// ended; subscriber and publisher pairs whose first message was not the publisher's first (subscribers the server
+/// registered after the publisher began); the window; and messages per second to each reading subscriber.
+/// </summary>
+internal sealed record BroadcastReport(
+    int Publishers, int Subscribers, int NonReaders, int NonReadersEnded, int LateJoins, int Window, double MessagesPerSecondPerReader);
 
 /// <summary>Latency percentiles in microseconds.</summary>
 internal sealed record LatencyReport(double P50, double P90, double P99, double P999, double Max, double Mean);
@@ -81,6 +92,9 @@ internal sealed record ServerReport
     public long? RssBeforeBytes { get; init; }
 
     public double? RssPerConnectionBytes { get; init; }
+
+    /// <summary>Broadcast: the most the server held, read every 100 ms while measuring.</summary>
+    public long? RssPeakBytes { get; init; }
 
     public required int Threads { get; init; }
 }

@@ -29,6 +29,12 @@ internal static class BenchReportText
                 $"  latency     p50 {Time(latency.P50)}   p90 {Time(latency.P90)}   p99 {Time(latency.P99)}   p99.9 {Time(latency.P999)}   max {Time(latency.Max)}");
         }
 
+        if (report.Broadcast is { } broadcast)
+        {
+            text.AppendLine(Invariant(
+                $"  delivered   {broadcast.MessagesPerSecondPerReader:N0} msgs/s to each reading subscriber; {broadcast.NonReadersEnded:N0} of {broadcast.NonReaders:N0} never-reading ended by the server; {broadcast.LateJoins:N0} late joins"));
+        }
+
         text.AppendLine(Invariant($"  errors      {report.Errors:N0}"));
         foreach (var sample in report.ErrorSamples)
         {
@@ -52,6 +58,11 @@ internal static class BenchReportText
             }
 
             text.Append(Invariant($"; {Bytes(server.RssBytes)} resident, {server.Threads} threads"));
+            if (server.RssPeakBytes is { } peak)
+            {
+                text.Append(Invariant($"; at most {Bytes(peak)} while measuring (from {Bytes(server.RssBeforeBytes ?? 0)} before the run)"));
+            }
+
             if (server.RssPerConnectionBytes is { } perConnection)
             {
                 text.Append(Invariant($"; {perConnection:N0} B per connection (from {Bytes(server.RssBeforeBytes ?? 0)})"));
@@ -66,6 +77,8 @@ internal static class BenchReportText
     private static string Describe(BenchReport report) => report.Workload switch
     {
         "echo" => Invariant($"{report.Connections:N0} connections × {report.Depth} in flight, {report.Size:N0} B messages"),
+        "broadcast" when report.Broadcast is { } b => Invariant(
+            $"{b.Publishers:N0} publisher(s) to {b.Subscribers:N0} subscribers ({b.NonReaders:N0} never reading), {report.Size:N0} B messages, window {b.Window}"),
         "oneshot" => report.HalfClose == true
             ? Invariant($"{report.Connections:N0} at a time, {report.Size:N0} B then half-close")
             : Invariant($"{report.Connections:N0} at a time, {report.Size:N0} B plus the delimiter, echoed"),

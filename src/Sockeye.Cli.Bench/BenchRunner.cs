@@ -41,9 +41,70 @@ internal sealed class BenchRunner
         }
 
         var native = BenchPreflight.ToNative(endPoint);
-        return _settings.Workload == BenchWorkload.Idle
-            ? await RunIdleAsync(native)
-            : await RunTrafficAsync(native);
+        return _settings.Workload switch
+        {
+            BenchWorkload.Idle => await RunIdleAsync(native),
+            BenchWorkload.Broadcast => await RunBroadcastAsync(native),
+            _ => await RunTrafficAsync(native),
+        };
+    }
+
+    /// <summary>
+    /// Broadcast: subscribers connect, then publishers, which send through the warm-up and the measured window; then
+    /// publishers stop, and every subscriber that reads must receive the rest before the run ends.
+    /// </summary>
+    private async Task<BenchReport> RunBroadcastAsync(Native.NativeEndPoint endPoint)
+    {
+        var subscribers = _settings.Connections - _settings.Publishers;
+        var state = new BroadcastState(_settings.Publishers, subscribers, _settings.NonReaderFraction, _settings.Window);
+        var baseline = _server?.Sample();
+        using var session = new LoadSession(_settings, endPoint, _settings.Connections, (loop, index) => index < subscribers
+            ? new SubscriberConnection(loop, index, state, _settings.Size)
+            : new PublisherConnection(loop, index, index - subscribers, state, _settings.Size));
+        _progress.Track(session);
+        session.Start();
+        bool AllConnected(int count) => session.Totals() is var t && t.Connects + t.ConnectFailures >= count;
+        await LoadSession.WaitUntilAsync(() => AllConnected(subscribers), ConnectBound(), _abort);
+        state.StartPublishers();
+        await LoadSession.WaitUntilAsync(() => AllConnected(_settings.Connections), ConnectBound(), _abort);
+
+        session.Control.Enter(BenchPhase.WarmingUp);
+        await DelayAsync(_settings.Warmup);
+
+        var before = Measure();
+        session.Control.Enter(BenchPhase.Measuring);
+        var peak = await WatchMemoryAsync(_settings.Duration);
+        var after = Measure();
+
+        await session.StopAsync(s_drainGrace, _abort);
+        var window = session.Collect();
+        var report = Report(window, before, after, connected: Math.Min(session.Totals().Connects, _settings.Connections));
+        var reading = subscribers - state.NonReaders;
+        return report with
+        {
+            Broadcast = new BroadcastReport(
+                _settings.Publishers, subscribers, state.NonReaders, state.NonReadersEnded, state.LateJoins(), _settings.Window,
+                reading > 0 ? report.MessagesPerSecond / reading : 0),
+            Server = report.Server is { } server ? server with { RssBeforeBytes = baseline?.RssBytes, RssPeakBytes = peak } : null,
+        };
+    }
+
+    /// <summary>Waits <paramref name="duration"/>, reading the server's memory every 100 ms; returns the most it held.</summary>
+    private async Task<long?> WatchMemoryAsync(TimeSpan duration)
+    {
+        var clock = Stopwatch.StartNew();
+        long? peak = null;
+        while (clock.Elapsed < duration && !_endEarly.IsCancellationRequested)
+        {
+            if (_server is not null)
+            {
+                peak = Math.Max(peak ?? 0, _server.Sample().RssBytes);
+            }
+
+            await DelayAsync(TimeSpan.FromTicks(Math.Min(TimeSpan.FromMilliseconds(100).Ticks, (duration - clock.Elapsed).Ticks)));
+        }
+
+        return peak;
     }
 
     /// <summary>Echo and one-shot: connect, warm up, measure, drain.</summary>
@@ -188,6 +249,7 @@ internal sealed class BenchRunner
             {
                 BenchWorkload.Echo => "echo",
                 BenchWorkload.OneShot => "oneshot",
+                BenchWorkload.Broadcast => "broadcast",
                 _ => "idle",
             },
             Target = $"{_settings.Host}:{_settings.Port}",

@@ -11,6 +11,9 @@ internal enum BenchWorkload
 
     /// <summary>Connections held open and quiet after one exchange.</summary>
     Idle,
+
+    /// <summary>Publishers and subscribers through a relay: every line a publisher sends reaches every subscriber.</summary>
+    Broadcast,
 }
 
 /// <summary>One run of <c>sockeye bench</c>, as the command line asked for it.</summary>
@@ -24,8 +27,17 @@ internal sealed record BenchSettings
 
     public required int Connections { get; init; }
 
-    /// <summary>Bytes per message (echo), per request before the delimiter (one-shot), or of the first exchange (idle).</summary>
+    /// <summary>Bytes per message (echo, broadcast, with its newline), per request before the delimiter (one-shot), or of the first exchange (idle).</summary>
     public required int Size { get; init; }
+
+    /// <summary>Broadcast: connections that send (the rest of <see cref="Connections"/> are subscribers).</summary>
+    public int Publishers { get; init; }
+
+    /// <summary>Broadcast: the share of subscribers that never read.</summary>
+    public double NonReaderFraction { get; init; }
+
+    /// <summary>Broadcast: messages a publisher may have beyond what every reading subscriber has received.</summary>
+    public int Window { get; init; } = 64;
 
     /// <summary>Messages in flight per connection (echo).</summary>
     public int Depth { get; init; } = 1;

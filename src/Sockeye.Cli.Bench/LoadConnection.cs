@@ -41,6 +41,20 @@ internal abstract class LoadConnection
     /// <summary>The socket's descriptor, or -1 while there is none.</summary>
     protected int Fd { get; private set; } = -1;
 
+    /// <summary>Whether the connection reads what the server sends (a slow consumer in the broadcast workload does not).</summary>
+    public virtual bool Reads => true;
+
+    /// <summary>A receive buffer to ask for before connecting, or 0 for the system's.</summary>
+    protected virtual int ReceiveBufferSize => 0;
+
+    /// <summary>Whether the loop calls <see cref="OnPoll"/> after every wait, for work no event of its own announces.</summary>
+    public virtual bool Polled => false;
+
+    /// <summary>Called after every wait of the loop when <see cref="Polled"/>.</summary>
+    public virtual void OnPoll()
+    {
+    }
+
     /// <summary>Starts the connection's work; the loop calls it when a connect may begin.</summary>
     public abstract void Begin();
 
@@ -107,6 +121,17 @@ internal abstract class LoadConnection
             OnWritable();
         }
 
+        if (!Reads)
+        {
+            // A connection that never reads learns that the server ended it from the hang-up alone.
+            if (Fd >= 0 && (events & (LinuxNative.EpollRdHup | LinuxNative.EpollHup | LinuxNative.EpollErr)) != 0)
+            {
+                OnEndOfStream();
+            }
+
+            return;
+        }
+
         if (Fd >= 0 && (events & (LinuxNative.EpollIn | LinuxNative.EpollRdHup | LinuxNative.EpollHup | LinuxNative.EpollErr)) != 0)
         {
             ReadAvailable(endOfStream: (events & (LinuxNative.EpollRdHup | LinuxNative.EpollHup | LinuxNative.EpollErr)) != 0);
@@ -124,6 +149,11 @@ internal abstract class LoadConnection
             Loop.ConnectEnded();
             Fail($"socket() failed: {LinuxNative.Describe(-fd)}");
             return;
+        }
+
+        if (ReceiveBufferSize > 0)
+        {
+            TcpSocket.SetReceiveBuffer(fd, ReceiveBufferSize);
         }
 
         var registered = Loop.Register(fd, ((ulong)_generation << 32) | (uint)Slot);

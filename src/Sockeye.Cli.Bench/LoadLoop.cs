@@ -21,6 +21,7 @@ internal sealed class LoadLoop : IDisposable
 
     private readonly Epoll _epoll = new(EventCapacity);
     private readonly List<LoadConnection> _connections = [];
+    private readonly List<LoadConnection> _polled = [];
     private readonly Queue<LoadConnection> _waitingToConnect = new();
     private readonly BenchControl _control;
     private readonly int _maxConnecting;
@@ -79,6 +80,11 @@ internal sealed class LoadLoop : IDisposable
     {
         connection.Slot = _connections.Count;
         _connections.Add(connection);
+        if (connection.Polled)
+        {
+            _polled.Add(connection);
+        }
+
         _unfinished++;
     }
 
@@ -169,6 +175,11 @@ internal sealed class LoadLoop : IDisposable
             {
                 var token = _epoll.DataAt(i);
                 _connections[(int)(uint)token].OnEvents(_epoll.EventsAt(i), (uint)(token >> 32));
+            }
+
+            foreach (var connection in _polled)
+            {
+                connection.OnPoll();
             }
 
             var now = Stopwatch.GetTimestamp();

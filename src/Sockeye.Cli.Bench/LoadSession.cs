@@ -99,7 +99,7 @@ internal sealed class LoadSession : IDisposable
 
         if (_loops.Select(loop => loop.Fault).FirstOrDefault(fault => fault is not null) is { } fault)
         {
-            throw new BenchException($"The load generator failed: {fault.Message}");
+            throw new BenchException($"The load generator failed: {fault.GetType().Name}: {fault.Message}");
         }
     }
 

@@ -9,7 +9,8 @@ namespace Sockeye.Cli.Bench;
 /// </summary>
 internal sealed class LoopStats
 {
-    // Anything slower than a minute is recorded as a minute: the histogram must never throw on the hot path.
+    // Anything slower than a minute is recorded as a minute (and a clock that steps back as 0): the histogram must never
+    // throw on the hot path.
     private static readonly long s_highestLatency = Stopwatch.Frequency * 60;
 
     private readonly List<string> _errorSamples = [];
@@ -59,7 +60,7 @@ internal sealed class LoopStats
         _messages++;
         if (record)
         {
-            Latency.RecordValue(Math.Min(latencyTicks, s_highestLatency));
+            Latency.RecordValue(Math.Clamp(latencyTicks, 0, s_highestLatency));
         }
     }
 

@@ -20,6 +20,10 @@ internal static class BenchCommand
             "Open connections, exchange one message on each, and hold them quiet, against '--handler echo' (a server that echoes and " +
             "keeps connections open); with --server-pid, the server's memory per connection.",
             connections: 1000),
+        Workload(BenchWorkload.Broadcast, "broadcast",
+            "Publishers and subscribers through '--handler relay' (line framing): every line a publisher sends must reach every " +
+            "subscriber, intact and in order; reports messages delivered per second and their latency, with slow consumers if asked.",
+            connections: 100),
     };
 
     private static Command Workload(BenchWorkload workload, string name, string description, int connections)
@@ -31,15 +35,23 @@ internal static class BenchCommand
             HelpName = "HOST",
         };
         var port = CommonOptions.Port("The server's port.");
-        var connectionCount = Count("--connections", "-c", workload == BenchWorkload.OneShot
-            ? "Exchanges under way at once."
-            : "Connections to open.", connections, max: 1_000_000);
+        var connectionCount = workload == BenchWorkload.Broadcast
+            ? Count("--subscribers", "-n", "Subscribers: connections that only receive.", connections, max: 1_000_000)
+            : Count("--connections", "-c", workload == BenchWorkload.OneShot
+                ? "Exchanges under way at once."
+                : "Connections to open.", connections, max: 1_000_000);
         var size = CommonOptions.ByteSize("--size", workload switch
         {
             BenchWorkload.Echo => "Bytes per message.",
+            BenchWorkload.Broadcast => $"Bytes per message, its newline included (at least {BroadcastMessage.MinSize}).",
             BenchWorkload.OneShot => "Bytes per request, before the delimiter.",
             _ => "Bytes of the one exchange on each connection; 0 exchanges nothing.",
-        }, defaultBytes: 32, minimum: workload == BenchWorkload.Echo ? 1 : 0);
+        }, defaultBytes: 32, minimum: workload switch
+        {
+            BenchWorkload.Echo => 1,
+            BenchWorkload.Broadcast => BroadcastMessage.MinSize,
+            _ => 0,
+        });
         size.Aliases.Add("-s");
         var parseSize = size.CustomParser!;
         size.CustomParser = result =>
@@ -70,6 +82,35 @@ internal static class BenchCommand
             host, port, connectionCount, size, duration, warmup, threads, connectConcurrency, serverPid, json,
         };
 
+        Option<int>? publishers = null;
+        Option<int>? window = null;
+        Option<double>? nonReaders = null;
+        if (workload == BenchWorkload.Broadcast)
+        {
+            publishers = Count("--publishers", null, "Publishers: connections that send.", 1, max: BroadcastMessage.MaxPublishers);
+            window = Count("--window", null, "Messages a publisher may send beyond what every reading subscriber has received.", 64, max: 65536);
+            nonReaders = new Option<double>("--non-readers")
+            {
+                Description = "The share of subscribers that connect and never read (slow consumers), from 0 to 0.9.",
+                DefaultValueFactory = _ => 0,
+                CustomParser = result =>
+                {
+                    var text = result.Tokens[^1].Value;
+                    if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value >= 0 && value <= 0.9)
+                    {
+                        return value;
+                    }
+
+                    result.AddError($"--non-readers must be a share from 0 to 0.9, such as 0.1, not '{text}'.");
+                    return 0;
+                },
+                HelpName = "SHARE",
+            };
+            command.Options.Add(publishers);
+            command.Options.Add(window);
+            command.Options.Add(nonReaders);
+        }
+
         Option<int>? depth = null;
         Option<bool>? halfClose = null;
         Option<string>? delimiter = null;
@@ -96,7 +137,10 @@ internal static class BenchCommand
             Workload = workload,
             Host = parse.GetValue(host)!,
             Port = parse.GetValue(port),
-            Connections = parse.GetValue(connectionCount),
+            Connections = parse.GetValue(connectionCount) + (publishers is null ? 0 : parse.GetValue(publishers)),
+            Publishers = publishers is null ? 0 : parse.GetValue(publishers),
+            Window = window is null ? 64 : parse.GetValue(window),
+            NonReaderFraction = nonReaders is null ? 0 : parse.GetValue(nonReaders),
             Size = (int)parse.GetValue(size).Bytes,
             Depth = depth is null ? 1 : parse.GetValue(depth),
             HalfClose = halfClose is not null && parse.GetValue(halfClose),
@@ -112,7 +156,12 @@ internal static class BenchCommand
     }
 
     // Echo messages stream through a fixed buffer; one-shot requests and idle exchanges are built whole per connection.
-    private static long MaxSize(BenchWorkload workload) => workload == BenchWorkload.Echo ? 64L << 20 : 1L << 20;
+    private static long MaxSize(BenchWorkload workload) => workload switch
+    {
+        BenchWorkload.Echo => 64L << 20,
+        BenchWorkload.Broadcast => BroadcastMessage.MaxSize,
+        _ => 1L << 20,
+    };
 
     private static Option<int> Count(string name, string? alias, string description, int defaultValue, int max)
     {

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 
 namespace Sockeye.Peers;
 
-/// <summary>The three workloads every peer serves, as <c>sockeye serve --handler</c> names them.</summary>
+/// <summary>The workloads every peer serves, as <c>sockeye serve --handler</c> names them.</summary>
 internal enum PeerHandler
 {
     /// <summary>Sends every byte back until the client ends its side.</summary>
@@ -16,6 +16,9 @@ internal enum PeerHandler
 
     /// <summary>Reads until the client ends its side, reports, closes (the seed).</summary>
     Print,
+
+    /// <summary>Every line a client sends goes to every other connected client (fan-out).</summary>
+    Relay,
 }
 
 /// <summary>What a peer was asked for: <c>--port N</c>, <c>--handler NAME</c>, and its own switches.</summary>
@@ -35,7 +38,7 @@ internal static class PeerHost
     {
         if (!TryParse(args, switches, out var options, out var error))
         {
-            await Console.Error.WriteLineAsync($"error: {error} (usage: {name} [--port N] [--handler echo|eof-echo|print]{string.Concat(switches.Select(s => $" [{s}]"))})");
+            await Console.Error.WriteLineAsync($"error: {error} (usage: {name} [--port N] [--handler echo|eof-echo|print|relay]{string.Concat(switches.Select(s => $" [{s}]"))})");
             return 2;
         }
 
@@ -83,11 +86,12 @@ internal static class PeerHost
                 case "--port" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= 65535:
                     i++;
                     break;
-                case "--handler" when value is "echo" or "eof-echo" or "print":
+                case "--handler" when value is "echo" or "eof-echo" or "print" or "relay":
                     handler = value switch
                     {
                         "echo" => PeerHandler.Echo,
                         "eof-echo" => PeerHandler.EofEcho,
+                        "relay" => PeerHandler.Relay,
                         _ => PeerHandler.Print,
                     };
                     i++;

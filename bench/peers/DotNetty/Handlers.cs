@@ -1,6 +1,7 @@
 using System.Text;
 using DotNetty.Buffers;
 using DotNetty.Transport.Channels;
+using DotNetty.Transport.Channels.Groups;
 using DotNetty.Transport.Channels.Sockets;
 
 namespace Sockeye.Peers.DotNetty;
@@ -122,5 +123,31 @@ internal sealed class PrintHandler : GatheringHandler
         {
             SeedReport.Received(text.Length, text);
         }
+    }
+}
+
+/// <summary>
+/// Fan-out as a DotNetty user writes it: every connection joins one <see cref="IChannelGroup"/>, and each line (cut by
+/// a <c>LineBasedFrameDecoder</c> ahead of this handler, newline kept) goes to every other member with
+/// <see cref="IChannelGroup.WriteAndFlushAsync(object, IChannelMatcher)"/>, which shares the buffer among them.
+/// </summary>
+internal sealed class RelayHandler(IChannelGroup everyone) : SimpleChannelInboundHandler<IByteBuffer>
+{
+    public override bool IsSharable => true;
+
+    public override void ChannelActive(IChannelHandlerContext context)
+    {
+        everyone.Add(context.Channel);
+        base.ChannelActive(context);
+    }
+
+    protected override void ChannelRead0(IChannelHandlerContext context, IByteBuffer message) =>
+        everyone.WriteAndFlushAsync(message.Retain(), new EveryoneBut(context.Channel));
+
+    public override void ExceptionCaught(IChannelHandlerContext context, Exception exception) => context.CloseAsync();
+
+    private sealed class EveryoneBut(IChannel sender) : IChannelMatcher
+    {
+        public bool Matches(IChannel channel) => channel != sender;
     }
 }

@@ -1,5 +1,8 @@
 using System.Net;
+using DotNetty.Codecs;
+using DotNetty.Common.Concurrency;
 using DotNetty.Transport.Bootstrapping;
+using DotNetty.Transport.Channels.Groups;
 using DotNetty.Transport.Channels;
 using DotNetty.Transport.Channels.Sockets;
 using Sockeye.Peers;
@@ -11,18 +14,29 @@ return await PeerHost.RunAsync("peer-dotnetty", args, [], async options =>
     var boss = new MultithreadEventLoopGroup(1);
     var workers = new MultithreadEventLoopGroup();
     var echo = new EchoHandler();
+    // A group's own executor completes its futures; its members leave it as they close.
+    var relay = new RelayHandler(new DefaultChannelGroup(new SingleThreadEventExecutor("relay-group", TimeSpan.FromMilliseconds(100))));
     var bootstrap = new ServerBootstrap()
         .Group(boss, workers)
         .Channel<TcpServerSocketChannel>()
         .Option(ChannelOption.SoBacklog, 512)
         .ChildOption(ChannelOption.TcpNodelay, true)
         .ChildOption(ChannelOption.AllowHalfClosure, options.Handler == PeerHandler.Print)
-        .ChildHandler(new ActionChannelInitializer<ISocketChannel>(channel => channel.Pipeline.AddLast(options.Handler switch
+        .ChildHandler(new ActionChannelInitializer<ISocketChannel>(channel =>
         {
-            PeerHandler.Echo => echo,
-            PeerHandler.EofEcho => new EofEchoHandler(),
-            _ => new PrintHandler(),
-        })));
+            if (options.Handler == PeerHandler.Relay)
+            {
+                channel.Pipeline.AddLast(new LineBasedFrameDecoder(64 * 1024, stripDelimiter: false, failFast: true), relay);
+                return;
+            }
+
+            channel.Pipeline.AddLast(options.Handler switch
+            {
+                PeerHandler.Echo => echo,
+                PeerHandler.EofEcho => new EofEchoHandler(),
+                _ => new PrintHandler(),
+            });
+        }));
     var listener = await bootstrap.BindAsync(new IPEndPoint(IPAddress.Loopback, options.Port));
     return new RunningPeer(listener.LocalAddress, async () =>
     {

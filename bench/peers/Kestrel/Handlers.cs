@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
@@ -105,6 +107,78 @@ internal sealed class PrintConnectionHandler : ConnectionHandler
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+}
+
+/// <summary>
+/// Fan-out as a Kestrel user writes it: Kestrel has no registry of connections and its <c>PipeWriter</c> takes one
+/// writer at a time, so the application keeps the connections in a <see cref="ConcurrentDictionary{TKey,TValue}"/>
+/// and puts a <see cref="SemaphoreSlim"/> around each one's writes. Every line a client sends is copied out of the
+/// pipe and sent to every other client in turn.
+/// </summary>
+[SuppressMessage("Performance", "CA1812", Justification = "Created by Kestrel through UseConnectionHandler.")]
+internal sealed class RelayConnectionHandler : ConnectionHandler
+{
+    private static readonly ConcurrentDictionary<string, Client> s_clients = new();
+
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var self = new Client(connection.Transport.Output);
+        s_clients[connection.ConnectionId] = self;
+        try
+        {
+            var input = connection.Transport.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                var buffer = result.Buffer;
+                while (buffer.PositionOf((byte)'\n') is { } end)
+                {
+                    var line = buffer.Slice(0, buffer.GetPosition(1, end)).ToArray();
+                    buffer = buffer.Slice(line.Length);
+                    foreach (var other in s_clients.Values)
+                    {
+                        if (other != self)
+                        {
+                            await other.SendAsync(line);
+                        }
+                    }
+                }
+
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            s_clients.TryRemove(connection.ConnectionId, out _);
+        }
+    }
+
+    [SuppressMessage("Design", "CA1001", Justification = "A SemaphoreSlim holds no handle unless AvailableWaitHandle is read; senders may still hold it as the client leaves.")]
+    private sealed class Client(PipeWriter output)
+    {
+        private readonly SemaphoreSlim _writing = new(1, 1);
+
+        public async Task SendAsync(byte[] line)
+        {
+            await _writing.WaitAsync();
+            try
+            {
+                await output.WriteAsync(line);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException or ConnectionResetException)
+            {
+                // The client is gone; its own handler removes it.
+            }
+            finally
+            {
+                _writing.Release();
+            }
         }
     }
 }

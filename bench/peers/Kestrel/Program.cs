@@ -27,6 +27,7 @@ return await PeerHost.RunAsync("peer-kestrel", args, ["--inline"], async options
         {
             PeerHandler.Echo => listen.UseConnectionHandler<EchoConnectionHandler>(),
             PeerHandler.EofEcho => listen.UseConnectionHandler<EofEchoConnectionHandler>(),
+            PeerHandler.Relay => listen.UseConnectionHandler<RelayConnectionHandler>(),
             _ => listen.UseConnectionHandler<PrintConnectionHandler>(),
         };
     }));

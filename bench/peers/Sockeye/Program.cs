@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Sockeye;
 using Sockeye.Cli.Handlers;
+using Sockeye.Framing;
 using Sockeye.Handlers;
 using Sockeye.Peers;
 
@@ -19,6 +20,7 @@ return await PeerHost.RunAsync("peer-sockeye", args, ["--inline"], async options
     {
         PeerHandler.Echo => new EchoHandler(),
         PeerHandler.EofEcho => new EofEchoHandler(output),
+        PeerHandler.Relay => new RelayHandler(new LineFramer(), new ConnectionGroup()),
         _ => new PrintHandler(output),
     };
 

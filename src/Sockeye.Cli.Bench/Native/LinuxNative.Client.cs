@@ -20,6 +20,7 @@ internal static unsafe partial class LinuxNative
     public const int AfInet6 = 10;
     public const int SockStream = 1;
     public const int SoError = 4;
+    public const int SoRcvBuf = 8;
     public const int IpProtoIp = 0;
     public const int IpBindAddressNoPort = 24;
 

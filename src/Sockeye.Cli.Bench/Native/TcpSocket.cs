@@ -26,6 +26,10 @@ internal static unsafe class TcpSocket
         return fd;
     }
 
+    /// <summary>Asks for a receive buffer of <paramref name="bytes"/> (the kernel doubles it for its bookkeeping); before connecting, so the window fits it.</summary>
+    public static void SetReceiveBuffer(int fd, int bytes) =>
+        LinuxNative.setsockopt(fd, LinuxNative.SolSocket, LinuxNative.SoRcvBuf, &bytes, sizeof(int));
+
     /// <summary>
     /// Connects from <paramref name="source"/> (its port left to connect): the kernel then picks the port for the whole
     /// four-tuple, so each source address has a port range of its own.
