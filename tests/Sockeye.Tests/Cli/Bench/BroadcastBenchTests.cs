@@ -38,11 +38,11 @@ public class BroadcastBenchTests
     [Fact(Timeout = Timeouts.Process)]
     public async Task Subscribers_that_never_read_are_ended_by_the_relay_while_the_others_get_everything()
     {
-        var (server, port) = await CliProcess.StartServerAsync("--handler", "relay", "--max-outbound-queue", "16KiB");
+        var (server, port) = await CliProcess.StartServerAsync("--handler", "relay", "--max-outbound-queue", "64KiB");
         await using var _ = server;
 
         var bench = await CliProcess.RunAsync(
-            "bench", "broadcast", "--port", Port(port), "-n", "10", "--non-readers", "0.2", "-s", "4KiB", "--window", "2", "--duration", "2",
+            "bench", "broadcast", "--port", Port(port), "-n", "10", "--non-readers", "0.2", "-s", "16KiB", "--window", "2", "--duration", "5",
             "--warmup", "0", "--json");
 
         Assert.True(bench.ExitCode == 0, string.Join('\n', bench.StandardError));
