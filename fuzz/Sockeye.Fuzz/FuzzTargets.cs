@@ -17,6 +17,7 @@ public static class FuzzTargets
         ("framing-length-prefix", FramingTarget.LengthPrefix),
         ("framing-whole-stream", FramingTarget.WholeStream),
         ("json", JsonTarget.Run),
+        ("resp", RespTarget.Run),
         ("config-url", ConfigurationTarget.Url),
         ("config-size", ConfigurationTarget.Size),
     ];

@@ -264,7 +264,9 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
                 throw new ProtocolException("Protocol error: invalid bulk length.");
             }
 
-            if (reader.Consumed - start + length > maxMessageSize)
+            // Compared as what is left of the maximum: a length near long.MaxValue added to the bytes before it
+            // would overflow (a fuzz finding, docs/fuzzing.md).
+            if (length > maxMessageSize - (reader.Consumed - start))
             {
                 throw ProtocolException.MessageTooLarge(maxMessageSize);
             }

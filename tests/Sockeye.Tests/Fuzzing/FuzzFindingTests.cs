@@ -1,6 +1,9 @@
+using System.Buffers;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using Sockeye.Framing;
 using Sockeye.Hosting;
+using Sockeye.Samples.Resp;
 
 namespace Sockeye.Tests.Fuzzing;
 
@@ -31,6 +34,21 @@ public class FuzzFindingTests
 
         var failure = Assert.Single(error.Failures);
         Assert.Contains("has a control character in its socket path", failure, StringComparison.Ordinal);
+        return Task.CompletedTask;
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task A_bulk_length_near_the_largest_number_is_too_large_rather_than_a_crash()
+    {
+        // Was: the length added to the bytes before it overflowed to a negative number, passed the maximum's check,
+        // and SequenceReader.Advance threw ArgumentOutOfRangeException out of the RESP reader, not a protocol error.
+        var input = new ReadOnlySequence<byte>("*1\r\n$9223372036854775807\r\n"u8.ToArray());
+        var consumed = input.Start;
+        var examined = input.Start;
+
+        var error = Assert.Throws<ProtocolException>(() => new RespCommandReader().TryParseMessage(input, 1024, ref consumed, ref examined, out _));
+
+        Assert.Equal(ConnectionEndReason.MessageTooLarge, error.EndReason);
         return Task.CompletedTask;
     }
 
