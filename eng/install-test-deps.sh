@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and CI use: real third-party clients (socat, OpenBSD netcat, openssl
 # s_client), HAProxy, which the integration tests put in front of sockeye, and a C toolchain for the Native AOT
-# publish in CI (gcc; clang works too), and AFL++, which fuzz/run drives (issue 17).
+# publish in CI (gcc; clang works too), and AFL++, which fuzz/run drives (issue 17), and redis-cli (redis-tools), which drives samples/Resp.
 # Idempotent; does nothing when everything is already there. Needs root (or sudo) only to install.
 set -euo pipefail
 
-packages=(socat netcat-openbsd openssl haproxy gcc afl++)
-commands=(socat nc openssl haproxy gcc afl-fuzz)
+packages=(socat netcat-openbsd openssl haproxy gcc afl++ redis-tools)
+commands=(socat nc openssl haproxy gcc afl-fuzz redis-cli)
 
 missing=()
 for i in "${!commands[@]}"; do

@@ -1,0 +1,316 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+using Sockeye.Framing;
+using Sockeye.Messaging;
+
+namespace Sockeye.Samples.Resp;
+
+/// <summary>
+/// The commands the server knows, each a small handler routed by name (<see cref="CommandRouter{TMessage}"/>,
+/// ignoring case), with Redis's arity rules and error replies. Handlers only write replies: the message loop
+/// sends every reply to a batch of pipelined commands at once.
+/// </summary>
+internal static class RespCommands
+{
+    private static readonly RespReply s_pong = RespReply.Simple("PONG"u8.ToArray());
+    private static readonly RespReply s_noProto = RespReply.Error("NOPROTO sorry, this protocol version is not supported");
+    private static readonly RespReply s_notInteger = RespReply.Error("ERR value is not an integer or out of range");
+    private static readonly RespReply s_syntax = RespReply.Error("ERR syntax error");
+    private static readonly RespReply s_emptyArray = RespReply.Array(0);
+
+    // What CONFIG GET reports: enough for redis-benchmark, which asks for "save" and "appendonly".
+    private static readonly (string Name, string Value)[] s_config = [("save", ""), ("appendonly", "no"), ("databases", "1"), ("maxmemory", "0")];
+
+    /// <summary>The router of every command; unknown names get Redis's error.</summary>
+    public static CommandRouter<RespCommand> CreateRouter(KeyValueStore store)
+    {
+        var router = new CommandRouter<RespCommand>(command => command.Name, ignoreCase: true);
+        var commandCount = 0;
+
+        // Arity as Redis counts it: the words, the name included; negative for "at least".
+        Map("PING", -1, (c, cmd) => Reply(c, cmd.Count switch
+        {
+            1 => s_pong,
+            2 => RespReply.Bulk(cmd[1]),
+            _ => WrongArity(cmd),
+        }));
+        Map("ECHO", 2, (c, cmd) => Reply(c, RespReply.Bulk(cmd[1])));
+        Map("QUIT", -1, (c, _) => Reply(c, RespReply.Ok));
+        Map("SELECT", 2, (c, cmd) => Reply(c, Equals(cmd[1], "0"u8) ? RespReply.Ok : RespReply.Error("ERR DB index is out of range")));
+
+        Map("GET", 2, (c, cmd) =>
+        {
+            if (!store.TryRead(Key(cmd[1]), c, static (c, value) => Reply(c, RespReply.Bulk(value))))
+            {
+                Reply(c, RespReply.Null);
+            }
+        });
+        Map("SET", -3, (c, cmd) => Set(c, cmd, store));
+        Map("DEL", -2, (c, cmd) => Reply(c, RespReply.Number(CountKeys(cmd, store.Remove))));
+        Map("EXISTS", -2, (c, cmd) => Reply(c, RespReply.Number(CountKeys(cmd, store.Contains))));
+        Map("INCR", 2, (c, cmd) => Increment(c, store, cmd[1], 1));
+        Map("DECR", 2, (c, cmd) => Increment(c, store, cmd[1], -1));
+        Map("INCRBY", 3, (c, cmd) =>
+        {
+            if (TryParseInteger(cmd[2], out var delta))
+            {
+                Increment(c, store, cmd[1], delta);
+            }
+            else
+            {
+                Reply(c, s_notInteger);
+            }
+        });
+        Map("DECRBY", 3, (c, cmd) =>
+        {
+            if (TryParseInteger(cmd[2], out var delta) && delta != long.MinValue)
+            {
+                Increment(c, store, cmd[1], -delta);
+            }
+            else
+            {
+                Reply(c, s_notInteger);
+            }
+        });
+        Map("MGET", -2, (c, cmd) =>
+        {
+            Reply(c, RespReply.Array(cmd.Count - 1));
+            var words = cmd.GetEnumerator();
+            words.MoveNext();
+            while (words.MoveNext())
+            {
+                if (!store.TryRead(Key(words.Current), c, static (c, value) => Reply(c, RespReply.Bulk(value))))
+                {
+                    Reply(c, RespReply.Null);
+                }
+            }
+        });
+        Map("MSET", -3, (c, cmd) =>
+        {
+            if (cmd.Count % 2 == 0)
+            {
+                Reply(c, WrongArity(cmd));
+                return;
+            }
+
+            var words = cmd.GetEnumerator();
+            words.MoveNext();
+            while (words.MoveNext())
+            {
+                var key = words.Current;
+                words.MoveNext();
+                store.Set(Key(key), words.Current, expiresAt: 0);
+            }
+
+            Reply(c, RespReply.Ok);
+        });
+        Map("DBSIZE", 1, (c, _) => Reply(c, RespReply.Number(store.Count)));
+        Map("FLUSHALL", -1, (c, _) =>
+        {
+            store.Clear();
+            Reply(c, RespReply.Ok);
+        });
+        Map("FLUSHDB", -1, (c, _) =>
+        {
+            store.Clear();
+            Reply(c, RespReply.Ok);
+        });
+
+        // What clients ask before they start.
+        Map("HELLO", -1, (c, cmd) => Hello(c, cmd));
+        Map("COMMAND", -1, (c, cmd) => Reply(c, cmd.Count > 1 && Equals(cmd[1], "COUNT"u8) ? RespReply.Number(commandCount) : s_emptyArray));
+        Map("CONFIG", -2, (c, cmd) => Config(c, cmd));
+        Map("INFO", -1, (c, _) => Reply(c, RespReply.Bulk(Encoding.ASCII.GetBytes(
+            $"# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\nserver_name:sockeye-resp\r\n\r\n# Keyspace\r\ndb0:keys={store.Count},expires=0,avg_ttl=0\r\n"))));
+
+        router.MapFallback((c, cmd) =>
+        {
+            var text = new StringBuilder($"ERR unknown command '{Text(cmd.Name)}', with args beginning with: ");
+            var words = cmd.GetEnumerator();
+            words.MoveNext();
+            while (words.MoveNext())
+            {
+                text.Append('\'').Append(Text(words.Current)).Append("' ");
+            }
+
+            Reply(c, RespReply.Error(text.ToString()));
+            return default;
+        });
+        return router;
+
+        void Map(string name, int arity, Action<Connection, RespCommand> handler)
+        {
+            commandCount++;
+            router.Map(name, (connection, command) =>
+            {
+                if (arity > 0 ? command.Count != arity : command.Count < -arity)
+                {
+                    Reply(connection, WrongArity(command));
+                }
+                else
+                {
+                    handler(connection, command);
+                }
+
+                return default;
+            });
+        }
+    }
+
+    /// <summary>Whether the command is QUIT, after which the connection closes.</summary>
+    public static bool IsQuit(in RespCommand command) => command.Count == 1 && Equals(command.Name, "QUIT"u8);
+
+    private static void Reply(Connection connection, RespReply reply) => connection.WriteMessage(RespReplyWriter.Instance, reply);
+
+    private static RespReply WrongArity(in RespCommand command) =>
+        RespReply.Error($"ERR wrong number of arguments for '{Text(command.Name).ToLowerInvariant()}' command");
+
+    // SET key value [NX | XX] [EX seconds | PX milliseconds]
+    private static void Set(Connection connection, in RespCommand command, KeyValueStore store)
+    {
+        bool? condition = null;
+        long expiresAt = 0;
+        var words = command.GetEnumerator();
+        words.MoveNext();
+        words.MoveNext();
+        var key = words.Current;
+        words.MoveNext();
+        var value = words.Current;
+        while (words.MoveNext())
+        {
+            var option = words.Current;
+            if ((Equals(option, "NX"u8) || Equals(option, "XX"u8)) && condition is null)
+            {
+                condition = Equals(option, "XX"u8);
+            }
+            else if ((Equals(option, "EX"u8) || Equals(option, "PX"u8)) && expiresAt == 0 && words.MoveNext())
+            {
+                var scale = Equals(option, "EX"u8) ? 1000 : 1;
+                if (!TryParseInteger(words.Current, out var amount))
+                {
+                    Reply(connection, s_notInteger);
+                    return;
+                }
+
+                if (amount <= 0 || amount > long.MaxValue / 1000 / 2)
+                {
+                    Reply(connection, RespReply.Error("ERR invalid expire time in 'set' command"));
+                    return;
+                }
+
+                expiresAt = Environment.TickCount64 + (amount * scale);
+            }
+            else
+            {
+                Reply(connection, s_syntax);
+                return;
+            }
+        }
+
+        Reply(connection, store.Set(Key(key), value, expiresAt, condition) ? RespReply.Ok : RespReply.Null);
+    }
+
+    private static void Increment(Connection connection, KeyValueStore store, in ReadOnlySequence<byte> key, long delta) =>
+        Reply(connection, store.Increment(Key(key), delta, out var result) switch
+        {
+            IncrementResult.Done => RespReply.Number(result),
+            IncrementResult.Overflow => RespReply.Error("ERR increment or decrement would overflow"),
+            _ => s_notInteger,
+        });
+
+    private static long CountKeys(in RespCommand command, Func<ReadOnlySpan<byte>, bool> action)
+    {
+        var count = 0L;
+        var words = command.GetEnumerator();
+        words.MoveNext();
+        while (words.MoveNext())
+        {
+            count += action(Key(words.Current)) ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    // HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 only, so version 3 is refused as Redis 6 refuses it.
+    private static void Hello(Connection connection, in RespCommand command)
+    {
+        if (command.Count > 1)
+        {
+            if (!TryParseInteger(command[1], out var version))
+            {
+                Reply(connection, RespReply.Error("ERR Protocol version is not an integer or out of range"));
+                return;
+            }
+
+            if (version != 2)
+            {
+                Reply(connection, s_noProto);
+                return;
+            }
+        }
+
+        (string Name, object Value)[] fields =
+        [
+            ("server", "redis"), ("version", "7.0.0"), ("proto", 2L), ("id", connection.Id), ("mode", "standalone"), ("role", "master"),
+        ];
+        Reply(connection, RespReply.Array((fields.Length * 2) + 2));
+        foreach (var (name, value) in fields)
+        {
+            Reply(connection, RespReply.Bulk(Encoding.ASCII.GetBytes(name)));
+            Reply(connection, value is long number ? RespReply.Number(number) : RespReply.Bulk(Encoding.ASCII.GetBytes((string)value)));
+        }
+
+        Reply(connection, RespReply.Bulk("modules"u8.ToArray()));
+        Reply(connection, s_emptyArray);
+    }
+
+    // CONFIG GET pattern [pattern ...]: the few settings clients ask about, matched as Redis matches them (glob).
+    private static void Config(Connection connection, in RespCommand command)
+    {
+        if (!Equals(command[1], "GET"u8))
+        {
+            Reply(connection, RespReply.Error($"ERR unknown subcommand '{Text(command[1])}'. Try CONFIG HELP."));
+            return;
+        }
+
+        if (command.Count < 3)
+        {
+            Reply(connection, RespReply.Error("ERR wrong number of arguments for 'config|get' command"));
+            return;
+        }
+
+        var found = new List<(string Name, string Value)>();
+        var words = command.GetEnumerator();
+        words.MoveNext();
+        words.MoveNext();
+        while (words.MoveNext())
+        {
+            var pattern = Text(words.Current);
+            found.AddRange(s_config.Where(setting => Glob(pattern, setting.Name) && !found.Contains(setting)));
+        }
+
+        Reply(connection, RespReply.Array(found.Count * 2));
+        foreach (var (name, value) in found)
+        {
+            Reply(connection, RespReply.Bulk(Encoding.ASCII.GetBytes(name)));
+            Reply(connection, RespReply.Bulk(Encoding.ASCII.GetBytes(value)));
+        }
+    }
+
+    private static bool Glob(ReadOnlySpan<char> pattern, ReadOnlySpan<char> name) =>
+        pattern.IsEmpty ? name.IsEmpty
+        : pattern[0] == '*' ? Glob(pattern[1..], name) || (!name.IsEmpty && Glob(pattern, name[1..]))
+        : !name.IsEmpty && (pattern[0] == '?' || char.ToLowerInvariant(pattern[0]) == name[0]) && Glob(pattern[1..], name[1..]);
+
+    /// <summary>A word as one span: the receive buffer itself unless the word lies across two of its segments.</summary>
+    private static ReadOnlySpan<byte> Key(in ReadOnlySequence<byte> word) => word.IsSingleSegment ? word.FirstSpan : word.ToArray();
+
+    private static bool Equals(in ReadOnlySequence<byte> word, ReadOnlySpan<byte> upper) =>
+        word.Length == upper.Length && Ascii.EqualsIgnoreCase(Key(word), upper);
+
+    private static bool TryParseInteger(in ReadOnlySequence<byte> word, out long value) =>
+        Utf8Parser.TryParse(Key(word), out value, out var used) && used == word.Length && used > 0;
+
+    private static string Text(in ReadOnlySequence<byte> word) => Encoding.UTF8.GetString(word).Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+}

@@ -1,0 +1,40 @@
+using Sockeye.Framing;
+using Sockeye.Messaging;
+
+namespace Sockeye.Samples.Resp;
+
+/// <summary>
+/// Serves a Redis client: reads its commands with <see cref="RespCommandReader"/> and routes each by name, until the
+/// client leaves, sends QUIT, or breaks the protocol.
+/// </summary>
+/// <remarks>
+/// The loop is <see cref="MessageConnectionHandler{TMessage}"/>'s, written out for the two things Redis does that it
+/// does not: close after QUIT's reply, and answer a protocol error with an error reply before closing. Replies are
+/// not flushed here: <c>ReadMessagesAsync</c> sends all the replies to a batch of pipelined commands at once, when
+/// no whole command is left in the receive buffer.
+/// </remarks>
+internal sealed class RespConnectionHandler(MessageHandler<RespCommand> commands) : ConnectionHandler
+{
+    private static readonly RespCommandReader s_reader = new();
+
+    public override async Task OnConnectedAsync(Connection connection)
+    {
+        try
+        {
+            await foreach (var command in connection.ReadMessagesAsync(s_reader))
+            {
+                await commands.OnMessageAsync(connection, command);
+                if (RespCommands.IsQuit(command))
+                {
+                    break;
+                }
+            }
+        }
+        catch (ProtocolException error)
+        {
+            // As Redis does: "-ERR Protocol error: ..." and the connection closes (the reader's exception ends it).
+            connection.WriteMessage(RespReplyWriter.Instance, RespReply.Error($"ERR {error.Message}"));
+            throw;
+        }
+    }
+}

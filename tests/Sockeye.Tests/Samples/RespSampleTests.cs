@@ -1,0 +1,192 @@
+using System.Globalization;
+using System.Net;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+using Sockeye.Tests.Infrastructure;
+using Sockeye.Tests.Protocols;
+
+namespace Sockeye.Tests.Samples;
+
+/// <summary>
+/// samples/Resp run as a process and driven by the real <c>redis-cli</c> (Debian's redis-tools, installed by
+/// eng/install-test-deps.sh; on CI its absence fails these tests).
+/// </summary>
+public class RespSampleTests
+{
+    private static readonly string s_samplePath = typeof(RespSampleTests).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RespSamplePath").Value!;
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Redis_cli_sets_gets_increments_and_deletes_as_with_Redis()
+    {
+        var cli = ExternalTool.Require("redis-cli", "redis-tools");
+        await using var sample = await StartAsync();
+
+        // What redis-cli prints against Redis 7.0 for the same commands (checked against Debian's redis-server).
+        (string[] Command, string Output)[] exchanges =
+        [
+            (["SET", "greeting", "hello world"], "OK"),
+            (["GET", "greeting"], "hello world"),
+            (["GET", "missing"], ""),
+            (["SET", "n", "41"], "OK"),
+            (["INCR", "n"], "42"),
+            (["INCRBY", "n", "-50"], "-8"),
+            (["DECR", "n"], "-9"),
+            (["INCR", "greeting"], "ERR value is not an integer or out of range"),
+            (["MSET", "a", "1", "b", "2"], "OK"),
+            (["MGET", "a", "missing", "b"], "1\n\n2"),
+            (["SET", "a", "x", "NX"], ""),
+            (["SET", "c", "3", "XX"], ""),
+            (["EXISTS", "a", "b", "c", "a"], "3"),
+            (["DEL", "a", "c", "greeting"], "2"),
+            (["DBSIZE"], "2"),
+            (["ECHO", "hi"], "hi"),
+            (["PING"], "PONG"),
+            (["get"], "ERR wrong number of arguments for 'get' command"),
+            (["NOPE", "x"], "ERR unknown command 'NOPE', with args beginning with: 'x' "),
+            (["FLUSHALL"], "OK"),
+            (["DBSIZE"], "0"),
+        ];
+        foreach (var exchange in exchanges)
+        {
+            var (exitCode, output, error) = await ExternalTool.RunAsync(cli, ["-p", sample.Port, .. exchange.Command], string.Empty);
+            Assert.True(exitCode == 0, $"redis-cli {string.Join(' ', exchange.Command)} failed: {error}");
+            Assert.Equal(exchange.Output, output.TrimEnd('\n'));
+        }
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Keys_set_with_a_deadline_expire()
+    {
+        var cli = ExternalTool.Require("redis-cli", "redis-tools");
+        await using var sample = await StartAsync();
+        using var client = await TestClient.ConnectAsync(sample.EndPoint);
+
+        await client.SendAsync("SET short v PX 50\r\nSET long v EX 100\r\nSET bad v EX 0\r\nSET bad v EX x\r\nSET bad v NX XX\r\n");
+        const string replies = "+OK\r\n+OK\r\n-ERR invalid expire time in 'set' command\r\n-ERR value is not an integer or out of range\r\n-ERR syntax error\r\n";
+        Assert.Equal(replies, Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(replies.Length)));
+
+        // The short key lives 50 ms: poll until it is gone, bounded by the test's timeout.
+        while ((await ExternalTool.RunAsync(cli, ["-p", sample.Port, "EXISTS", "short"], string.Empty)).Output != "0\n")
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal("1\n", (await ExternalTool.RunAsync(cli, ["-p", sample.Port, "EXISTS", "long"], string.Empty)).Output);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Pipelined_commands_each_get_their_reply_in_order()
+    {
+        var cli = ExternalTool.Require("redis-cli", "redis-tools");
+        await using var sample = await StartAsync();
+
+        // redis-cli --pipe streams commands without waiting for replies, as mass insertion does.
+        var commands = string.Concat(Enumerable.Range(0, 20_000).Select(i => $"*3\r\n$3\r\nSET\r\n$6\r\nk{i:D5}\r\n$1\r\nv\r\n"));
+        var (exitCode, output, _) = await ExternalTool.RunAsync(cli, ["-p", sample.Port, "--pipe"], commands);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("errors: 0, replies: 20000", output, StringComparison.Ordinal);
+        Assert.Equal("20000\n", (await ExternalTool.RunAsync(cli, ["-p", sample.Port, "DBSIZE"], string.Empty)).Output);
+
+        // Inline and multibulk commands in one write: every reply, in order.
+        using var client = await TestClient.ConnectAsync(sample.EndPoint);
+        await client.SendAsync("PING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nINCR n\r\n*1\r\n$4\r\nPING\r\nGET k00007\r\nQUIT\r\nPING\r\n");
+        Assert.Equal("+PONG\r\n$2\r\nhi\r\n:1\r\n+PONG\r\n$1\r\nv\r\n+OK\r\n", await client.ReceiveTextToEndAsync());
+    }
+
+    [Theory(Timeout = Timeouts.Process)]
+    [InlineData("*1\r\n$x\r\n", "-ERR Protocol error: a length is not a number.\r\n")]
+    [InlineData("*2\r\n$3\r\nGET\r\n$1\r\nab\r\n", "-ERR Protocol error: a bulk string does not end with CRLF.\r\n")]
+    [InlineData("*1\r\n$2000000\r\n", null)]
+    public async Task Malformed_input_ends_only_its_own_connection(string malformed, string? reply)
+    {
+        var cli = ExternalTool.Require("redis-cli", "redis-tools");
+        await using var sample = await StartAsync();
+        using var bystander = await TestClient.ConnectAsync(sample.EndPoint);
+        await bystander.SendAsync("SET k before\r\n");
+        Assert.Equal("+OK\r\n", Encoding.ASCII.GetString(await bystander.ReceiveExactlyAsync(5)));
+
+        using (var offender = await TestClient.ConnectAsync(sample.EndPoint))
+        {
+            await offender.SendAsync("PING\r\n" + malformed + "PING\r\n");
+            if (reply is not null)
+            {
+                Assert.Equal("+PONG\r\n" + reply, await offender.ReceiveTextToEndAsync());
+            }
+            else
+            {
+                // A bulk length over the maximum aborts the connection at once (MessageTooLarge): a reset, or an end
+                // with nothing after the first PONG.
+                try
+                {
+                    var received = await offender.ReceiveTextToEndAsync();
+                    Assert.Contains(received, new[] { string.Empty, "+PONG\r\n" });
+                }
+                catch (System.Net.Sockets.SocketException error) when (error.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionReset)
+                {
+                }
+            }
+        }
+
+        await bystander.SendAsync("GET k\r\n");
+        Assert.Equal("$6\r\nbefore\r\n", Encoding.ASCII.GetString(await bystander.ReceiveExactlyAsync(12)));
+        Assert.Equal("before\n", (await ExternalTool.RunAsync(cli, ["-p", sample.Port, "GET", "k"], string.Empty)).Output);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Hello_3_is_refused_and_the_connection_goes_on_in_RESP2()
+    {
+        await using var sample = await StartAsync();
+        using var client = await TestClient.ConnectAsync(sample.EndPoint);
+
+        await client.SendAsync("HELLO 3\r\nCONFIG GET save\r\nCOMMAND COUNT\r\nQUIT\r\n");
+        var replies = await client.ReceiveTextToEndAsync();
+
+        Assert.StartsWith("-NOPROTO sorry, this protocol version is not supported\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n:", replies, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n+OK\r\n", replies, StringComparison.Ordinal);
+    }
+
+    [Theory(Timeout = Timeouts.Process)]
+    [InlineData("70000", "sockeye-resp: --port needs a number from 0 to 65535, not '70000'.")]
+    [InlineData("x", "sockeye-resp: --port needs a number from 0 to 65535, not 'x'.")]
+    public async Task A_bad_port_is_one_clear_line(string port, string line)
+    {
+        await using var sample = CliProcess.StartDotnet(s_samplePath, ["--port", port]);
+
+        Assert.Equal(2, await sample.WaitForExitAsync());
+        Assert.Equal([line], sample.StandardError);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task A_port_in_use_is_one_clear_line_and_SIGTERM_stops_the_server_cleanly()
+    {
+        await using var first = await StartAsync();
+        await using var second = CliProcess.StartDotnet(s_samplePath, ["--port", first.Port]);
+
+        Assert.Equal(2, await second.WaitForExitAsync());
+        Assert.Single(second.StandardError);
+        Assert.StartsWith($"sockeye-resp: cannot listen on 127.0.0.1:{first.Port}: ", second.StandardError[0], StringComparison.Ordinal);
+
+        using var idle = await TestClient.ConnectAsync(first.EndPoint);
+        first.Process.Signal(PosixSignal.SIGTERM);
+        Assert.Equal(string.Empty, await idle.ReceiveTextToEndAsync());
+        Assert.Equal(0, await first.Process.WaitForExitAsync());
+        Assert.Equal("Stopped", first.Process.StandardOutput[^1]);
+    }
+
+    private static async Task<Sample> StartAsync()
+    {
+        var process = CliProcess.StartDotnet(s_samplePath, ["--port", "0"]);
+        var match = await process.WaitForStandardOutputAsync(@"^Listening on 127\.0\.0\.1:(\d+)$");
+        return new Sample(process, match.Groups[1].Value);
+    }
+
+    private sealed record Sample(CliProcess Process, string Port) : IAsyncDisposable
+    {
+        public IPEndPoint EndPoint => new(IPAddress.Loopback, int.Parse(Port, CultureInfo.InvariantCulture));
+
+        public ValueTask DisposeAsync() => Process.DisposeAsync();
+    }
+}
