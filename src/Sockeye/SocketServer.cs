@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 using Sockeye.Transport;
 using Sockeye.Transport.Linux;
+using Sockeye.Transport.Sockets;
 
 namespace Sockeye;
 

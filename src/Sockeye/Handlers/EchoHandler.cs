@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Sockeye.Framing;
-using Sockeye.Transport;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Handlers;
 

@@ -4,6 +4,8 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 using Sockeye.Messaging;
+using Sockeye.Transport.Linux;
+using Sockeye.Transport.Sockets;
 
 namespace Sockeye.Transport;
 

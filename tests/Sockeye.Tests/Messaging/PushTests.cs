@@ -11,6 +11,7 @@ using Sockeye.Tests.Infrastructure;
 using TestServer = Sockeye.Tests.Infrastructure.TestServer;
 using Sockeye.Tests.Protocols;
 using Sockeye.Transport;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Tests.Messaging;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Sockeye.Transport;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Tests.Transport;
 

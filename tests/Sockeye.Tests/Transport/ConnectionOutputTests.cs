@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using Sockeye.Transport;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Tests.Transport;
 

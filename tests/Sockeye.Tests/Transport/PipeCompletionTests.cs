@@ -1,5 +1,5 @@
 using System.Threading.Tasks.Sources;
-using Sockeye.Transport;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Tests.Transport;
 

@@ -1,4 +1,4 @@
-namespace Sockeye.Transport;
+namespace Sockeye.Transport.Sockets;
 
 /// <summary>
 /// Where bytes read only to be thrown away land (after a handler stopped reading, while a connection lingers).

@@ -1,4 +1,4 @@
-namespace Sockeye.Transport;
+namespace Sockeye.Transport.Sockets;
 
 /// <summary>A bounded pool of <see cref="SocketSender"/>s shared by a server's connections.</summary>
 internal sealed class SocketSenderPool : IDisposable

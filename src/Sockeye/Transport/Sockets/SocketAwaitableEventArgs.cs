@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 
-namespace Sockeye.Transport;
+namespace Sockeye.Transport.Sockets;
 
 /// <summary>
 /// A reusable <see cref="SocketAsyncEventArgs"/> that can be awaited as a <see cref="ValueTask{T}"/>, so a

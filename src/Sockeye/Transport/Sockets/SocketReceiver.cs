@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Sockeye.Transport;
+namespace Sockeye.Transport.Sockets;
 
 /// <summary>Receives from one socket; a connection owns one for its whole life.</summary>
 internal sealed class SocketReceiver : SocketAwaitableEventArgs

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Sockeye.Transport;
+namespace Sockeye.Transport.Sockets;
 
 /// <summary>
 /// The outcome of one socket operation. Failures come back as a value, not a thrown exception, so a

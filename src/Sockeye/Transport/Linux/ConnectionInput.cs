@@ -2,7 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Tasks.Sources;
 
-namespace Sockeye.Transport;
+namespace Sockeye.Transport.Linux;
 
 /// <summary>What a <see cref="ConnectionInput"/> tells the transport that fills it.</summary>
 internal interface IInputTransport

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 using Sockeye.Messaging;
 
-namespace Sockeye.Transport;
+namespace Sockeye.Transport.Linux;
 
 /// <summary>The outcome of one non-blocking send.</summary>
 internal readonly record struct SendResult(int Bytes, bool WouldBlock, SocketError Error)

@@ -1,4 +1,4 @@
-namespace Sockeye.Transport;
+namespace Sockeye.Transport.Linux;
 
 /// <summary>
 /// What every connection's input (or every connection's output) of one server shares: the pool, the

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using Sockeye.Diagnostics;
 using Sockeye.Messaging;
 
-namespace Sockeye.Transport;
+namespace Sockeye.Transport.Sockets;
 
 /// <summary>
 /// A connection carried by <see cref="System.Net.Sockets"/>, which runs on every platform: a receive loop and a
