@@ -1,12 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 using Sockeye.Transport;
-using Sockeye.Transport.Linux;
-using Sockeye.Transport.Sockets;
 
 namespace Sockeye;
 
@@ -31,19 +28,14 @@ public sealed partial class SocketServer : IAsyncDisposable
     // After aborting the connections left at the end of a stop, how long to wait for their handlers to return.
     private static readonly TimeSpan s_abortGrace = TimeSpan.FromSeconds(5);
 
-    // How long an accept loop pauses after an error such as "too many open files" before it tries again.
-    private static readonly TimeSpan s_acceptRetryDelay = TimeSpan.FromMilliseconds(100);
-
     private readonly ServerContext _context;
     private readonly ConnectionHandler _handler;
     private readonly ILogger _logger;
     private readonly List<SocketListener> _listeners = [];
-    private readonly List<Task> _acceptLoops = [];
+    private readonly List<IConnectionListener> _accepting = [];
     private readonly CancellationTokenSource _stopNow = new();
     private readonly Lock _gate = new();
-    private readonly List<LinuxAcceptor> _acceptors = [];
-    private LinuxTransport? _linux;
-    private Dictionary<ListenerOptions, ConnectionDelegate>? _pipelines;
+    private ITransport? _transport;
     private bool _started;
     private Task? _stopping;
 
@@ -117,6 +109,9 @@ public sealed partial class SocketServer : IAsyncDisposable
     /// <summary>What the connections share; for tests that look at pools and the registry.</summary>
     internal ServerContext Context => _context;
 
+    /// <summary>The transport the server runs on, once started; for tests that prove which one they ran on.</summary>
+    internal TransportKind? TransportKind => _transport?.Kind;
+
     /// <summary>The number of connections open now.</summary>
     public int ConnectionCount => _context.Connections.Count;
 
@@ -184,10 +179,10 @@ public sealed partial class SocketServer : IAsyncDisposable
             }
 
             options.Validate();
+            var transportKind = TransportSelection.Resolve(options.Transport);
 
             // Built before anything is bound, so a layer that cannot be set up (a TLS certificate, say) fails the start.
             var pipelines = options.Listeners.Distinct().ToDictionary(listener => listener, listener => listener.BuildPipeline(_handler, _context));
-            _pipelines = pipelines;
             try
             {
                 foreach (var listenerOptions in options.Listeners)
@@ -209,23 +204,12 @@ public sealed partial class SocketServer : IAsyncDisposable
 
             _started = true;
             _context.StartHeartbeat();
-            if (UseLinuxTransport)
-            {
-                _linux = new LinuxTransport(_context, Environment.ProcessorCount);
-            }
-
+            _transport = TransportSelection.Create(transportKind, _context);
             foreach (var listener in _listeners)
             {
                 Log.Listening(_logger, listener.EndPoint);
-                var pipeline = pipelines[listener.Options];
-                if (_linux is not null)
-                {
-                    _acceptors.Add(_linux.StartAccepting(listener, pipeline));
-                }
-                else
-                {
-                    _acceptLoops.Add(AcceptLoopAsync(listener, pipeline));
-                }
+                var dispatcher = new ConnectionDispatcher(listener, pipelines[listener.Options], _context, _stopNow.Token);
+                _accepting.Add(_transport.StartAccepting(listener, dispatcher));
             }
         }
 
@@ -261,33 +245,16 @@ public sealed partial class SocketServer : IAsyncDisposable
     {
         await DrainAsync().ConfigureAwait(false);
 
-        Task[] acceptLoops;
-        Task[] acceptors;
+        Task[] accepting;
         bool started;
         lock (_gate)
         {
-            acceptors = [.. _acceptors.Select(acceptor => acceptor.StopAsync())];
-            acceptLoops = [.. _acceptLoops];
-        }
-
-        // The loops accept what the kernel has queued, then let go of their listening sockets before the sockets
-        // close, so no accept ever touches a descriptor number the kernel has handed to someone else.
-        await Task.WhenAll(acceptors).ConfigureAwait(false);
-        lock (_gate)
-        {
+            // Each accepts what the kernel has queued, then closes its listening socket.
+            accepting = [.. _accepting.Select(listener => listener.StopAsync())];
             started = _started;
-            foreach (var listener in _listeners)
-            {
-                if (_linux is null)
-                {
-                    AcceptQueued(listener);
-                }
-
-                listener.Dispose();
-            }
         }
 
-        await Task.WhenAll(acceptLoops).ConfigureAwait(false);
+        await Task.WhenAll(accepting).ConfigureAwait(false);
 
         // No connection can be added from here on: every accept loop has ended.
         var connections = _context.Connections;
@@ -316,7 +283,7 @@ public sealed partial class SocketServer : IAsyncDisposable
             }
         }
 
-        _linux?.Dispose();
+        _transport?.Dispose();
         _context.Dispose();
 
         // A server that never started (its endpoint was in use, say) has nothing to report as stopped.
@@ -356,31 +323,6 @@ public sealed partial class SocketServer : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Accepts, without waiting, what the kernel has already queued on a listener that is about to close: those
-    /// clients have connected, and closing the listener would reset them.
-    /// </summary>
-    private void AcceptQueued(SocketListener listener)
-    {
-        var pipeline = _pipelines![listener.Options];
-        try
-        {
-            listener.Socket.Blocking = false;
-            while (true)
-            {
-                StartConnection(listener.Socket.Accept(), pipeline);
-            }
-        }
-        catch (SocketException)
-        {
-            // WouldBlock: the queue is empty. Anything else: nothing more can be accepted from it.
-        }
-        catch (ObjectDisposedException)
-        {
-            // Closed already.
-        }
-    }
-
     private async Task<bool> CompletesWithin(Task task, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
@@ -391,36 +333,6 @@ public sealed partial class SocketServer : IAsyncDisposable
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
             return false;
-        }
-    }
-
-    private async Task AcceptLoopAsync(SocketListener listener, ConnectionDelegate pipeline)
-    {
-        while (true)
-        {
-            Socket? socket;
-            try
-            {
-                socket = await listener.AcceptAsync().ConfigureAwait(false);
-            }
-            catch (SocketException ex)
-            {
-                // Such as too many open files: keep the server up, and retry once some have closed.
-                Log.AcceptFailed(_logger, listener.EndPoint, ex.SocketErrorCode, ex);
-                if (!await DelayAsync(s_acceptRetryDelay).ConfigureAwait(false))
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            if (socket is null)
-            {
-                return;
-            }
-
-            StartConnection(socket, pipeline);
         }
     }
 
@@ -436,55 +348,4 @@ public sealed partial class SocketServer : IAsyncDisposable
             return false;
         }
     }
-
-    private void StartConnection(Socket socket, ConnectionDelegate pipeline)
-    {
-        if (!_context.TryAdmit())
-        {
-            _context.Refuse(ConnectionEndReason.ConnectionLimit, () => socket.RemoteEndPoint);
-            try
-            {
-                // A reset frees both ends at once; a refused client has nothing to wait for.
-                socket.LingerState = new LingerOption(true, 0);
-            }
-            catch (SocketException)
-            {
-                // Already reset by the client.
-            }
-
-            socket.Dispose();
-            return;
-        }
-
-        try
-        {
-            if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
-            {
-                // Replies are written whole by the handler; waiting to coalesce them only adds latency.
-                socket.NoDelay = true;
-            }
-        }
-        catch (SocketException)
-        {
-            // The client reset the connection before it could be served.
-            _context.Connections.Release();
-            socket.Dispose();
-            return;
-        }
-
-        var connection = new SocketConnection(_context.NextConnectionId(), socket, pipeline, _context);
-        _context.Connections.Add(connection);
-        _context.Metrics.ConnectionAccepted();
-
-        // The accept loop never runs handler code: the connection starts on the thread pool.
-        ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
-    }
-
-    /// <summary>
-    /// Sockeye's own epoll transport where the machine supports it, unless SOCKEYE_TRANSPORT=sockets asks for the
-    /// portable one (System.Net.Sockets), which every other platform uses.
-    /// </summary>
-    private static bool UseLinuxTransport =>
-        LinuxTransport.IsSupported &&
-        !string.Equals(Environment.GetEnvironmentVariable("SOCKEYE_TRANSPORT"), "sockets", StringComparison.OrdinalIgnoreCase);
 }

@@ -126,6 +126,12 @@ public sealed class SocketServerOptions
     /// </remarks>
     public bool InlineScheduling { get; set; }
 
+    /// <summary>
+    /// The transport to run on, over the operator's <c>SOCKEYE_TRANSPORT</c> and the machine's default; for tests that
+    /// run the same scenario on each transport.
+    /// </summary>
+    internal Transport.TransportKind? Transport { get; set; }
+
     /// <summary>Adds a listener on <paramref name="endPoint"/>.</summary>
     /// <param name="endPoint">The endpoint to bind.</param>
     /// <returns>The new listener's options, to configure further.</returns>

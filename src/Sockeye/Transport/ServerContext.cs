@@ -4,8 +4,6 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 using Sockeye.Messaging;
-using Sockeye.Transport.Linux;
-using Sockeye.Transport.Sockets;
 
 namespace Sockeye.Transport;
 
@@ -50,8 +48,6 @@ internal sealed class ServerContext : IDisposable
             resumeWriterThreshold: options.MaxSendBufferSize / 2,
             minimumSegmentSize: MemoryPool.MaxBufferSize,
             useSynchronizationContext: false);
-        InputSettings = new PipeSettings(MemoryPool, receiveLimit, options.InlineScheduling);
-        OutputSettings = new PipeSettings(MemoryPool, options.MaxSendBufferSize, options.InlineScheduling);
     }
 
     public SocketServerOptions Options { get; }
@@ -72,15 +68,7 @@ internal sealed class ServerContext : IDisposable
 
     public PinnedBlockMemoryPool MemoryPool { get; } = new();
 
-    public SocketSenderPool SenderPool { get; } = new();
-
     public PipeOptions InputPipeOptions { get; }
-
-    /// <summary>The Linux transport's input pipes.</summary>
-    public PipeSettings InputSettings { get; }
-
-    /// <summary>The Linux transport's output pipes.</summary>
-    public PipeSettings OutputSettings { get; }
 
     public PipeOptions OutputPipeOptions { get; }
 
@@ -157,7 +145,6 @@ internal sealed class ServerContext : IDisposable
     public void Dispose()
     {
         _heartbeat?.Dispose();
-        SenderPool.Dispose();
         MemoryPool.Dispose();
         Metrics.Dispose();
     }

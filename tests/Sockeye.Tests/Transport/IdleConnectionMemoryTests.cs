@@ -25,12 +25,13 @@ public class IdleConnectionMemoryTests
         await Task.Yield();
         using var context = new ServerContext(new SocketServerOptions(), NullLoggerFactory.Instance, TimeProvider.System, meterFactory: null);
         using var loop = new EventLoop(0, NullLogger.Instance);
+        var pipes = new LinuxPipeSettings(context);
         ConnectionDelegate pipeline = _ => Task.CompletedTask;
 
         // The first one pays for what is created once (statics, the JIT's work); the second is what each connection costs.
-        GC.KeepAlive(new LinuxConnection(1, -1, AddressFamily.InterNetwork, loop, pipeline, context));
+        GC.KeepAlive(new LinuxConnection(1, -1, AddressFamily.InterNetwork, loop, pipes, pipeline, context));
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var connection = new LinuxConnection(2, -1, AddressFamily.InterNetwork, loop, pipeline, context);
+        var connection = new LinuxConnection(2, -1, AddressFamily.InterNetwork, loop, pipes, pipeline, context);
         var bytes = GC.GetAllocatedBytesForCurrentThread() - before;
         GC.KeepAlive(connection);
 

@@ -1,33 +1,29 @@
 using System.Net.Sockets;
-using Sockeye.Diagnostics;
 
 namespace Sockeye.Transport.Linux;
 
 /// <summary>Accepts on one listening socket from its event loop, and starts a <see cref="LinuxConnection"/> per client.</summary>
-internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork
+internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork, IConnectionListener
 {
-    // After "too many open files" and the like: the backlog still holds clients, but an edge-triggered loop will
-    // not report it again until another arrives, so the acceptor tries again on a timer.
-    private static readonly TimeSpan s_retryDelay = TimeSpan.FromMilliseconds(100);
-
     private readonly SocketListener _listener;
     private readonly LinuxTransport _transport;
     private readonly EventLoop _loop;
-    private readonly ConnectionDelegate _pipeline;
-    private readonly ServerContext _context;
+    private readonly ConnectionDispatcher _dispatcher;
     private readonly int _fd;
     private readonly AddressFamily _family;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
-    private ITimer? _retry;
 
-    public LinuxAcceptor(SocketListener listener, LinuxTransport transport, EventLoop loop, ConnectionDelegate pipeline, ServerContext context)
+    // Loop thread only: a pause after an accept error is under way; the listening socket is closed.
+    private bool _backingOff;
+    private bool _closed;
+
+    public LinuxAcceptor(SocketListener listener, LinuxTransport transport, EventLoop loop, ConnectionDispatcher dispatcher)
     {
         _listener = listener;
         _transport = transport;
         _loop = loop;
-        _pipeline = pipeline;
-        _context = context;
+        _dispatcher = dispatcher;
         var socket = listener.Socket;
         socket.Blocking = false;
         _fd = (int)socket.Handle;
@@ -54,19 +50,26 @@ internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork
 
     void IEventLoopWork.Execute()
     {
+        if (_closed)
+        {
+            // A pause that ended after the stop: the descriptor is no longer ours.
+            return;
+        }
+
         if (_stopping)
         {
             // Connections the kernel has already completed are in flight for their clients (a load balancer may
             // have sent their first bytes already): closing the listener would reset them, so serve them instead,
             // and close it right after, on this thread, so that as few as possible can complete in between.
             Accept(sweep: true);
-            _retry?.Dispose();
+            _closed = true;
             _loop.Unwatch(_fd, this);
             _listener.Dispose();
             _stopped.TrySetResult();
             return;
         }
 
+        _backingOff = false;
         Accept(sweep: false);
     }
 
@@ -77,7 +80,7 @@ internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork
             var fd = LinuxNative.accept4(_fd, null, null, LinuxNative.SockNonBlock | LinuxNative.SockCloexec);
             if (fd >= 0)
             {
-                Start(fd);
+                _dispatcher.Dispatch(new AcceptedDescriptor(fd, _family, _transport));
                 continue;
             }
 
@@ -94,11 +97,12 @@ internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork
                 continue;
             }
 
-            if (error is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            if (error is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable && !sweep && !_backingOff)
             {
-                Log.AcceptFailed(_context.ServerLogger, _listener.EndPoint, error, new SocketException((int)error));
-                _retry ??= _context.TimeProvider.CreateTimer(static state => ((LinuxAcceptor)state!).Retry(), this, s_retryDelay, Timeout.InfiniteTimeSpan);
-                _retry.Change(s_retryDelay, Timeout.InfiniteTimeSpan);
+                // The backlog still holds clients, but an edge-triggered loop will not report it again until another
+                // arrives, so the acceptor tries again after the dispatcher's pause.
+                _backingOff = true;
+                _ = RetryAfterPauseAsync(error);
             }
 
             // Anything else means the listener itself is gone.
@@ -106,43 +110,11 @@ internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork
         }
     }
 
-    private void Retry() => _loop.Post(this);
-
-    /// <summary>
-    /// Turns a client away at the connection limit with a reset. A method of its own: the lambda's captured descriptor
-    /// would otherwise cost every accepted connection an allocation, refused or not.
-    /// </summary>
-    private unsafe void Refuse(int fd)
+    private async Task RetryAfterPauseAsync(SocketError error)
     {
-        _context.Refuse(ConnectionEndReason.ConnectionLimit, () => SocketAddresses.Read(fd, _family, peer: true));
-        var linger = new LinuxNative.Linger { OnOff = 1, Seconds = 0 };
-        LinuxNative.setsockopt(fd, LinuxNative.SolSocket, LinuxNative.SoLinger, &linger, sizeof(LinuxNative.Linger));
-        LinuxNative.close(fd);
-    }
-
-    private unsafe void Start(int fd)
-    {
-        if (!_context.TryAdmit())
+        if (await _dispatcher.BackOffAsync(error, new SocketException((int)error)).ConfigureAwait(false) && !_stopping)
         {
-            Refuse(fd);
-            return;
+            _loop.Post(this);
         }
-
-        var connection = new LinuxConnection(_context.NextConnectionId(), fd, _family, _transport.NextLoop(), _pipeline, _context);
-        _context.Connections.Add(connection);
-        _context.Metrics.ConnectionAccepted();
-        try
-        {
-            connection.Register();
-        }
-        catch (IOException)
-        {
-            // epoll could not take it (out of memory): refuse this client, keep serving the rest.
-            _context.Connections.Remove(connection);
-            LinuxNative.close(fd);
-            return;
-        }
-
-        connection.Start();
     }
 }

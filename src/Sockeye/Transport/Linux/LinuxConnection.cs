@@ -34,14 +34,14 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     private TaskCompletionSource? _receiveEndedSignal;
 
-    public LinuxConnection(long id, int fd, AddressFamily family, EventLoop loop, ConnectionDelegate pipeline, ServerContext context)
+    public LinuxConnection(long id, int fd, AddressFamily family, EventLoop loop, LinuxPipeSettings pipes, ConnectionDelegate pipeline, ServerContext context)
         : base(id, remoteEndPoint: null, pipeline, context)
     {
         _fd = fd;
         _family = family;
         _loop = loop;
-        _input = new ConnectionInput(context.InputSettings, this);
-        _output = new ConnectionOutput(context.OutputSettings, this);
+        _input = new ConnectionInput(pipes.Input, this);
+        _output = new ConnectionOutput(pipes.Output, this);
         Transport = this;
     }
 

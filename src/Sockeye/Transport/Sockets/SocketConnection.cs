@@ -19,6 +19,7 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
 
     private readonly Socket _socket;
     private readonly SocketReceiver _receiver = new();
+    private readonly SocketSenderPool _senders;
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly GuardedPipeWriter _handlerOutput;
@@ -28,10 +29,11 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
     private Task? _sending;
     private bool _receivePaused;
 
-    public SocketConnection(long id, Socket socket, ConnectionDelegate pipeline, ServerContext context)
+    public SocketConnection(long id, Socket socket, SocketSenderPool senders, ConnectionDelegate pipeline, ServerContext context)
         : base(id, socket.RemoteEndPoint, pipeline, context)
     {
         _socket = socket;
+        _senders = senders;
         _input = new Pipe(context.InputPipeOptions);
         _output = new Pipe(context.OutputPipeOptions);
         _handlerOutput = new GuardedPipeWriter(_output.Writer);
@@ -231,11 +233,11 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
                 var buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    var sender = Context.SenderPool.Rent();
+                    var sender = _senders.Rent();
                     BeginSend();
                     var sent = await sender.SendAsync(_socket, buffer).ConfigureAwait(false);
                     EndSend();
-                    Context.SenderPool.Return(sender);
+                    _senders.Return(sender);
                     if (sent.HasError)
                     {
                         error = SendFailed(sent.Error);
