@@ -7,6 +7,7 @@ using Sockeye.Framing;
 using Sockeye.Handlers;
 using Sockeye.Tests.Infrastructure;
 using Sockeye.Transport;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Tests.Handlers;
 
@@ -18,7 +19,10 @@ public class FramedEchoOverSocketTests
     [Fact(Timeout = Timeouts.Load)]
     public async Task A_100_MiB_line_ends_that_connection_as_too_large_with_memory_bounded_while_others_are_served()
     {
-        await using var server = await TestServer.StartAsync(new EchoHandler(new LineFramer()));
+        // The bound below is the epoll transport's own input (ConnectionInput), so this runs on it on either CI pass.
+        // On the portable transport (System.IO.Pipelines' Pipe) the same flood peaks higher, still ended as too large.
+        Assert.SkipUnless(LinuxTransport.IsSupported, "The bound is the epoll transport's, which is Linux's.");
+        await using var server = await TestServer.StartAsync(new EchoHandler(new LineFramer()), options => options.Transport = TransportKind.Linux);
         var pool = server.Server.Context.MemoryPool;
         using var bystander = await server.ConnectAsync();
         using var flooder = await server.ConnectAsync();
