@@ -4,16 +4,6 @@ using System.Threading.Tasks.Sources;
 
 namespace Sockeye.Transport.Linux;
 
-/// <summary>What a <see cref="ConnectionInput"/> tells the transport that fills it.</summary>
-internal interface IInputTransport
-{
-    /// <summary>The reader has caught up after the transport was told to stop receiving: receive again.</summary>
-    void ResumeReceiving();
-
-    /// <summary>The reader is done: nothing more will be read, so what arrives may be discarded.</summary>
-    void ReaderCompleted();
-}
-
 /// <summary>
 /// The handler's side of a connection's incoming bytes: a <see cref="PipeReader"/> over pooled blocks that the
 /// transport receives into directly. It behaves as <see cref="Pipe"/>'s reader does (examined and consumed

@@ -6,22 +6,6 @@ using Sockeye.Messaging;
 
 namespace Sockeye.Transport.Linux;
 
-/// <summary>The outcome of one non-blocking send.</summary>
-internal readonly record struct SendResult(int Bytes, bool WouldBlock, SocketError Error)
-{
-    public static SendResult Blocked => new(0, true, SocketError.Success);
-}
-
-/// <summary>What a <see cref="ConnectionOutput"/> asks of the transport that drains it.</summary>
-internal interface IOutputTransport
-{
-    /// <summary>Sends as much of <paramref name="data"/> as the socket takes now, without waiting.</summary>
-    SendResult Send(in ReadOnlySequence<byte> data);
-
-    /// <summary>A send could not start or finish because the socket is full (true) or has drained again (false).</summary>
-    void SendBlocked(bool blocked);
-}
-
 /// <summary>
 /// The handler's side of a connection's outgoing bytes: a <see cref="PipeWriter"/> over pooled blocks. A flush
 /// sends on the calling thread, straight into the socket, and completes at once when the socket takes it all,

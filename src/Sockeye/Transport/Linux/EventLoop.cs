@@ -6,22 +6,6 @@ using Sockeye.Diagnostics;
 
 namespace Sockeye.Transport.Linux;
 
-/// <summary>Something registered on an <see cref="EventLoop"/> for one file descriptor.</summary>
-internal interface IEventHandler
-{
-    /// <summary>
-    /// The descriptor reported ready. The event bits are a hint only: the descriptor may have been closed and its
-    /// number reused since, so a handler acts on what its system calls say, never on the bits alone.
-    /// </summary>
-    void OnEvents(uint events);
-}
-
-/// <summary>Work another thread hands to a loop's thread.</summary>
-internal interface IEventLoopWork
-{
-    void Execute();
-}
-
 /// <summary>
 /// One thread, one epoll instance: it waits for readiness and dispatches it to the handlers registered by file
 /// descriptor, and runs work posted to it by other threads (woken through an eventfd).

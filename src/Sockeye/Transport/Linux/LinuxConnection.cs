@@ -2,8 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Sockeye.Transport.Linux;
 
@@ -13,19 +11,16 @@ namespace Sockeye.Transport.Linux;
 /// leaves only what a full socket cannot take for the loop to send when it becomes writable. An idle connection is
 /// a registration in epoll and a few small objects: no buffer, no pending operation, no timer.
 /// </summary>
-internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEventHandler, IEventLoopWork, IInputTransport, IOutputTransport
+internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEventHandler, IEventLoopWork, IInputTransport, IOutputTransport, IDescriptorOwner
 {
-    private const int MaxIoVectors = 64;
-
     private readonly int _fd;
     private readonly AddressFamily _family;
     private readonly EventLoop _loop;
     private readonly ConnectionInput _input;
     private readonly ConnectionOutput _output;
 
-    // How many system calls are using the descriptor right now; the sign bit marks that it is to be closed. It is
-    // closed when both hold, by whoever sees them hold last, so a number the kernel reuses is never touched.
-    private int _fdUsers;
+    // Descriptor safety: no system call touches _fd once it is closed and its number may be someone else's.
+    private DescriptorGuard _descriptor;
 
     private const int FlagFdClosed = TransportFlag;
     private const int FlagCloseWithReset = TransportFlag << 1;
@@ -150,7 +145,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     /// </param>
     private unsafe void Receive(bool untilEmpty)
     {
-        if (HasFlag(FlagReceiveEnded) || !TryEnterFd())
+        if (HasFlag(FlagReceiveEnded) || !_descriptor.TryEnter(this))
         {
             return;
         }
@@ -231,7 +226,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
         finally
         {
-            ExitFd();
+            _descriptor.Exit(this);
         }
     }
 
@@ -261,7 +256,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     SendResult IOutputTransport.Send(in ReadOnlySequence<byte> data)
     {
-        if (!TryEnterFd())
+        if (!_descriptor.TryEnter(this))
         {
             return new SendResult(0, false, SocketError.OperationAborted);
         }
@@ -270,7 +265,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         {
             while (true)
             {
-                var sent = data.IsSingleSegment ? SendOne(data.FirstSpan) : SendMany(data);
+                var sent = LinuxSend.Send(_fd, data);
                 if (sent >= 0)
                 {
                     AddBytesSent(sent);
@@ -299,7 +294,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
         finally
         {
-            ExitFd();
+            _descriptor.Exit(this);
         }
     }
 
@@ -313,40 +308,6 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         {
             EndSend();
         }
-    }
-
-    private unsafe nint SendOne(ReadOnlySpan<byte> data)
-    {
-        fixed (byte* buffer = data)
-        {
-            return LinuxNative.send(_fd, buffer, (nuint)data.Length, LinuxNative.MsgNoSignal | LinuxNative.MsgDontWait);
-        }
-    }
-
-    private unsafe nint SendMany(in ReadOnlySequence<byte> data)
-    {
-        // Every block is on the pinned object heap, so its address holds for the length of the call.
-        var vectors = stackalloc LinuxNative.IoVector[MaxIoVectors];
-        var count = 0;
-        foreach (var memory in data)
-        {
-            if (memory.IsEmpty)
-            {
-                continue;
-            }
-
-            vectors[count].Base = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(memory.Span));
-            vectors[count].Length = (nuint)memory.Length;
-            if (++count == MaxIoVectors)
-            {
-                break;
-            }
-        }
-
-        var message = default(LinuxNative.MessageHeader);
-        message.Vectors = vectors;
-        message.VectorCount = (nuint)count;
-        return LinuxNative.sendmsg(_fd, &message, LinuxNative.MsgNoSignal | LinuxNative.MsgDontWait);
     }
 
     // ---- Lifetime ---------------------------------------------------------------------------------------------
@@ -369,7 +330,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
         // After the client's FIN the close that follows sends ours: the socket is read to its end, so the close
         // cannot turn into a reset, and a separate shutdown would be one more system call per connection.
-        if (!IsAborted && !FinReceived && TryEnterFd())
+        if (!IsAborted && !FinReceived && _descriptor.TryEnter(this))
         {
             try
             {
@@ -377,14 +338,14 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
             }
             finally
             {
-                ExitFd();
+                _descriptor.Exit(this);
             }
         }
     }
 
     protected override unsafe bool HasBytesWaiting()
     {
-        if (!TryEnterFd())
+        if (!_descriptor.TryEnter(this))
         {
             return false;
         }
@@ -396,53 +357,26 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
         finally
         {
-            ExitFd();
+            _descriptor.Exit(this);
         }
     }
 
     protected override Task CloseTransportAsync()
     {
-        RequestCloseFd();
+        _descriptor.RequestClose(this);
         return Task.CompletedTask;
     }
 
     protected override void AbortTransport()
     {
         SetFlag(FlagCloseWithReset);
-        RequestCloseFd();
+        _descriptor.RequestClose(this);
         _input.CompleteWriter(AbortedError());
         _output.TransportGone();
         EndReceiving();
     }
 
-    private bool TryEnterFd()
-    {
-        if (Interlocked.Increment(ref _fdUsers) < 0)
-        {
-            ExitFd();
-            return false;
-        }
-
-        return true;
-    }
-
-    private void ExitFd()
-    {
-        if (Interlocked.Decrement(ref _fdUsers) == int.MinValue)
-        {
-            CloseFd();
-        }
-    }
-
-    private void RequestCloseFd()
-    {
-        if (Interlocked.Or(ref _fdUsers, int.MinValue) == 0)
-        {
-            CloseFd();
-        }
-    }
-
-    private unsafe void CloseFd()
+    unsafe void IDescriptorOwner.CloseDescriptor()
     {
         if (!SetFlag(FlagFdClosed))
         {
@@ -463,7 +397,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     /// <summary>An integer option of the socket, as the kernel reports it; null once the socket is closed.</summary>
     internal unsafe int? ReadSocketOption(int level, int name)
     {
-        if (!TryEnterFd())
+        if (!_descriptor.TryEnter(this))
         {
             return null;
         }
@@ -476,13 +410,13 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
         finally
         {
-            ExitFd();
+            _descriptor.Exit(this);
         }
     }
 
     private EndPoint? ReadAddress(bool peer)
     {
-        if (!TryEnterFd())
+        if (!_descriptor.TryEnter(this))
         {
             return null;
         }
@@ -493,7 +427,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
         finally
         {
-            ExitFd();
+            _descriptor.Exit(this);
         }
     }
 
