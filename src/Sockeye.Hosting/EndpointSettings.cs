@@ -24,11 +24,14 @@ internal sealed class EndpointSettings
     private const string PasswordFileKey = "PasswordFile";
     private const string ClientCertificateAuthoritiesKey = "ClientCertificateAuthorities";
     private const string TrustedProxiesKey = "TrustedProxies";
+    private const string CipherSuitesKey = "CipherSuites";
+    private const string SniKey = "Sni";
+    private const string PlatformCipherSuites = "Platform";
 
     private static readonly IReadOnlyList<PropertyInfo> s_listenerSettings = SettingsBinder.Settings(typeof(ListenerOptions));
     private static readonly IReadOnlyList<PropertyInfo> s_tlsSettings = SettingsBinder.Settings(typeof(TlsOptions));
     private static readonly IReadOnlyList<PropertyInfo> s_proxySettings = SettingsBinder.Settings(typeof(ProxyProtocolOptions));
-    private static readonly string[] s_tlsKeys = [EnabledKey, CertificateKey, ClientCertificateAuthoritiesKey];
+    private static readonly string[] s_tlsKeys = [EnabledKey, CertificateKey, ClientCertificateAuthoritiesKey, CipherSuitesKey, SniKey];
     private static readonly string[] s_certificateKeys = [PathKey, KeyPathKey, PasswordKey, PasswordFileKey];
     private static readonly string[] s_proxyKeys = [EnabledKey, TrustedProxiesKey];
 
@@ -137,16 +140,25 @@ internal sealed class EndpointSettings
             return null;
         }
 
-        TlsOptions options;
-        try
+        if (LoadCertificate(certificate, path) is not { } options)
         {
-            var password = certificate[PasswordFileKey] is { Length: > 0 } passwordFile ? ReadPassword(FullPath(passwordFile)) : certificate[PasswordKey];
-            options = TlsOptions.Load(FullPath(path), certificate[KeyPathKey] is { Length: > 0 } key ? FullPath(key) : null, password);
-        }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            _errors.Add($"{certificate.Path}: {ex.Message}");
             return null;
+        }
+
+        // SNI, in Kestrel's shape: "Sni": { "api.example.com": { "Certificate": { "Path": ... } } }.
+        foreach (var name in tls.Whole(SniKey)?.GetChildren() ?? [])
+        {
+            CheckKeys(name, [CertificateKey]);
+            CheckKeys(name.GetSection(CertificateKey), s_certificateKeys);
+            var nameCertificate = name.GetSection(CertificateKey);
+            if (nameCertificate[PathKey] is not { Length: > 0 } namePath)
+            {
+                _errors.Add($"{name.Path}: a host name needs {CertificateKey}:{PathKey}.");
+            }
+            else if (LoadCertificate(nameCertificate, namePath) is { } loaded)
+            {
+                options.ServerNames[name.Key] = loaded;
+            }
         }
 
         foreach (var property in s_tlsSettings)
@@ -157,12 +169,56 @@ internal sealed class EndpointSettings
             }
         }
 
+        if (tls.Whole(CipherSuitesKey) is { } suites)
+        {
+            options.CipherSuites = ReadCipherSuites(suites);
+        }
+
         if (tls.Whole(ClientCertificateAuthoritiesKey) is { } authorities)
         {
             LoadAuthorities(authorities, options);
         }
 
         return options;
+    }
+
+    private TlsOptions? LoadCertificate(IConfigurationSection certificate, string path)
+    {
+        try
+        {
+            var password = certificate[PasswordFileKey] is { Length: > 0 } passwordFile ? ReadPassword(FullPath(passwordFile)) : certificate[PasswordKey];
+            return TlsOptions.Load(FullPath(path), certificate[KeyPathKey] is { Length: > 0 } key ? FullPath(key) : null, password);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            _errors.Add($"{certificate.Path}: {ex.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>Suite names (<c>TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256</c>), or <c>Platform</c> for the platform's own list.</summary>
+    private List<System.Net.Security.TlsCipherSuite>? ReadCipherSuites(IConfigurationSection suites)
+    {
+        if (string.Equals(suites.Value, PlatformCipherSuites, StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var list = new List<System.Net.Security.TlsCipherSuite>();
+        foreach (var item in Items(suites))
+        {
+            if (item.Value!.StartsWith("TLS_", StringComparison.OrdinalIgnoreCase)
+                && Enum.TryParse<System.Net.Security.TlsCipherSuite>(item.Value, ignoreCase: true, out var suite))
+            {
+                list.Add(suite);
+            }
+            else
+            {
+                _errors.Add($"{item.Path}: '{item.Value}' is not a cipher suite's IANA name, such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (or {PlatformCipherSuites} for the platform's list).");
+            }
+        }
+
+        return list;
     }
 
     private void LoadAuthorities(IConfigurationSection authorities, TlsOptions options)

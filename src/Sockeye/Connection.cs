@@ -68,6 +68,13 @@ public abstract class Connection
     public IDuplexPipe Transport { get; internal set; } = null!;
 
     /// <summary>
+    /// What the TLS handshake settled: protocol, cipher suite, the client's certificate, the host name it asked for.
+    /// <see langword="null"/> on a connection without TLS, which spends neither an allocation nor a field on it: the
+    /// TLS layer's transport holds it.
+    /// </summary>
+    public Protocols.TlsConnectionInfo? Tls => (Transport as Protocols.TlsTransport)?.Info;
+
+    /// <summary>
     /// The largest message the server accepts on this connection (<see cref="SocketServerOptions.MaxMessageSize"/>).
     /// The receive buffer always has room for one such message, so a handler that waits for a whole message
     /// of at most this size never stalls.

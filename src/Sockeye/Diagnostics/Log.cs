@@ -117,6 +117,14 @@ internal static partial class Log
         Message = "Draining: reporting it to load balancers and still serving for {DrainDelay} before no longer accepting")]
     public static partial void Draining(ILogger logger, TimeSpan drainDelay);
 
+    [LoggerMessage(EventId = 55, Level = LogLevel.Information,
+        Message = "TLS certificate {Subject} ({Thumbprint}) from {Path} in use for new connections; it expires {NotAfter:u}")]
+    public static partial void TlsCertificateLoaded(ILogger logger, string subject, string thumbprint, string path, DateTime notAfter);
+
+    [LoggerMessage(EventId = 56, Level = LogLevel.Warning,
+        Message = "TLS certificate files {Path} changed but cannot be used, so the current certificate stays: {Reason}")]
+    public static partial void TlsCertificateReloadFailed(ILogger logger, string path, string reason);
+
     [LoggerMessage(EventId = 60, Level = LogLevel.Information,
         Message = "Connection {ConnectionId}: more than {MaxOutboundQueueSize} B pushed to it waits unsent; the client reads too slowly and is disconnected")]
     public static partial void OutboundQueueOverflow(ILogger logger, long connectionId, long maxOutboundQueueSize);

@@ -16,27 +16,56 @@ internal sealed class TlsLayer
 {
     private readonly TlsOptions _options;
     private readonly ServerContext _context;
-    private readonly SslServerAuthenticationOptions _authentication;
+    private readonly CertificateSlot _default;
+    private readonly Dictionary<string, CertificateSlot> _serverNames;
 
     public TlsLayer(TlsOptions options, ServerContext context)
     {
         _options = options;
         _context = context;
 
-        // Built once per listener: the certificate's chain is resolved at start, not on every handshake.
-        _authentication = new SslServerAuthenticationOptions
+        // Built once per listener, and again only when the certificate files change: the chain is resolved then,
+        // not on every handshake.
+        _default = new CertificateSlot(options, CreateAuthentication, options.ReloadOnChange, context);
+        _serverNames = options.ServerNames.ToDictionary(
+            name => name.Key, name => new CertificateSlot(name.Value, CreateAuthentication, options.ReloadOnChange, context), StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// SNI: the certificate for the host name the client asked for: the name's own, else a wildcard's (<c>*.example.com</c>
+    /// for <c>a.example.com</c>), else the default one.
+    /// </summary>
+    private static ValueTask<SslServerAuthenticationOptions> SelectByServerName(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken)
+    {
+        var layer = (TlsLayer)state!;
+        var name = hello.ServerName;
+        CertificateSlot? slot = null;
+        if (!string.IsNullOrEmpty(name) && !layer._serverNames.TryGetValue(name, out slot) && name.IndexOf('.', StringComparison.Ordinal) is > 0 and var dot)
         {
-            ServerCertificateContext = SslStreamCertificateContext.Create(options.ServerCertificate, options.ServerCertificateChain, offline: true),
+            layer._serverNames.TryGetValue(string.Concat("*", name.AsSpan(dot)), out slot);
+        }
+
+        return ValueTask.FromResult((slot ?? layer._default).Authentication);
+    }
+
+    /// <summary>The handshake's options: <paramref name="certificate"/>'s certificate and chain, and this listener's settings.</summary>
+    private SslServerAuthenticationOptions CreateAuthentication(TlsOptions certificate)
+    {
+        var options = _options;
+        var authentication = new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = SslStreamCertificateContext.Create(certificate.ServerCertificate, certificate.ServerCertificateChain, offline: true),
             EnabledSslProtocols = options.EnabledProtocols,
             ClientCertificateRequired = options.ClientCertificateMode != ClientCertificateMode.None,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
 
             // Client-initiated renegotiation costs the server a handshake for each request: a cheap denial of service.
             AllowRenegotiation = false,
+            CipherSuitesPolicy = CipherPolicy(options.CipherSuites),
         };
         if (options.ClientCertificateMode != ClientCertificateMode.None)
         {
-            _authentication.RemoteCertificateValidationCallback = ValidateClientCertificate;
+            authentication.RemoteCertificateValidationCallback = ValidateClientCertificate;
         }
 
         if (options.ClientCertificateAuthorities.Count > 0)
@@ -47,7 +76,31 @@ internal sealed class TlsLayer
                 RevocationMode = X509RevocationMode.NoCheck,
             };
             policy.CustomTrustStore.AddRange(options.ClientCertificateAuthorities);
-            _authentication.CertificateChainPolicy = policy;
+            authentication.CertificateChainPolicy = policy;
+        }
+
+        return authentication;
+    }
+
+    /// <summary>
+    /// The suites as a policy, where the platform takes one. SChannel does not (its constructor throws
+    /// PlatformNotSupportedException): Windows applies the system's policy, which an administrator sets.
+    /// </summary>
+    private static CipherSuitesPolicy? CipherPolicy(IList<TlsCipherSuite>? suites)
+    {
+        if (suites is null || OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        try
+        {
+            return new CipherSuitesPolicy(suites);
+        }
+        catch (PlatformNotSupportedException)
+        {
+            // A platform without a cipher suite policy (Android, say): its own defaults apply, as on Windows.
+            return null;
         }
     }
 
@@ -65,7 +118,7 @@ internal sealed class TlsLayer
                 return;
             }
 
-            var transport = new TlsTransport(connection, ssl, raw, _context);
+            var transport = new TlsTransport(connection, ssl, raw, _context) { Info = new TlsConnectionInfo(ssl) };
             connection.Transport = transport;
             Exception? handlerError = null;
             try
@@ -90,7 +143,10 @@ internal sealed class TlsLayer
         using var deadline = new CancellationTokenSource(_options.HandshakeTimeout, _context.TimeProvider);
         try
         {
-            await ssl.AuthenticateAsServerAsync(_authentication, deadline.Token).ConfigureAwait(false);
+            var handshake = _serverNames.Count == 0
+                ? ssl.AuthenticateAsServerAsync(_default.Authentication, deadline.Token)
+                : ssl.AuthenticateAsServerAsync(SelectByServerName, this, deadline.Token);
+            await handshake.ConfigureAwait(false);
             Log.TlsEstablished(logger, connection.Id, ssl.SslProtocol, ssl.NegotiatedCipherSuite);
             return true;
         }

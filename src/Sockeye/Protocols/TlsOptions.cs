@@ -32,8 +32,48 @@ public sealed class TlsOptions
     /// <summary>Intermediate certificates sent with <see cref="ServerCertificate"/>, so clients can build its chain.</summary>
     public X509Certificate2Collection ServerCertificateChain { get; } = [];
 
+    /// <summary>
+    /// SNI: other certificates, by the host name a client asks for (<c>api.example.com</c>, or <c>*.example.com</c> for
+    /// any one label before it); a client that asks for none of them, or for no name, gets <see cref="ServerCertificate"/>.
+    /// Only each entry's certificate, its chain and its files are used; every other setting is this listener's.
+    /// </summary>
+    public IDictionary<string, TlsOptions> ServerNames { get; } = new Dictionary<string, TlsOptions>(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>The TLS versions the server accepts: TLS 1.2 and TLS 1.3 by default.</summary>
     public SslProtocols EnabledProtocols { get; set; } = SslProtocols.Tls12 | SslProtocols.Tls13;
+
+    /// <summary>
+    /// The cipher suites the server accepts: TLS 1.3's, and for TLS 1.2 only ECDHE key exchange with AES-GCM or
+    /// ChaCha20-Poly1305 (<see cref="DefaultCipherSuites"/>), so no CBC suite (LUCKY13) and no static RSA key exchange is
+    /// offered. <see langword="null"/> takes the platform's own list. Applies where .NET lets an application choose
+    /// (Linux and macOS); Windows applies the system's cipher policy and ignores it.
+    /// </summary>
+    public IList<TlsCipherSuite>? CipherSuites { get; set; } = [.. DefaultCipherSuites];
+
+    /// <summary>The suites <see cref="CipherSuites"/> starts with: TLS 1.3's three, then ECDHE with AEAD for TLS 1.2, strongest first.</summary>
+    public static IReadOnlyList<TlsCipherSuite> DefaultCipherSuites { get; } =
+    [
+        TlsCipherSuite.TLS_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+
+    /// <summary>
+    /// For options from <see cref="Load"/>: read the files again when they change (a renewal by certbot or
+    /// cert-manager), so new handshakes present the new certificate while open connections go on with theirs. The
+    /// files are watched, and checked once a minute besides, where a watch misses changes (some network file systems).
+    /// On by default; a change that does not load (a key that does not match yet) keeps the current certificate.
+    /// </summary>
+    public bool ReloadOnChange { get; set; } = true;
+
+    /// <summary>The files <see cref="Load"/> read, to read again on a change; <see langword="null"/> for a certificate given in code.</summary>
+    internal CertificateSource? Source { get; set; }
 
     /// <summary>Whether clients are asked for a certificate. <see cref="ClientCertificateMode.None"/> by default.</summary>
     public ClientCertificateMode ClientCertificateMode { get; set; }
@@ -70,7 +110,9 @@ public sealed class TlsOptions
         ArgumentException.ThrowIfNullOrEmpty(certificatePath);
         try
         {
-            return CertificateFiles.Load(certificatePath, keyPath, password);
+            var options = CertificateFiles.Load(certificatePath, keyPath, password);
+            options.Source = new CertificateSource(Path.GetFullPath(certificatePath), keyPath is null ? null : Path.GetFullPath(keyPath), password);
+            return options;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
         {
@@ -84,6 +126,19 @@ public sealed class TlsOptions
         if (HandshakeTimeout <= TimeSpan.Zero && HandshakeTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(HandshakeTimeout), HandshakeTimeout, "HandshakeTimeout must be greater than zero.");
+        }
+
+        foreach (var name in ServerNames.Keys)
+        {
+            if (string.IsNullOrWhiteSpace(name) || (name.Contains('*', StringComparison.Ordinal) && !(name.StartsWith("*.", StringComparison.Ordinal) && name.LastIndexOf('*') == 0)))
+            {
+                throw new ArgumentException($"ServerNames has '{name}', which is not a host name or a wildcard such as *.example.com.", nameof(ServerNames));
+            }
+        }
+
+        if (CipherSuites is { Count: 0 })
+        {
+            throw new ArgumentException("CipherSuites is empty, so no client could connect; null takes the platform's list.", nameof(CipherSuites));
         }
 
         if (!Enum.IsDefined(ClientCertificateMode))

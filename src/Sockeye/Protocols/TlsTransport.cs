@@ -38,6 +38,9 @@ internal sealed class TlsTransport : IDuplexPipe
         _writing = WriteLoopAsync();
     }
 
+    /// <summary>What the handshake settled, for <see cref="Connection.Tls"/>.</summary>
+    public TlsConnectionInfo? Info { get; init; }
+
     public PipeReader Input => _handlerInput;
 
     public PipeWriter Output => _handlerOutput;

@@ -106,10 +106,42 @@ public sealed class EndpointTlsConfigurationTests : IDisposable
         return Task.CompletedTask;
     }
 
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task Cipher_suites_are_IANA_names_or_the_platforms_list()
+    {
+        var options = Bind(new()
+        {
+            ["Sockeye:EndpointDefaults:Tls:Certificate:Path"] = "server.crt",
+            ["Sockeye:EndpointDefaults:Tls:Certificate:KeyPath"] = "server.key",
+            ["Sockeye:Endpoints:Named:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:Named:Tls:CipherSuites:0"] = "TLS_AES_128_GCM_SHA256",
+            ["Sockeye:Endpoints:Named:Tls:CipherSuites:1"] = "tls_ecdhe_ecdsa_with_aes_128_gcm_sha256",
+            ["Sockeye:Endpoints:Platform:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:Platform:Tls:CipherSuites"] = "Platform",
+            ["Sockeye:Endpoints:Default:Url"] = "tcp://127.0.0.1:0",
+        });
+
+        Assert.Equal(
+            [System.Net.Security.TlsCipherSuite.TLS_AES_128_GCM_SHA256, System.Net.Security.TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256],
+            options.Listeners.Single(l => l.Tls!.CipherSuites?.Count == 2).Tls!.CipherSuites);
+        Assert.Single(options.Listeners, l => l.Tls!.CipherSuites is null);
+        Assert.Single(options.Listeners, l => l.Tls!.CipherSuites is { } suites && suites.SequenceEqual(TlsOptions.DefaultCipherSuites));
+
+        var error = Assert.Throws<OptionsValidationException>(() => Bind(new()
+        {
+            ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:Path"] = "server.crt",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:KeyPath"] = "server.key",
+            ["Sockeye:Endpoints:Main:Tls:CipherSuites:0"] = "RC4",
+        }));
+        Assert.StartsWith("Sockeye:Endpoints:Main:Tls:CipherSuites:0: 'RC4' is not a cipher suite's IANA name", Assert.Single(error.Failures), StringComparison.Ordinal);
+        return Task.CompletedTask;
+    }
+
     [Theory(Timeout = Timeouts.Fast)]
     [InlineData("Sockeye:Endpoints:Main:Tls:Certificate:Path", "missing.crt", "Sockeye:Endpoints:Main:Tls:Certificate: Cannot load the TLS certificate from")]
     [InlineData("Sockeye:Endpoints:Main:Tls:HandshakeTimeout", "3", "Sockeye:Endpoints:Main:Tls: TLS needs a certificate: Tls:Certificate:Path")]
-    [InlineData("Sockeye:Endpoints:Main:Tls:Certficate:Path", "server.crt", "Sockeye:Endpoints:Main:Tls:Certficate is not a setting here; the settings are Certificate, ClientCertificateAuthorities, ClientCertificateMode, Enabled, EnabledProtocols, HandshakeTimeout.")]
+    [InlineData("Sockeye:Endpoints:Main:Tls:Certficate:Path", "server.crt", "Sockeye:Endpoints:Main:Tls:Certficate is not a setting here; the settings are Certificate, CipherSuites, ClientCertificateAuthorities, ClientCertificateMode, Enabled, EnabledProtocols, HandshakeTimeout, ReloadOnChange, Sni.")]
     [InlineData("Sockeye:Endpoints:Main:Tls:Enabled", "yes", "Sockeye:Endpoints:Main:Tls:Enabled: 'yes' is not true or false.")]
     [InlineData("Sockeye:Endpoints:Main:ProxyProtocol:TrustedProxies:0", "10.0.0.1/8", "Sockeye:Endpoints:Main:ProxyProtocol:TrustedProxies:0: '10.0.0.1/8' has address bits set past its prefix; write 10.0.0.0/8 for the network, or 10.0.0.1 for one address.")]
     [InlineData("Sockeye:Endpoints:Main:ProxyProtocol:Enabled", "true", "Sockeye:Endpoints:Main:ProxyProtocol: the PROXY protocol needs TrustedProxies")]
