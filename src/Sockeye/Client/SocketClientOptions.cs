@@ -5,7 +5,7 @@ using Sockeye.Framing;
 // keeps the client's files together.
 namespace Sockeye;
 
-/// <summary>Options for a <see cref="SocketClient"/>: how long to try to connect, TLS, and how messages are framed.</summary>
+/// <summary>Options for a <see cref="SocketClient"/>: how long to try to connect, TLS, how messages are framed, and reconnecting.</summary>
 public sealed class SocketClientOptions
 {
     private static readonly WholeStreamFramer s_wholeStream = new();
@@ -41,7 +41,14 @@ public sealed class SocketClientOptions
     /// </summary>
     public SslClientAuthenticationOptions? Tls { get; set; }
 
-    /// <summary>The clock for the connect timeout; the system clock by default.</summary>
+    /// <summary>
+    /// Whether and how the client reconnects when its connection is lost, for a client that must stay connected
+    /// through a server's rolling restart; <see langword="null"/> (the default) for never. See
+    /// <see cref="SocketClient"/> for what happens to sends and receives across a reconnect.
+    /// </summary>
+    public ReconnectOptions? Reconnect { get; set; }
+
+    /// <summary>The clock for the connect timeout and the reconnect backoff; the system clock by default.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>Throws if an option is out of range.</summary>
@@ -54,6 +61,7 @@ public sealed class SocketClientOptions
             throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "ConnectTimeout must be greater than zero.");
         }
 
+        Reconnect?.Validate();
         if (MaxMessageSize <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxMessageSize), MaxMessageSize, "MaxMessageSize must be greater than zero.");

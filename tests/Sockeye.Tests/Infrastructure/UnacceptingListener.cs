@@ -18,10 +18,10 @@ internal sealed class UnacceptingListener : IDisposable
 
     public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndPoint!;
 
-    public static async Task<UnacceptingListener> StartAsync()
+    public static async Task<UnacceptingListener> StartAsync(int port = 0)
     {
         var full = new UnacceptingListener();
-        full._listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        full._listener.Bind(new IPEndPoint(IPAddress.Loopback, port));
         full._listener.Listen(0);
         await full._queued.ConnectAsync(full.EndPoint, TestContext.Current.CancellationToken);
         return full;
