@@ -1,0 +1,81 @@
+// Devices send length-prefixed JSON messages that say what they are in a "type" field; each type has its handler.
+//   {"type":"hello","device":"d1"}                 -> {"type":"welcome","device":"d1"}
+//   {"type":"reading","device":"d1","celsius":21.5} -> {"type":"ack","device":"d1"}   (the last reading is kept)
+//   {"type":"query","device":"d1"}                 -> {"type":"reading","device":"d1","celsius":21.5}
+//   any other type                                 -> {"type":"error","text":"unknown type '...'"}, and the connection goes on
+// Malformed JSON, or a message over 64 KiB, ends that device's connection only.
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text.Json.Serialization;
+using Sockeye;
+using Sockeye.Framing;
+using Sockeye.Messaging;
+using Sockeye.Samples.Telemetry;
+
+var port = 11000;
+if (args.Length != 0 && !(args is ["--port", var text] && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= IPEndPoint.MaxPort))
+{
+    Console.Error.WriteLine("Usage: sockeye-telemetry [--port N]   (N from 0 to 65535; 11000 by default)");
+    return 2;
+}
+
+// The codec is the reader and the writer: 4-byte big-endian length, then JSON, through source-generated metadata.
+var codec = new JsonMessageCodec<DeviceMessage>(DeviceJson.Default.DeviceMessage) { MaxMessageSize = 64 * 1024 };
+var latest = new ConcurrentDictionary<string, double>();
+var router = new MessageRouter<DeviceMessage, string>(message => message.Type, StringComparer.OrdinalIgnoreCase)
+    .Map("hello", (connection, message) => Reply(connection, new DeviceMessage("welcome", message.Device)))
+    .Map("reading", (connection, message) =>
+    {
+        if (message is not { Device: { } device, Celsius: { } celsius })
+        {
+            return Reply(connection, new DeviceMessage("error", Text: "a reading names its device and celsius"));
+        }
+
+        latest[device] = celsius;
+        return Reply(connection, new DeviceMessage("ack", device));
+    })
+    .Map("query", (connection, message) => Reply(connection, latest.TryGetValue(message.Device ?? string.Empty, out var celsius)
+        ? new DeviceMessage("reading", message.Device, celsius)
+        : new DeviceMessage("error", message.Device, Text: "no reading yet")))
+    .MapFallback((connection, message) => Reply(connection, new DeviceMessage("error", Text: $"unknown type '{message.Type}'")));
+
+var options = new SocketServerOptions();
+options.Listen(IPAddress.Loopback, port);
+await using var server = new SocketServer(options, new MessageConnectionHandler<DeviceMessage>(codec, router));
+try
+{
+    await server.StartAsync();
+}
+catch (IOException error)
+{
+    Console.Error.WriteLine($"sockeye-telemetry: cannot listen on 127.0.0.1:{port}: {error.Message}");
+    return 2;
+}
+
+Console.WriteLine($"Listening on {server.EndPoints[0]}");
+var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.TrySetResult(); });
+using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.TrySetResult(); });
+await stop.Task;
+await server.StopAsync();
+return 0;
+
+// Queued, not flushed: replies to messages that arrived together leave in one send.
+ValueTask Reply(Connection connection, DeviceMessage reply)
+{
+    connection.WriteMessage(codec, reply);
+    return ValueTask.CompletedTask;
+}
+
+namespace Sockeye.Samples.Telemetry
+{
+    /// <summary>Every message: its type, and the fields some types carry.</summary>
+    internal sealed record DeviceMessage(string Type, string? Device = null, double? Celsius = null, string? Text = null);
+
+    /// <summary>System.Text.Json's source-generated metadata: no reflection, so trimming and Native AOT keep working.</summary>
+    [JsonSerializable(typeof(DeviceMessage))]
+    [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+    internal sealed partial class DeviceJson : JsonSerializerContext;
+}

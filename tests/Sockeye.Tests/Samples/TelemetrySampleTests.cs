@@ -1,0 +1,81 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net;
+using System.Reflection;
+using System.Text;
+using Sockeye.Tests.Infrastructure;
+
+namespace Sockeye.Tests.Samples;
+
+/// <summary>samples/Telemetry run as a process: length-prefixed JSON messages routed to handlers by their "type".</summary>
+public class TelemetrySampleTests
+{
+    private static readonly string s_samplePath = typeof(TelemetrySampleTests).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "TelemetrySamplePath").Value!;
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Each_type_goes_to_its_handler_and_an_unknown_type_gets_an_error_reply()
+    {
+        await using var sample = CliProcess.StartDotnet(s_samplePath, ["--port", "0"]);
+        var port = int.Parse((await sample.WaitForStandardOutputAsync(@"^Listening on 127\.0\.0\.1:(\d+)$")).Groups[1].Value, CultureInfo.InvariantCulture);
+        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+
+        using (var device = await TestClient.ConnectAsync(endPoint))
+        {
+            // All in one write: the replies come back in order, each from its type's handler.
+            await device.SendAsync(Frames(
+                """{"type":"hello","device":"d1"}""",
+                """{"type":"reading","device":"d1","celsius":21.5}""",
+                """{"type":"query","device":"d1"}""",
+                """{"type":"reboot"}""",
+                """{"type":"QUERY","device":"d2"}"""));
+            Assert.Equal(
+                [
+                    """{"type":"welcome","device":"d1"}""",
+                    """{"type":"ack","device":"d1"}""",
+                    """{"type":"reading","device":"d1","celsius":21.5}""",
+                    """{"type":"error","text":"unknown type \u0027reboot\u0027"}""",
+                    """{"type":"error","device":"d2","text":"no reading yet"}""",
+                ],
+                await ReceiveAsync(device, 5));
+        }
+
+        // Malformed JSON ends that device's connection only; the readings stay.
+        using (var broken = await TestClient.ConnectAsync(endPoint))
+        {
+            await broken.SendAsync(Frames("{\"type\":"));
+            Assert.Empty(await broken.ReceiveToEndAsync());
+        }
+
+        using var other = await TestClient.ConnectAsync(endPoint);
+        await other.SendAsync(Frames("""{"type":"query","device":"d1"}"""));
+        Assert.Equal(["""{"type":"reading","device":"d1","celsius":21.5}"""], await ReceiveAsync(other, 1));
+    }
+
+    private static byte[] Frames(params string[] messages)
+    {
+        var frames = new List<byte>();
+        foreach (var message in messages)
+        {
+            var payload = Encoding.UTF8.GetBytes(message);
+            var header = new byte[4];
+            BinaryPrimitives.WriteUInt32BigEndian(header, (uint)payload.Length);
+            frames.AddRange(header);
+            frames.AddRange(payload);
+        }
+
+        return [.. frames];
+    }
+
+    private static async Task<List<string>> ReceiveAsync(TestClient client, int count)
+    {
+        var messages = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            var length = BinaryPrimitives.ReadUInt32BigEndian(await client.ReceiveExactlyAsync(4));
+            messages.Add(Encoding.UTF8.GetString(await client.ReceiveExactlyAsync((int)length)));
+        }
+
+        return messages;
+    }
+}
