@@ -58,6 +58,12 @@ internal readonly record struct ByteSize(long Bytes)
             return false;
         }
 
+        // Checked before multiplying: decimal's own range ends near 7.9e28, and the product would overflow it.
+        if (number > long.MaxValue / factor)
+        {
+            return false;
+        }
+
         var bytes = number * factor;
         if (bytes > long.MaxValue || bytes != decimal.Truncate(bytes))
         {

@@ -93,10 +93,10 @@ internal static class SettingsBinder
         {
             value = duration;
         }
-        else if (type.IsEnum && !char.IsAsciiDigit(text[0]) && text[0] != '-' && Enum.TryParse(type, text, ignoreCase: true, out var member))
+        else if (type.IsEnum && Array.Find(Enum.GetNames(type), name => name.Equals(text.Trim(), StringComparison.OrdinalIgnoreCase)) is { } name)
         {
-            // Names only: a number would bypass the names the enum defines.
-            value = member;
+            // One defined name only: Enum.TryParse would also take numbers ("5", "+5") and lists ("Wait, Disconnect").
+            value = Enum.Parse(type, name);
         }
 
         return value is not null;

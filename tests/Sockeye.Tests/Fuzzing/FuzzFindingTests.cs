@@ -52,6 +52,45 @@ public class FuzzFindingTests
         return Task.CompletedTask;
     }
 
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task A_size_past_decimals_range_is_refused_rather_than_a_crash()
+    {
+        // Was: the suffix's factor multiplied a decimal past its range, and OverflowException ended the tool with a stack.
+        Assert.False(Sockeye.Cli.ByteSize.TryParse("55555555555555555555555555.5G", out _));
+        Assert.False(Sockeye.Cli.ByteSize.TryParse("79228162514264337593543950335K", out _));
+        Assert.False(Sockeye.Cli.ByteSize.TryParse("8EiB", out _));
+        return Task.CompletedTask;
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("+5")]
+    [InlineData("5")]
+    [InlineData("0")]
+    [InlineData("Wait, Disconnect")]
+    public Task An_enum_setting_takes_one_of_its_names_and_nothing_else(string text)
+    {
+        // Was: "+5" slipped past the binder's digit check into Enum.TryParse, which took it as the number 5; --print-config
+        // printed it as "5", which the binder then refused, so the configuration it wrote was not one it could read.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Sockeye:OutboundQueuePolicy"] = text }).Build();
+
+        var error = Assert.Throws<OptionsValidationException>(() => SockeyeConfiguration.Bind(configuration.GetSection(SockeyeConfiguration.SectionName), new SocketServerOptions()));
+
+        Assert.Contains("Sockeye:OutboundQueuePolicy", Assert.Single(error.Failures), StringComparison.Ordinal);
+        return Task.CompletedTask;
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task An_enum_setting_still_takes_its_names_in_any_case()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Sockeye:OutboundQueuePolicy"] = " dropNEWEST " }).Build();
+        var options = new SocketServerOptions();
+
+        SockeyeConfiguration.Bind(configuration.GetSection(SockeyeConfiguration.SectionName), options);
+
+        Assert.Equal(OutboundQueuePolicy.DropNewest, options.OutboundQueuePolicy);
+        return Task.CompletedTask;
+    }
+
     private static SocketServerOptions Bind(string url)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Sockeye:Endpoints:Main:Url"] = url }).Build();
