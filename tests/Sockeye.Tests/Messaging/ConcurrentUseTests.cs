@@ -70,15 +70,19 @@ public class ConcurrentUseTests
         // with NullReferenceException and ArgumentOutOfRangeException, and the receiver got a seventh of the lines.
         const int Writers = 20;
         const int MinLines = 200;
-        const int MaxLines = 2000;
+        // A bound, not a goal: writers stop as soon as they have met. On 2 idle cores twenty short loops can each finish
+        // before the next starts, so all of them start at once (the gate) and go on until one write is refused.
+        const int MaxLines = 100_000;
         await using var harness = await OutputHarness.StartAsync(OutputKind.Socket);
         var output = harness.Output;
         var refused = 0;
         var others = new List<Exception>();
         var reading = harness.ReadToEndAsync();
+        using var gate = new Barrier(Writers);
 
-        await Task.WhenAll(Enumerable.Range(0, Writers).Select(writer => Task.Run(async () =>
+        await Task.WhenAll(Enumerable.Range(0, Writers).Select(writer => Task.Factory.StartNew(async () =>
         {
+            gate.SignalAndWait(Token);
             // At least MinLines each, and on until the writers have met (a refusal), at most MaxLines.
             for (var line = 0; line < MaxLines && (line < MinLines || Volatile.Read(ref refused) == 0); line++)
             {
@@ -98,7 +102,7 @@ public class ConcurrentUseTests
                     }
                 }
             }
-        }, Token)));
+        }, Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()));
 
         // The connection is whole: one more line goes out after all of that.
         await output.WriteAsync("done\n"u8.ToArray(), Token);
