@@ -114,6 +114,29 @@ public sealed class JsonMessageCodec<TMessage> : IMessageReader<TMessage>, IMess
 
     private TMessage Deserialize(in ReadOnlySequence<byte> payload)
     {
+        if (payload.IsSingleSegment)
+        {
+            return Deserialize(payload.FirstSpan);
+        }
+
+        // One contiguous copy, bounded by the maximum message size: System.Text.Json's multi-segment reader throws
+        // IndexOutOfRangeException, not JsonException, on some invalid literals split across segments (fuzz target
+        // json, fuzz/corpus/json/finding-literal-across-segments), and a client's garbage must stay a protocol error.
+        var length = checked((int)payload.Length);
+        var copy = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            payload.CopyTo(copy);
+            return Deserialize(copy.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+    }
+
+    private TMessage Deserialize(ReadOnlySpan<byte> payload)
+    {
         try
         {
             var reader = new Utf8JsonReader(payload, new JsonReaderOptions
