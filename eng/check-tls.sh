@@ -12,13 +12,8 @@ cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || set -- dotnet src/Sockeye.Cli/bin/Debug/net10.0/sockeye.dll
 command -v openssl >/dev/null || { echo "check-tls: openssl is missing (eng/install-test-deps.sh installs it)" >&2; exit 1; }
 
-work=$(mktemp -d)
-server=""
-cleanup() {
-  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill -KILL "$server" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+name=check-tls
+source eng/serve-lib.sh
 
 # TLS 1.2 suites that are not AEAD: everything but AES-GCM, ChaCha20-Poly1305, AES-CCM and ARIA-GCM.
 mapfile -t weak < <(openssl ciphers -v 'ALL:COMPLEMENTOFALL:@SECLEVEL=0' \
@@ -42,16 +37,7 @@ probe() { # probe EXPECT(ok|refused) LABEL s_client-arguments...
 for key in rsa ec; do
   if [ "$key" = rsa ]; then keyopt=(-newkey rsa:2048); else keyopt=(-newkey ec -pkeyopt ec_paramgen_curve:P-256); fi
   openssl req -x509 "${keyopt[@]}" -nodes -days 2 -subj /CN=localhost -keyout "$work/$key.key" -out "$work/$key.crt" 2>/dev/null
-  "$@" serve --port 0 --handler echo --host 127.0.0.1 --tls-cert "$work/$key.crt" --tls-key "$work/$key.key" >"$work/out" 2>"$work/err" &
-  server=$!
-  port=""
-  for _ in $(seq 300); do
-    port=$(grep -oP '^Listening on 127\.0\.0\.1:\K\d+' "$work/err" || true)
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || { echo "check-tls: serve exited early:" >&2; cat "$work/err" >&2; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "check-tls: serve did not listen within 30 s" >&2; exit 1; }
+  start_serve "$@" serve --port 0 --handler echo --host 127.0.0.1 --tls-cert "$work/$key.crt" --tls-key "$work/$key.key"
 
   if [ "$key" = rsa ]; then aead=ECDHE-RSA-AES128-GCM-SHA256; else aead=ECDHE-ECDSA-AES128-GCM-SHA256; fi
   probe ok "TLS 1.2 $aead (control)" -tls1_2 -cipher "$aead"

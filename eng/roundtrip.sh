@@ -5,26 +5,10 @@
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 SOCKEYE-COMMAND..." >&2; exit 2; }
 
-work=$(mktemp -d)
-server=""
-cleanup() {
-  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill -KILL "$server" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+name=roundtrip
+source "$(dirname "$0")/serve-lib.sh"
 
-"$@" serve --port 0 --handler eof-echo >"$work/out" 2>"$work/err" &
-server=$!
-
-# Wait for the bound port, at most 30 s.
-port=""
-for _ in $(seq 300); do
-  port=$(grep -oP '^Listening on 127\.0\.0\.1:\K\d+' "$work/err" || true)
-  [ -n "$port" ] && break
-  kill -0 "$server" 2>/dev/null || { echo "roundtrip: serve exited early:" >&2; cat "$work/err" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "roundtrip: serve did not listen within 30 s" >&2; cat "$work/err" >&2; exit 1; }
+start_serve "$@" serve --port 0 --handler eof-echo
 
 reply=$(timeout 30s "$@" send --port "$port" 2>/dev/null)
 expected="Response received : This is a test<EOF>"
