@@ -168,7 +168,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     protected abstract bool HasBytesWaiting();
 
     /// <summary>Received bytes are now in the handler's input: a close request waiting for them goes out.</summary>
-    protected void ReceivedBytesVisible()
+    internal void ReceivedBytesVisible()
     {
         if (HasFlag(FlagCloseWhenBytesArrive) && ClearFlag(FlagCloseWhenBytesArrive))
         {
@@ -195,7 +195,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     protected abstract void AbortTransport();
 
     /// <summary>Records received bytes: they count for the idle timeout and the minimum data rate.</summary>
-    protected void AddBytesReceived(long count)
+    internal void AddBytesReceived(long count)
     {
         Volatile.Write(ref _bytesReceived, _bytesReceived + count);
         Context.Metrics.BytesReceived(count);

@@ -139,11 +139,8 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     // ---- Receiving (on the loop's thread only) --------------------------------------------------------------
 
-    /// <param name="untilEmpty">
-    /// Read until the socket reports it has nothing more, rather than stopping at a short read: needed when no
-    /// later edge will come (the client's FIN or an error already arrived, or reading resumes after a pause).
-    /// </param>
-    private unsafe void Receive(bool untilEmpty)
+    /// <param name="untilEmpty">Read until the socket reports it has nothing more (see <see cref="LinuxReceiver.Receive"/>).</param>
+    private void Receive(bool untilEmpty)
     {
         if (HasFlag(FlagReceiveEnded) || !_descriptor.TryEnter(this))
         {
@@ -159,40 +156,9 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                 return;
             }
 
-            var buffer = _loop.ReceiveBuffer;
-            while (true)
+            switch (LinuxReceiver.Receive(this, _fd, discard ? null : _input, _loop.ReceiveBuffer, untilEmpty, out var error))
             {
-                // One read of up to 64 KiB into the loop's buffer, then a copy into blocks sized to what came: a few
-                // bytes take a small block, a stream takes whole ones, and a read costs one system call either way.
-                var room = discard ? buffer.Length : Math.Min(buffer.Length, _input.ReceiveRoom);
-                nint received;
-                fixed (byte* target = buffer)
-                {
-                    received = LinuxNative.recv(_fd, target, (nuint)room, 0);
-                }
-
-                if (received > 0)
-                {
-                    AddBytesReceived(received);
-                    var keepReceiving = true;
-                    if (!discard)
-                    {
-                        keepReceiving = _input.Append(buffer.AsSpan(0, (int)received));
-                        ReceivedBytesVisible();
-                    }
-
-                    // Fewer bytes than asked for means the socket is empty now, and an edge-triggered loop reports
-                    // the next arrival; a full read means there may be more.
-                    if (!keepReceiving || (received < room && !untilEmpty))
-                    {
-                        return;
-                    }
-
-                    continue;
-                }
-
-                if (received == 0)
-                {
+                case ReceiveOutcome.ClientEnded:
                     // FIN: the client ended its side. The handler may still write; the connection stays open.
                     MarkFinReceived();
                     if (!discard)
@@ -201,27 +167,16 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                     }
 
                     EndReceiving();
-                    return;
-                }
-
-                var errno = LinuxNative.LastError;
-                if (errno == LinuxNative.Eintr)
-                {
-                    continue;
-                }
-
-                if (errno != LinuxNative.Eagain)
-                {
+                    break;
+                case ReceiveOutcome.Failed:
                     // When discarding, the error changes nothing: nobody is reading, and the connection is on its way out.
                     if (!discard)
                     {
-                        _input.CompleteWriter(ReceiveFailed(LinuxNative.ToSocketError(errno)));
+                        _input.CompleteWriter(ReceiveFailed(error));
                     }
 
                     EndReceiving();
-                }
-
-                return;
+                    break;
             }
         }
         finally
@@ -263,34 +218,20 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
         try
         {
-            while (true)
+            var result = LinuxSender.Send(_fd, data);
+            if (result.Error != SocketError.Success)
             {
-                var sent = LinuxSend.Send(_fd, data);
-                if (sent >= 0)
-                {
-                    AddBytesSent(sent);
-                    return new SendResult((int)sent, false, SocketError.Success);
-                }
-
-                var errno = LinuxNative.LastError;
-                if (errno == LinuxNative.Eintr)
-                {
-                    continue;
-                }
-
-                if (errno == LinuxNative.Eagain)
-                {
-                    return SendResult.Blocked;
-                }
-
-                var error = LinuxNative.ToSocketError(errno);
-                if (SendFailed(error) is { } failure)
+                if (SendFailed(result.Error) is { } failure)
                 {
                     _input.CompleteWriter(failure);
                 }
-
-                return new SendResult(0, false, error);
             }
+            else if (!result.WouldBlock)
+            {
+                AddBytesSent(result.Bytes);
+            }
+
+            return result;
         }
         finally
         {
@@ -343,7 +284,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
     }
 
-    protected override unsafe bool HasBytesWaiting()
+    protected override bool HasBytesWaiting()
     {
         if (!_descriptor.TryEnter(this))
         {
@@ -352,8 +293,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
         try
         {
-            byte peek;
-            return LinuxNative.recv(_fd, &peek, 1, LinuxNative.MsgPeek | LinuxNative.MsgDontWait) > 0;
+            return LinuxReceiver.HasBytesWaiting(_fd);
         }
         finally
         {

@@ -1,16 +1,41 @@
 using System.Buffers;
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Sockeye.Transport.Linux;
 
-/// <summary>Sending: one non-blocking send of what a connection's output has flushed, straight from its pinned blocks.</summary>
-internal static class LinuxSend
+/// <summary>
+/// Sending: what a connection's output has flushed goes out in one non-blocking system call, straight from its pinned
+/// blocks. Static, so a connection pays nothing for it; the connection guards the descriptor and counts the bytes.
+/// </summary>
+internal static class LinuxSender
 {
     private const int MaxIoVectors = 64;
 
-    /// <summary>Sends what the socket takes now: the bytes sent, or -1 with the error in <see cref="LinuxNative.LastError"/>.</summary>
-    public static nint Send(int fd, in ReadOnlySequence<byte> data) => data.IsSingleSegment ? SendOne(fd, data.FirstSpan) : SendMany(fd, data);
+    /// <summary>
+    /// Sends what the socket takes now: the bytes sent, <see cref="SendResult.Blocked"/> when the socket is full, or the
+    /// error it reported. An interrupted call is retried.
+    /// </summary>
+    public static SendResult Send(int fd, in ReadOnlySequence<byte> data)
+    {
+        while (true)
+        {
+            var sent = data.IsSingleSegment ? SendOne(fd, data.FirstSpan) : SendMany(fd, data);
+            if (sent >= 0)
+            {
+                return new SendResult((int)sent, false, SocketError.Success);
+            }
+
+            var errno = LinuxNative.LastError;
+            if (errno == LinuxNative.Eintr)
+            {
+                continue;
+            }
+
+            return errno == LinuxNative.Eagain ? SendResult.Blocked : new SendResult(0, false, LinuxNative.ToSocketError(errno));
+        }
+    }
 
     private static unsafe nint SendOne(int fd, ReadOnlySpan<byte> data)
     {
