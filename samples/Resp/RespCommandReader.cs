@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Sockeye.Framing;
 
@@ -61,12 +62,14 @@ internal readonly struct RespCommand
         private readonly ReadOnlySequence<byte> _body;
         private readonly bool _inline;
         private SequencePosition _next;
+        private int _offset;
 
         internal Enumerator(ReadOnlySequence<byte> body, bool inline)
         {
             _body = body;
             _inline = inline;
             _next = body.Start;
+            _offset = 0;
             Current = default;
         }
 
@@ -77,6 +80,11 @@ internal readonly struct RespCommand
         /// <returns><see langword="false"/> after the last one.</returns>
         public bool MoveNext()
         {
+            if (!_inline && _body.IsSingleSegment)
+            {
+                return MoveNextInSpan();
+            }
+
             var reader = new SequenceReader<byte>(_body.Slice(_next));
             if (_inline)
             {
@@ -108,6 +116,23 @@ internal readonly struct RespCommand
             Current = reader.UnreadSequence.Slice(0, length);
             reader.Advance(length + 2);
             _next = reader.Position;
+            return true;
+        }
+
+        // The common case, a command in one segment of the receive buffer: the same walk over a span, by offset.
+        private bool MoveNextInSpan()
+        {
+            var span = _body.FirstSpan;
+            if (_offset >= span.Length)
+            {
+                return false;
+            }
+
+            var parsed = Utf8Parser.TryParse(span[(_offset + 1)..], out int length, out var digits);
+            Debug.Assert(parsed, "The reader checked every length.");
+            var start = _offset + 1 + digits + 2;
+            Current = _body.Slice(start, length);
+            _offset = start + length + 2;
             return true;
         }
     }
@@ -190,6 +215,24 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
     /// <exception cref="ProtocolException">The line is not a number.</exception>
     internal static bool TryReadLength(ref SequenceReader<byte> reader, out long value)
     {
+        // Most lines lie whole in the segment being read: parse them there, without slicing a sequence or copying.
+        var span = reader.UnreadSpan;
+        var end = span[..Math.Min(span.Length, MaxHeaderLength + 1)].IndexOf((byte)'\n');
+        if (end >= 0)
+        {
+            if (end < 2
+                || span[end - 1] != (byte)'\r'
+                || !Utf8Parser.TryParse(span[..(end - 1)], out value, out var parsed)
+                || parsed != end - 1
+                || value < -1)
+            {
+                throw new ProtocolException("Protocol error: a length is not a number.");
+            }
+
+            reader.Advance(end + 1);
+            return true;
+        }
+
         value = 0;
         if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
         {
