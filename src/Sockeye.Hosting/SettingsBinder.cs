@@ -48,7 +48,8 @@ internal static class SettingsBinder
     public static string? Format(object? value) => value switch
     {
         TimeSpan duration when duration == Timeout.InfiniteTimeSpan => Infinite,
-        TimeSpan duration => duration.TotalSeconds.ToString(CultureInfo.InvariantCulture),
+        // Exact: a tick is 100 ns, so seconds have at most seven decimals, which decimal holds and double does not.
+        TimeSpan duration => (duration.Ticks / (decimal)TimeSpan.TicksPerSecond).ToString(CultureInfo.InvariantCulture),
         bool flag => flag ? "true" : "false",
         IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
         _ => value?.ToString(),
@@ -111,12 +112,21 @@ internal static class SettingsBinder
             return true;
         }
 
-        // A bare number is seconds: TimeSpan.Parse would read "30" as thirty days.
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+        // A bare number is seconds: TimeSpan.Parse would read "30" as thirty days. Read as a decimal and rounded to the
+        // nearest tick, so what Format prints reads back as the same duration (a double lost the last tick: a fuzz
+        // finding, docs/fuzzing.md).
+        if (decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
         {
-            var valid = double.IsFinite(seconds) && Math.Abs(seconds) <= TimeSpan.MaxValue.TotalSeconds;
-            duration = valid ? TimeSpan.FromSeconds(seconds) : default;
+            var valid = Math.Abs(seconds) <= TimeSpan.MaxValue.Ticks / (decimal)TimeSpan.TicksPerSecond;
+            duration = valid ? TimeSpan.FromTicks((long)Math.Round(seconds * TimeSpan.TicksPerSecond, MidpointRounding.AwayFromZero)) : default;
             return valid;
+        }
+
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+        {
+            // A number past decimal's range (1e30): far past the longest time span.
+            duration = default;
+            return false;
         }
 
         return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out duration);

@@ -79,6 +79,34 @@ public class FuzzFindingTests
         return Task.CompletedTask;
     }
 
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("22255552.222255555", 222555522222556L)]
+    [InlineData("0.00000005", 1L)]
+    [InlineData("2.5", 25000000L)]
+    [InlineData("30", 300000000L)]
+    public Task A_duration_in_seconds_is_read_to_the_nearest_tick_and_printed_so_that_it_reads_back_the_same(string text, long ticks)
+    {
+        // Was: seconds were read as a double, and 22255552.222255555 became a duration that Format printed as
+        // '22255552.2222555', which read back one tick shorter: a configuration --print-config wrote that was not the one read.
+        var options = BindShutdownTimeout(text);
+        Assert.Equal(ticks, options.ShutdownTimeout.Ticks);
+
+        var printed = Assert.IsType<string>(SettingsBinder.Format(options.ShutdownTimeout));
+        Assert.Equal(options.ShutdownTimeout, BindShutdownTimeout(printed).ShutdownTimeout);
+        return Task.CompletedTask;
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("1e30")]
+    [InlineData("NaN")]
+    [InlineData("922337203686")]
+    public Task A_duration_past_the_longest_time_span_is_refused(string text)
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => BindShutdownTimeout(text));
+        Assert.Contains("Sockeye:ShutdownTimeout", Assert.Single(error.Failures), StringComparison.Ordinal);
+        return Task.CompletedTask;
+    }
+
     [Fact(Timeout = Timeouts.Fast)]
     public Task An_enum_setting_still_takes_its_names_in_any_case()
     {
@@ -89,6 +117,14 @@ public class FuzzFindingTests
 
         Assert.Equal(OutboundQueuePolicy.DropNewest, options.OutboundQueuePolicy);
         return Task.CompletedTask;
+    }
+
+    private static SocketServerOptions BindShutdownTimeout(string text)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Sockeye:ShutdownTimeout"] = text }).Build();
+        var options = new SocketServerOptions();
+        SockeyeConfiguration.Bind(configuration.GetSection(SockeyeConfiguration.SectionName), options);
+        return options;
     }
 
     private static SocketServerOptions Bind(string url)
