@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Sockeye.Cli.Bench.Native;
 using Sockeye.Transport.Linux;
 
@@ -91,6 +92,7 @@ internal abstract class LoadConnection
     /// <summary>Whether an exchange with the server is under way (a reply is owed).</summary>
     protected abstract bool IsBusy { get; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void OnEvents(uint events, uint generation)
     {
         if (generation != _generation || Fd < 0)
@@ -228,6 +230,7 @@ internal abstract class LoadConnection
     /// epoll reports the next arrival), unless <paramref name="endOfStream"/>: the end of the stream may have come
     /// with the data, and no new edge would announce it, so reading goes on until it shows.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReadAvailable(bool endOfStream)
     {
         var buffer = Loop.ReceiveBuffer;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Sockeye.Cli.Bench.Native;
 using Sockeye.Transport.Linux;
 
@@ -142,6 +143,7 @@ internal sealed class LoadLoop : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunCore()
     {
         foreach (var connection in _connections)

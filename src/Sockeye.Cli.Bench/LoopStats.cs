@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using HdrHistogram;
 
 namespace Sockeye.Cli.Bench;
@@ -55,6 +56,7 @@ internal sealed class LoopStats
 
     public long BytesSent => Volatile.Read(ref _bytesSent);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Message(long latencyTicks, bool record)
     {
         _messages++;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Sockeye.Cli.Bench;
 
 /// <summary>
@@ -36,6 +38,7 @@ internal static class Payload
     }
 
     /// <summary>Whether <paramref name="received"/> is what the stream holds at <paramref name="offset"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool Matches(long offset, ReadOnlySpan<byte> received)
     {
         while (!received.IsEmpty)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Sockeye.Cli.Bench;
 
@@ -76,6 +77,7 @@ internal sealed class SubscriberConnection : LoadConnection
         Finish();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override bool OnReceived(ReadOnlySpan<byte> data)
     {
         var now = Stopwatch.GetTimestamp();
@@ -119,6 +121,7 @@ internal sealed class SubscriberConnection : LoadConnection
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Take(ReadOnlySpan<byte> line, long now, bool record)
     {
         var error = BroadcastMessage.Read(line, _state.Publishers, out var publisher, out var sequence, out var queuedAt)
