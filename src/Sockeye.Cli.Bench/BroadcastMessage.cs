@@ -10,7 +10,7 @@ namespace Sockeye.Cli.Bench;
 /// <remarks>
 /// <para>
 /// Layout, all ASCII so any line-framed server relays it and <c>nc</c> shows it: the publisher (3 hex digits), the
-/// sequence number (9), the time it was queued in 100 ns units since the generator started (10), padding (letters of
+/// sequence number (9), the time it was queued in 100 ns units since an hour before the generator started (10), padding (letters of
 /// <see cref="Payload"/> from a point the publisher and sequence number fix), a checksum of the header (FNV-1a, 8 hex
 /// digits), and <c>\n</c>.
 /// </para>
@@ -42,7 +42,9 @@ internal static class BroadcastMessage
     private const int ChecksumDigits = 8;
     private const int HeaderLength = PublisherDigits + SequenceDigits + TimeDigits;
 
-    private static readonly long s_epoch = Stopwatch.GetTimestamp();
+    // An hour before the class was first used, so a time taken a moment before that (the publisher's first batch is
+    // timed before its first message is written) is still after the epoch.
+    private static readonly long s_epoch = Stopwatch.GetTimestamp() - (Stopwatch.Frequency * 3600);
 
     // Stopwatch ticks per 100 ns, the unit of the queued time (10 hex digits of it last 30 hours).
     private static readonly double s_ticksPerUnit = Stopwatch.Frequency / 10_000_000.0;
