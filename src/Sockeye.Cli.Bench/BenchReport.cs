@@ -56,12 +56,23 @@ internal sealed record BenchReport
 }
 
 /// <summary>
-/// A broadcast run: its publishers and subscribers; of these, the ones that never read and how many of them the server
-/// ended; subscriber and publisher pairs whose first message was not the publisher's first (subscribers the server
-/// registered after the publisher began); the window; and messages per second to each reading subscriber.
+/// A broadcast run: its publishers and subscribers; of these, the ones that never read, how many of them the server
+/// ended and how soon after the publishers began (the first and the last); subscriber and publisher pairs whose first
+/// message was not the publisher's first (subscribers the server registered after the publisher began); the window;
+/// messages per second to each reading subscriber; and how long the drain took, from the publishers' stop to the last
+/// reading subscriber holding every message (or the grace running out, each one still owed messages then an error).
 /// </summary>
 internal sealed record BroadcastReport(
-    int Publishers, int Subscribers, int NonReaders, int NonReadersEnded, int LateJoins, int Window, double MessagesPerSecondPerReader);
+    int Publishers,
+    int Subscribers,
+    int NonReaders,
+    int NonReadersEnded,
+    int LateJoins,
+    int Window,
+    double MessagesPerSecondPerReader,
+    double? NonReadersFirstEndedSeconds = null,
+    double? NonReadersLastEndedSeconds = null,
+    double? DrainSeconds = null);
 
 /// <summary>Latency percentiles in microseconds.</summary>
 internal sealed record LatencyReport(double P50, double P90, double P99, double P999, double Max, double Mean);

@@ -31,8 +31,15 @@ internal static class BenchReportText
 
         if (report.Broadcast is { } broadcast)
         {
+            var ended = broadcast.NonReadersLastEndedSeconds is { } last && broadcast.NonReadersFirstEndedSeconds is { } first
+                ? Invariant($" ({first:0.0} to {last:0.0} s after publishing began)")
+                : "";
             text.AppendLine(Invariant(
-                $"  delivered   {broadcast.MessagesPerSecondPerReader:N0} msgs/s to each reading subscriber; {broadcast.NonReadersEnded:N0} of {broadcast.NonReaders:N0} never-reading ended by the server; {broadcast.LateJoins:N0} late joins"));
+                $"  delivered   {broadcast.MessagesPerSecondPerReader:N0} msgs/s to each reading subscriber; {broadcast.NonReadersEnded:N0} of {broadcast.NonReaders:N0} never-reading ended by the server{ended}; {broadcast.LateJoins:N0} late joins"));
+            if (broadcast.DrainSeconds is { } drain)
+            {
+                text.AppendLine(Invariant($"  drained     in {drain:0.00} s after the publishers stopped"));
+            }
         }
 
         text.AppendLine(Invariant($"  errors      {report.Errors:N0}"));

@@ -76,7 +76,10 @@ internal sealed class BenchRunner
         var peak = await WatchMemoryAsync(_settings.Duration);
         var after = Measure();
 
+        // Publishers stop, and what is in flight gets the grace to arrive: only what has not arrived by then is an error.
+        var drain = Stopwatch.StartNew();
         await session.StopAsync(s_drainGrace, _abort);
+        var drainSeconds = drain.Elapsed.TotalSeconds;
         var window = session.Collect();
         var report = Report(window, before, after, connected: Math.Min(session.Totals().Connects, _settings.Connections));
         var reading = subscribers - state.NonReaders;
@@ -84,7 +87,10 @@ internal sealed class BenchRunner
         {
             Broadcast = new BroadcastReport(
                 _settings.Publishers, subscribers, state.NonReaders, state.NonReadersEnded, state.LateJoins(), _settings.Window,
-                reading > 0 ? report.MessagesPerSecond / reading : 0),
+                reading > 0 ? report.MessagesPerSecond / reading : 0,
+                state.FirstNonReaderEndedSeconds,
+                state.LastNonReaderEndedSeconds,
+                drainSeconds),
             Server = report.Server is { } server ? server with { RssBeforeBytes = baseline?.RssBytes, RssPeakBytes = peak } : null,
         };
     }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Sockeye.Cli.Bench;
 
 /// <summary>
@@ -18,6 +20,9 @@ internal sealed class BroadcastState
     private readonly SubscriberConnection?[] _subscribers;
     private int _publishersMayStart;
     private int _nonReadersEnded;
+    private long _publishingStartedAt;
+    private long _firstEndedAfter = long.MaxValue;
+    private long _lastEndedAfter = -1;
 
     public BroadcastState(int publishers, int subscribers, double nonReaderFraction, int window)
     {
@@ -45,6 +50,12 @@ internal sealed class BroadcastState
     /// <summary>Subscribers that never read and that the server ended.</summary>
     public int NonReadersEnded => Volatile.Read(ref _nonReadersEnded);
 
+    /// <summary>Seconds from the publishers' start to the first never-reading subscriber the server ended, or null.</summary>
+    public double? FirstNonReaderEndedSeconds => ToSeconds(Volatile.Read(ref _firstEndedAfter));
+
+    /// <summary>Seconds from the publishers' start to the last never-reading subscriber the server ended, or null.</summary>
+    public double? LastNonReaderEndedSeconds => ToSeconds(Volatile.Read(ref _lastEndedAfter));
+
     /// <summary>
     /// Whether subscriber <paramref name="index"/> never reads: <see cref="NonReaders"/> of them, spread evenly
     /// among the rest.
@@ -54,9 +65,34 @@ internal sealed class BroadcastState
 
     public void Register(int index, SubscriberConnection subscriber) => _subscribers[index] = subscriber;
 
-    public void StartPublishers() => Volatile.Write(ref _publishersMayStart, 1);
+    public void StartPublishers()
+    {
+        Volatile.Write(ref _publishingStartedAt, Stopwatch.GetTimestamp());
+        Volatile.Write(ref _publishersMayStart, 1);
+    }
 
-    public void NonReaderEnded() => Interlocked.Increment(ref _nonReadersEnded);
+    /// <summary>The server ended a never-reading subscriber: counted, and when (from the publishers' start) noted.</summary>
+    public void NonReaderEnded()
+    {
+        Interlocked.Increment(ref _nonReadersEnded);
+        var started = Volatile.Read(ref _publishingStartedAt);
+        var after = started == 0 ? 0 : Stopwatch.GetTimestamp() - started;
+        for (var first = Volatile.Read(ref _firstEndedAfter); after < first; first = Volatile.Read(ref _firstEndedAfter))
+        {
+            if (Interlocked.CompareExchange(ref _firstEndedAfter, after, first) == first)
+            {
+                break;
+            }
+        }
+
+        for (var last = Volatile.Read(ref _lastEndedAfter); after > last; last = Volatile.Read(ref _lastEndedAfter))
+        {
+            if (Interlocked.CompareExchange(ref _lastEndedAfter, after, last) == last)
+            {
+                break;
+            }
+        }
+    }
 
     /// <summary>How many messages <paramref name="publisher"/> has queued so far (numbered from 0).</summary>
     public long Published(int publisher) => Volatile.Read(ref _published[publisher]);
@@ -80,6 +116,8 @@ internal sealed class BroadcastState
 
         return lowest;
     }
+
+    private static double? ToSeconds(long ticks) => ticks is >= 0 and < long.MaxValue ? (double)ticks / Stopwatch.Frequency : null;
 
     /// <summary>Subscriber and publisher pairs whose first message was not the publisher's first (subscribers the server registered late).</summary>
     public int LateJoins() => _subscribers.Sum(subscriber => subscriber?.LateJoins ?? 0);

@@ -48,6 +48,9 @@ internal abstract class LoadConnection
     /// <summary>A receive buffer to ask for before connecting, or 0 for the system's.</summary>
     protected virtual int ReceiveBufferSize => 0;
 
+    /// <summary>A maximum segment size to announce before connecting, or 0 for the system's.</summary>
+    protected virtual int MaxSegmentSize => 0;
+
     /// <summary>Whether the loop calls <see cref="OnPoll"/> after every wait, for work no event of its own announces.</summary>
     public virtual bool Polled => false;
 
@@ -81,13 +84,16 @@ internal abstract class LoadConnection
 
         if (Fd >= 0 && (_connecting || IsBusy))
         {
-            Fail("still waiting for the server when the run ended");
+            Fail(_connecting ? "still connecting when the run ended" : StillOwed());
         }
         else
         {
             Finish();
         }
     }
+
+    /// <summary>What is wrong with a connection still busy when the run ended, after the drain's grace.</summary>
+    protected virtual string StillOwed() => "still waiting for the server when the run ended";
 
     /// <summary>Whether an exchange with the server is under way (a reply is owed).</summary>
     protected abstract bool IsBusy { get; }
@@ -156,6 +162,11 @@ internal abstract class LoadConnection
         if (ReceiveBufferSize > 0)
         {
             TcpSocket.SetReceiveBuffer(fd, ReceiveBufferSize);
+        }
+
+        if (MaxSegmentSize > 0)
+        {
+            TcpSocket.SetMaxSegment(fd, MaxSegmentSize);
         }
 
         var registered = Loop.Register(fd, ((ulong)_generation << 32) | (uint)Slot);

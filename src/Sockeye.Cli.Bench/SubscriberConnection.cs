@@ -39,6 +39,14 @@ internal sealed class SubscriberConnection : LoadConnection
     /// </summary>
     protected override int ReceiveBufferSize => Reads ? 0 : 4096;
 
+    /// <summary>
+    /// One that never reads also announces an Ethernet-sized segment (1460 bytes), as a client across a real network
+    /// does. On loopback the segment would be 64 KiB, and Linux sizes a connection's send buffer from it (twice ten
+    /// segments, each rounded up to a power of two: about 2.5 MiB), so the server's kernel would absorb seconds of
+    /// traffic before the server itself saw the client stop; with 1460 it is about 90 KiB, the same for every server.
+    /// </summary>
+    protected override int MaxSegmentSize => Reads ? 0 : 1460;
+
     public int LateJoins => _order?.LateJoins ?? 0;
 
     /// <summary>The last sequence number received from <paramref name="publisher"/>, or -1.</summary>
@@ -134,6 +142,21 @@ internal sealed class SubscriberConnection : LoadConnection
 
         Stats.Message(now - queuedAt, record);
         return true;
+    }
+
+    /// <summary>
+    /// The publishers stopped, and the drain's grace has passed: what has not arrived by now was lost (or the server
+    /// holds it without sending), which is an error; what arrived within the grace was not.
+    /// </summary>
+    protected override string StillOwed()
+    {
+        long owed = 0;
+        for (var publisher = 0; publisher < _state.Publishers; publisher++)
+        {
+            owed += Math.Max(0, _state.Published(publisher) - 1 - _order!.Last(publisher));
+        }
+
+        return $"a subscriber was still owed {owed} message(s) when the drain's grace ended after the publishers stopped";
     }
 
     /// <summary>Whether every message every publisher has queued so far has arrived (once draining, the publishers queue no more).</summary>

@@ -22,6 +22,7 @@ internal static unsafe partial class LinuxNative
     public const int SoError = 4;
     public const int SoRcvBuf = 8;
     public const int IpProtoIp = 0;
+    public const int TcpMaxSeg = 2;
     public const int IpBindAddressNoPort = 24;
 
     public const int RLimitNoFile = 7;

@@ -31,6 +31,13 @@ internal static unsafe class TcpSocket
         LinuxNative.setsockopt(fd, LinuxNative.SolSocket, LinuxNative.SoRcvBuf, &bytes, sizeof(int));
 
     /// <summary>
+    /// Announces a maximum segment size of <paramref name="bytes"/> in the SYN (before connecting), so the server sends
+    /// this connection segments of at most that size and sizes its send buffer for them, as for a client on a real network.
+    /// </summary>
+    public static void SetMaxSegment(int fd, int bytes) =>
+        LinuxNative.setsockopt(fd, LinuxNative.IpProtoTcp, LinuxNative.TcpMaxSeg, &bytes, sizeof(int));
+
+    /// <summary>
     /// Connects from <paramref name="source"/> (its port left to connect): the kernel then picks the port for the whole
     /// four-tuple, so each source address has a port range of its own.
     /// </summary>

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Sockeye.Tests.Infrastructure;
 
@@ -53,7 +55,141 @@ public class BroadcastBenchTests
         var broadcast = root.GetProperty("broadcast");
         Assert.Equal(2, broadcast.GetProperty("nonReaders").GetInt32());
         Assert.Equal(2, broadcast.GetProperty("nonReadersEnded").GetInt32());
+        var first = broadcast.GetProperty("nonReadersFirstEndedSeconds").GetDouble();
+        var last = broadcast.GetProperty("nonReadersLastEndedSeconds").GetDouble();
+        Assert.InRange(first, 0, last);
+        Assert.InRange(last, first, 5);
+        Assert.InRange(broadcast.GetProperty("drainSeconds").GetDouble(), 0, 5.5);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task A_subscriber_still_owed_messages_once_the_drain_is_over_is_an_error_while_the_others_drain_cleanly()
+    {
+        // A relay that stops passing messages to its first subscriber after ten, and keeps the connection open.
+        await using var relay = new StarvingRelay(size: 64, starveAfter: 10);
+
+        var bench = await CliProcess.RunAsync(
+            "bench", "broadcast", "--port", Port(relay.Port), "-n", "3", "-s", "64", "--window", "4", "--duration", "1", "--warmup", "0",
+            "--json");
+
+        using var report = JsonDocument.Parse(string.Join('\n', bench.StandardOutput));
+        var root = report.RootElement;
+        var samples = root.GetProperty("errorSamples").EnumerateArray().Select(e => e.GetString()!).ToList();
+        // The starved subscriber, and the publisher that waited for it: nothing from the two that got everything.
+        Assert.True(root.GetProperty("errors").GetInt64() == 2, string.Join('\n', bench.StandardOutput));
+        Assert.Contains(samples, sample => sample.Contains("still owed", StringComparison.Ordinal));
+        Assert.True(root.GetProperty("broadcast").GetProperty("drainSeconds").GetDouble() >= 4.5);
+        Assert.NotEqual(0, bench.ExitCode);
     }
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A relay for the test above: what any client sends goes to every other client still connected, except that the
+    /// first of them when the first message comes (a subscriber: they all connect before publishers; the generator's
+    /// probe connection has come and gone) gets only the first <c>starveAfter</c> messages.
+    /// </summary>
+    private sealed class StarvingRelay : IAsyncDisposable
+    {
+        private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        private readonly List<Socket> _clients = [];
+        private readonly List<Task> _readers = [];
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _accepting;
+        private readonly long _starvedLimit;
+        private long _starvedSent;
+        private Socket? _starved;
+
+        public StarvingRelay(int size, int starveAfter)
+        {
+            _starvedLimit = (long)size * starveAfter;
+            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _listener.Listen();
+            _accepting = AcceptAsync();
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var client = await _listener.AcceptAsync(_stop.Token);
+                    lock (_clients)
+                    {
+                        _clients.Add(client);
+                        _readers.Add(RelayAsync(client));
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                // Stopped.
+            }
+        }
+
+        private async Task RelayAsync(Socket from)
+        {
+            var buffer = new byte[64 * 1024];
+            try
+            {
+                while (true)
+                {
+                    var received = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+                    if (received == 0)
+                    {
+                        break;
+                    }
+
+                    lock (_clients)
+                    {
+                        _starved ??= _clients.First(client => client != from);
+                        foreach (var to in _clients.Where(client => client != from))
+                        {
+                            var data = buffer.AsSpan(0, received);
+                            if (to == _starved)
+                            {
+                                data = data[..(int)Math.Min(received, _starvedLimit - _starvedSent)];
+                                _starvedSent += data.Length;
+                            }
+
+                            to.Send(data);
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                // The client left, or the relay stopped.
+            }
+
+            lock (_clients)
+            {
+                _clients.Remove(from);
+            }
+
+            from.Dispose();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Dispose();
+            Task[] readers;
+            lock (_clients)
+            {
+                foreach (var client in _clients)
+                {
+                    client.Dispose();
+                }
+
+                readers = [.. _readers];
+            }
+
+            await Task.WhenAll([_accepting, .. readers]).WaitAsync(TimeSpan.FromSeconds(10));
+            _stop.Dispose();
+        }
+    }
 }
