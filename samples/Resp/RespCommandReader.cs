@@ -220,15 +220,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
         var end = span[..Math.Min(span.Length, MaxHeaderLength + 1)].IndexOf((byte)'\n');
         if (end >= 0)
         {
-            if (end < 2
-                || span[end - 1] != (byte)'\r'
-                || !Utf8Parser.TryParse(span[..(end - 1)], out value, out var parsed)
-                || parsed != end - 1
-                || value < -1)
-            {
-                throw new ProtocolException("Protocol error: a length is not a number.");
-            }
-
+            value = ParseLength(span[..end]);
             reader.Advance(end + 1);
             return true;
         }
@@ -244,23 +236,31 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
             return false;
         }
 
-        Span<byte> digits = stackalloc byte[MaxHeaderLength];
-        if (line.Length is < 2 or > MaxHeaderLength)
+        if (line.Length > MaxHeaderLength)
         {
             throw new ProtocolException("Protocol error: a length is not a number.");
         }
 
+        Span<byte> digits = stackalloc byte[MaxHeaderLength];
         line.CopyTo(digits);
-        var text = digits[..(int)line.Length];
-        if (text[^1] != (byte)'\r'
-            || !Utf8Parser.TryParse(text[..^1], out value, out var used)
-            || used != text.Length - 1
+        value = ParseLength(digits[..(int)line.Length]);
+        return true;
+    }
+
+    /// <summary>A length line without its <c>\n</c>: digits (or <c>-1</c>), then <c>\r</c>.</summary>
+    /// <exception cref="ProtocolException">The line is not a number.</exception>
+    private static long ParseLength(ReadOnlySpan<byte> line)
+    {
+        if (line.Length < 2
+            || line[^1] != (byte)'\r'
+            || !Utf8Parser.TryParse(line[..^1], out long value, out var used)
+            || used != line.Length - 1
             || value < -1)
         {
             throw new ProtocolException("Protocol error: a length is not a number.");
         }
 
-        return true;
+        return value;
     }
 
     private static bool TryReadMultibulk(ref SequenceReader<byte> reader, long maxMessageSize, out RespCommand message)

@@ -122,13 +122,6 @@ internal static class SettingsBinder
             return valid;
         }
 
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
-        {
-            // A number past decimal's range (1e30): far past the longest time span.
-            duration = default;
-            return false;
-        }
-
         return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out duration);
     }
 
