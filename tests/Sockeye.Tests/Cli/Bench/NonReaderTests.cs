@@ -45,7 +45,9 @@ public class NonReaderTests
             server.LingerState = new LingerOption(true, 0);
             server.Close();
             Assert.True(await WaitUntilAsync(() => state.NonReadersEnded == 1), "the ended subscriber was not counted");
-            Assert.True(subscriber.IsFinished);
+
+            // Counted first, then finished, on the loop's thread: wait for the second too rather than catch it between.
+            Assert.True(await WaitUntilAsync(() => subscriber.IsFinished), "the ended subscriber was counted but did not finish");
         }
         finally
         {
