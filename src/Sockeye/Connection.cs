@@ -251,6 +251,13 @@ public abstract class Connection
     /// <summary>The push queue for a broadcast to this member: null once it has ended.</summary>
     internal OutboundQueue? GetOutboundQueueForBroadcast() => IsServing ? GetOutboundQueue() : null;
 
+    /// <summary>
+    /// Schedules a drain of the connection's push queue. By default on the thread pool; a transport with event loops runs
+    /// it on the connection's own loop, after the loop's current round of events when that is the calling thread, so a
+    /// broadcast from a handler on the loop sends to each member once, after every message that arrived together.
+    /// </summary>
+    internal virtual void ScheduleOutbound(OutboundQueue drain) => ThreadPool.UnsafeQueueUserWorkItem(drain, preferLocal: false);
+
     /// <summary>Pushed messages have been written for the client (and are counted).</summary>
     internal virtual void OnMessagesSent(int count)
     {

@@ -97,7 +97,14 @@ internal sealed class SockeyeMetrics : IDisposable
     public void MessagesSent(int count) => _messages.Add(count, s_transmit);
 
     /// <summary>Bytes entered (positive) or left (negative) connections' outbound queues.</summary>
-    public void OutboundQueued(long bytes) => _outboundQueued.Add(bytes);
+    /// <remarks>Called for every member of every broadcast: with nobody listening it costs one check.</remarks>
+    public void OutboundQueued(long bytes)
+    {
+        if (_outboundQueued.Enabled)
+        {
+            _outboundQueued.Add(bytes);
+        }
+    }
 
     public void OutboundDropped() => _outboundDropped.Add(1);
 

@@ -244,16 +244,42 @@ internal abstract class GuardedOutput : PipeWriter
     /// <summary>The writer was completed: nothing more will be written.</summary>
     internal bool IsCompleted => (Volatile.Read(ref _state) & Completed) != 0;
 
-    /// <summary>Writes one whole message; the caller holds the writer (the drainer, or the handler inside a flush).</summary>
-    internal void WriteHeld(ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Writes whole messages one after another, <paramref name="bytes"/> in all; the caller holds the writer (the drainer,
+    /// or the handler inside a flush). Asks the output for memory once per block rather than once per message, so a batch
+    /// of small messages costs a copy each and little else.
+    /// </summary>
+    internal void WriteHeld(ReadOnlySpan<OutboundMessage?> messages, long bytes)
     {
-        while (!data.IsEmpty)
+        var free = Span<byte>.Empty;
+        var filled = 0;
+        foreach (var message in messages)
         {
-            var memory = GetMemoryCore(Math.Min(data.Length, 4096));
-            var count = Math.Min(memory.Length, data.Length);
-            data[..count].CopyTo(memory.Span);
-            AdvanceCore(count);
-            data = data[count..];
+            var data = message!.Span;
+            while (!data.IsEmpty)
+            {
+                if (filled == free.Length)
+                {
+                    if (filled > 0)
+                    {
+                        AdvanceCore(filled);
+                    }
+
+                    free = GetMemoryCore((int)Math.Clamp(bytes, 1, 4096)).Span;
+                    filled = 0;
+                }
+
+                var count = Math.Min(free.Length - filled, data.Length);
+                data[..count].CopyTo(free[filled..]);
+                filled += count;
+                bytes -= count;
+                data = data[count..];
+            }
+        }
+
+        if (filled > 0)
+        {
+            AdvanceCore(filled);
         }
     }
 

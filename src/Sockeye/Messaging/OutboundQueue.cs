@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using Sockeye.Diagnostics;
+using Sockeye.Transport.Linux;
 
 namespace Sockeye.Messaging;
 
@@ -9,11 +10,12 @@ namespace Sockeye.Messaging;
 /// reply, or a drain on the thread pool while the handler is not writing. Created on a connection's first push.
 /// </summary>
 /// <remarks>
-/// A send only takes the queue's lock to add its message and, when no drain is under way, queues one (the queue is its
-/// own thread-pool work item, so that allocates nothing). Messages that arrive while a drain waits to run are taken by
-/// it together, so a burst leaves in one send.
+/// A send only takes the queue's lock to add its message and, when no drain is under way, schedules one where the
+/// connection says (<see cref="Connection.ScheduleOutbound"/>: its event loop on Linux, else the thread pool; the queue is
+/// its own work item, so that allocates nothing). Messages that arrive while a drain waits to run are taken by it
+/// together, so a burst leaves in one send.
 /// </remarks>
-internal sealed class OutboundQueue : IThreadPoolWorkItem
+internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
 {
     /// <summary>
     /// What each queued message counts toward the bound beyond its bytes: its place in the queue and its share of the
@@ -21,6 +23,9 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     /// </summary>
     internal const int MessageOverhead = 32;
 
+    // Its own lock rather than the queue object's monitor: Lock's fast path is managed code, and a broadcast takes it once
+    // per member and message.
+    private readonly Lock _gate = new();
     private readonly Connection _connection;
     private readonly GuardedOutput _output;
     private readonly PushSettings _settings;
@@ -61,7 +66,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     {
         get
         {
-            lock (this)
+            lock (_gate)
             {
                 return _size;
             }
@@ -80,7 +85,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
         var startedDropping = false;
         var overflowed = false;
         Waiter? waiter = null;
-        lock (this)
+        lock (_gate)
         {
             if (_closed)
             {
@@ -126,7 +131,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             _settings.Metrics?.OutboundQueued(message.Length);
             if (schedule)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                _connection.ScheduleOutbound(this);
             }
 
             return new ValueTask<SendStatus>(SendStatus.Queued);
@@ -159,7 +164,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
         var taken = 0;
         long payload = 0;
         List<Waiter>? admitted = null;
-        lock (this)
+        lock (_gate)
         {
             while (_count > 0 && (taken == 0 || payload < _settings.BatchSize))
             {
@@ -192,10 +197,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
 
         try
         {
-            for (var i = 0; i < taken; i++)
-            {
-                output.WriteHeld(batch[i]!.Span);
-            }
+            output.WriteHeld(batch.AsSpan(0, taken), payload);
         }
         finally
         {
@@ -220,7 +222,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     /// </summary>
     public void Close(GuardedOutput? writeTo)
     {
-        lock (this)
+        lock (_gate)
         {
             if (_closed)
             {
@@ -240,7 +242,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
 
         Waiter? waiters;
         long dropped;
-        lock (this)
+        lock (_gate)
         {
             dropped = _payload;
             while (_count > 0)
@@ -280,7 +282,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             return;
         }
 
-        lock (this)
+        lock (_gate)
         {
             if (!_parked)
             {
@@ -291,10 +293,11 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             _scheduled = true;
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        _connection.ScheduleOutbound(this);
     }
 
-    void IThreadPoolWorkItem.Execute() => Drain();
+    /// <summary>Runs the drain: on the thread pool, or on the connection's event loop (see <see cref="Connection.ScheduleOutbound"/>).</summary>
+    public void Execute() => Drain();
 
     /// <summary>The drain: runs while <see cref="_scheduled"/> is set, until the queue is empty or the output is held.</summary>
     private void Drain()
@@ -303,7 +306,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
         {
             while (true)
             {
-                lock (this)
+                lock (_gate)
                 {
                     if (_count == 0 || _closed)
                     {
@@ -416,7 +419,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     /// </summary>
     private bool Park()
     {
-        lock (this)
+        lock (_gate)
         {
             _parked = true;
             _scheduled = false;
@@ -431,7 +434,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             return true;
         }
 
-        lock (this)
+        lock (_gate)
         {
             if (!_parked)
             {
@@ -590,7 +593,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
 
         private void Cancel(CancellationToken token)
         {
-            lock (queue)
+            lock (queue._gate)
             {
                 // Admitted or closed meanwhile: the outcome is decided already.
                 if (!Linked)

@@ -26,6 +26,15 @@ internal sealed unsafe class EventLoop : IDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<IEventLoopWork> _work = new();
     private readonly Lock _growLock = new();
+
+    // The loop whose thread this is, if it is one.
+    [ThreadStatic]
+    private static EventLoop? t_current;
+
+    // Work this loop's thread scheduled during the current round, for this loop or another, run or posted once the
+    // round's events are handled: touched by this loop's thread only.
+    private List<(EventLoop Loop, IEventLoopWork Work)> _deferred = [];
+    private List<(EventLoop Loop, IEventLoopWork Work)> _running = [];
     private IEventHandler?[] _handlers = new IEventHandler?[1024];
 
     /// <summary>
@@ -109,6 +118,23 @@ internal sealed unsafe class EventLoop : IDisposable
 
     public bool IsLoopThread => Thread.CurrentThread == _thread;
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on this loop. Called on a loop's thread (this one or another), it waits until that
+    /// loop has handled the current round of events and posted work, so what they schedule together runs once, after
+    /// all of them (and a post to another loop wakes it once); called on any other thread, it is posted at once.
+    /// </summary>
+    public void Defer(IEventLoopWork work)
+    {
+        if (t_current is { } current)
+        {
+            current._deferred.Add((this, work));
+        }
+        else
+        {
+            Post(work);
+        }
+    }
+
     private static long SpinTicks()
     {
         var text = Environment.GetEnvironmentVariable("SOCKEYE_EPOLL_SPIN_US");
@@ -143,6 +169,7 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private void Run()
     {
+        t_current = this;
         var size = LinuxNative.EpollEventSize;
         var offset = LinuxNative.EpollEventDataOffset;
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));
@@ -210,11 +237,35 @@ internal sealed unsafe class EventLoop : IDisposable
                         Execute(work);
                     }
                 }
+
+                RunDeferred();
             }
         }
         finally
         {
             NativeMemory.Free(events);
+        }
+    }
+
+    /// <summary>Runs what this round deferred, and what that defers in turn, before the loop waits again.</summary>
+    private void RunDeferred()
+    {
+        while (_deferred.Count > 0)
+        {
+            (_deferred, _running) = (_running, _deferred);
+            foreach (var (loop, work) in _running)
+            {
+                if (loop == this)
+                {
+                    Execute(work);
+                }
+                else
+                {
+                    loop.Post(work);
+                }
+            }
+
+            _running.Clear();
         }
     }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Sockeye.Messaging;
 
 namespace Sockeye.Transport.Linux;
 
@@ -126,6 +127,12 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     }
 
     void IInputTransport.ResumeReceiving() => _loop.Post(this);
+
+    /// <summary>
+    /// A push queue's drain runs on this connection's loop, as its receives do: after the loop's current round when the
+    /// caller is the loop (a handler running inline), posted to it otherwise.
+    /// </summary>
+    internal override void ScheduleOutbound(OutboundQueue drain) => _loop.Defer(drain);
 
     void IInputTransport.ReaderCompleted()
     {
