@@ -9,7 +9,9 @@ public class FramingCliTests
 {
     [Theory(Timeout = Timeouts.Process)]
     [InlineData("nc", new[] { "-N", "127.0.0.1", "{port}" })]
-    [InlineData("socat", new[] { "-", "TCP:127.0.0.1:{port}" })]
+    // socat waits only 0.5 s by default for the reply once its input ends (-t): on a loaded machine the echo can be later.
+    // The server closes once it has echoed, so socat still ends as soon as the reply is in.
+    [InlineData("socat", new[] { "-t", "30", "-", "TCP:127.0.0.1:{port}" })]
     public async Task Serve_echo_with_line_framing_echoes_lines_typed_through_a_third_party_client(string tool, string[] arguments)
     {
         var (server, port) = await CliProcess.StartServerAsync("--handler", "echo", "--framing", "line");

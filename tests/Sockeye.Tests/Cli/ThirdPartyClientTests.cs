@@ -14,7 +14,8 @@ public class ThirdPartyClientTests
         var (server, port) = await CliProcess.StartServerAsync("--handler", "eof-echo");
         await using var _ = server;
 
-        var reply = await ThirdPartyTool.RunAsync("socat", ["-", $"TCP:127.0.0.1:{port}"], "from socat<EOF>");
+        // -t 30: socat waits only 0.5 s by default for the reply once its input ends; the server closes after echoing.
+        var reply = await ThirdPartyTool.RunAsync("socat", ["-t", "30", "-", $"TCP:127.0.0.1:{port}"], "from socat<EOF>");
 
         Assert.Equal("from socat<EOF>", reply);
         Assert.Equal(" Data : from socat<EOF>", (await server.WaitForStandardOutputLinesAsync(2))[1]);
