@@ -23,9 +23,8 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
     /// </summary>
     internal const int MessageOverhead = 32;
 
-    // Its own lock rather than the queue object's monitor: Lock's fast path is managed code, and a broadcast takes it once
-    // per member and message.
-    private readonly Lock _gate = new();
+    // Taken once per member and message by a broadcast, and held for a few instructions: see SpinGate.
+    private SpinGate _gate;
     private readonly Connection _connection;
     private readonly GuardedOutput _output;
     private readonly PushSettings _settings;
@@ -66,7 +65,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
     {
         get
         {
-            lock (_gate)
+            using (_gate.Enter())
             {
                 return _size;
             }
@@ -85,7 +84,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
         var startedDropping = false;
         var overflowed = false;
         Waiter? waiter = null;
-        lock (_gate)
+        using (_gate.Enter())
         {
             if (_closed)
             {
@@ -164,7 +163,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
         var taken = 0;
         long payload = 0;
         List<Waiter>? admitted = null;
-        lock (_gate)
+        using (_gate.Enter())
         {
             while (_count > 0 && (taken == 0 || payload < _settings.BatchSize))
             {
@@ -222,7 +221,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
     /// </summary>
     public void Close(GuardedOutput? writeTo)
     {
-        lock (_gate)
+        using (_gate.Enter())
         {
             if (_closed)
             {
@@ -242,7 +241,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
 
         Waiter? waiters;
         long dropped;
-        lock (_gate)
+        using (_gate.Enter())
         {
             dropped = _payload;
             while (_count > 0)
@@ -282,7 +281,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
             return;
         }
 
-        lock (_gate)
+        using (_gate.Enter())
         {
             if (!_parked)
             {
@@ -306,7 +305,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
         {
             while (true)
             {
-                lock (_gate)
+                using (_gate.Enter())
                 {
                     if (_count == 0 || _closed)
                     {
@@ -419,7 +418,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
     /// </summary>
     private bool Park()
     {
-        lock (_gate)
+        using (_gate.Enter())
         {
             _parked = true;
             _scheduled = false;
@@ -434,7 +433,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
             return true;
         }
 
-        lock (_gate)
+        using (_gate.Enter())
         {
             if (!_parked)
             {
@@ -593,7 +592,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
 
         private void Cancel(CancellationToken token)
         {
-            lock (queue._gate)
+            using (queue._gate.Enter())
             {
                 // Admitted or closed meanwhile: the outcome is decided already.
                 if (!Linked)
