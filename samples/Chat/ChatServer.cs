@@ -125,8 +125,10 @@ internal sealed class ChatServer
             members.Add(connection);
         }
 
-        await SendAsync(connection, $"* You are {nick}, in #{name} with: {Nicks(members)}");
+        // The others hear of it before the newcomer is told: once told, the newcomer's next move (or someone else's join)
+        // can never come before this announcement and reach a member who joined after it.
         await members.BroadcastMessageAsync(Lines, Encoding.UTF8.GetBytes($"* {nick} joined"), except: connection);
+        await SendAsync(connection, $"* You are {nick}, in #{name} with: {Nicks(members)}");
         return (name, members);
     }
 
