@@ -51,16 +51,6 @@ internal sealed class BufferSegment : ReadOnlySequenceSegment<byte>, IMemoryOwne
         Next = next;
     }
 
-    /// <summary>Places this chain at <paramref name="runningIndex"/> in its sequence, and each segment after it behind it.</summary>
-    public void Rebase(long runningIndex)
-    {
-        for (var segment = this; segment is not null; segment = segment.NextSegment)
-        {
-            segment.RunningIndex = runningIndex;
-            runningIndex += segment.End;
-        }
-    }
-
     public void Reset(long runningIndex)
     {
         Memory = Array;

@@ -51,27 +51,6 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
         return segment;
     }
 
-    /// <summary>
-    /// A block an epoll loop keeps ready to receive into, not counted as rented: most receives use only a few of the
-    /// loop's blocks, and only those become a connection's (<see cref="Adopted"/>).
-    /// </summary>
-    /// <param name="small">A small block (<see cref="SmallBlockSize"/>) rather than a whole one.</param>
-    public BufferSegment RentSpare(bool small)
-    {
-        var segment = (small ? _smallBlocks : _blocks).TryTake(out var block)
-            ? block!
-            : new BufferSegment(this, GC.AllocateUninitializedArray<byte>(small ? SmallBlockSize : BlockSize, pinned: true));
-        segment.Reset(0);
-        return segment;
-    }
-
-    /// <summary>Spare blocks (<see cref="RentSpare"/>) that now hold a connection's bytes: counted as rented from here on.</summary>
-    public void Adopted(int count) => Interlocked.Add(ref _rented, count);
-
-    /// <summary>Takes back a spare block that never held a connection's bytes.</summary>
-    public void ReturnSpare(BufferSegment segment) =>
-        (segment.Array.Length == SmallBlockSize ? _smallBlocks : _blocks).TryKeep(segment);
-
     protected override void Dispose(bool disposing)
     {
         // Blocks still rented are simply dropped when their owners return them.

@@ -51,15 +51,15 @@ public class ConnectionInputTests
     [Fact(Timeout = Timeouts.Fast)]
     public async Task An_inline_reader_is_woken_once_for_an_arrival_that_spans_many_blocks()
     {
-        var (input, _, pool) = Create(inline: true);
-        input.BeginReceive(out _);
-        var (first, last, arrival) = Chain(pool, [512, .. Enumerable.Repeat(PinnedBlockMemoryPool.BlockSize, 16)]);
+        var (input, _, _) = Create(inline: true);
+        var arrival = new byte[64 * 1024];
+        Random.Shared.NextBytes(arrival);
 
-        // The continuation runs inside EndReceive (inline): what it sees is what was committed when it was woken.
+        // The continuation runs inside Append (inline): what it sees is what was committed when it was woken.
         var reading = ReadOnce();
         Assert.False(reading.IsCompleted);
 
-        Assert.True(input.EndReceive(0, first, last, arrival.Length));
+        Assert.True(input.Append(arrival));
 
         Assert.True(reading.IsCompleted);
         Assert.Equal(arrival.Length, await reading);
@@ -249,138 +249,6 @@ public class ConnectionInputTests
         await input.ReadAsync(TestContext.Current.CancellationToken);
 
         Assert.Throws<InvalidOperationException>(() => input.TryRead(out _));
-    }
-
-    [Fact(Timeout = Timeouts.Fast)]
-    public async Task A_receive_fills_the_last_blocks_room_then_the_input_takes_the_loops_blocks_as_they_are()
-    {
-        var (input, _, pool) = Create();
-        Receive(input, "hello"u8);
-        var result = await input.ReadAsync(TestContext.Current.CancellationToken);
-        input.AdvanceTo(result.Buffer.GetPosition(2));
-
-        var room = input.BeginReceive(out var limit);
-        Assert.Equal(PinnedBlockMemoryPool.BlockSize - 5, room.Length);
-        Assert.True(limit >= 2048);
-        "abc"u8.CopyTo(room.Span);
-        var (first, last, arrival) = Chain(pool, 4096, 10);
-        Assert.True(input.EndReceive(3, first, last, arrival.Length));
-
-        result = await input.ReadAsync(TestContext.Current.CancellationToken);
-        Assert.Equal([.. "lloabc"u8, .. arrival], result.Buffer.ToArray());
-        Assert.Equal(arrival[^10..], result.Buffer.Slice(6 + 4096).ToArray());
-        var segments = Segments(result.Buffer);
-        Assert.Same(first.Array, segments[1]);
-        Assert.Same(last.Array, segments[2]);
-
-        input.AdvanceTo(result.Buffer.GetPosition(6 + 4100));
-        result = await input.ReadAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(arrival[4100..], result.Buffer.ToArray());
-        input.AdvanceTo(result.Buffer.End);
-        Assert.Equal(0, pool.RentedBlocks);
-    }
-
-    [Fact(Timeout = Timeouts.Fast)]
-    public async Task A_chain_received_into_an_empty_input_continues_the_positions_of_what_was_read_before()
-    {
-        var (input, _, pool) = Create();
-        Receive(input, "hello"u8);
-        var result = await input.ReadAsync(TestContext.Current.CancellationToken);
-        input.AdvanceTo(result.Buffer.End);
-        Assert.Equal(0, pool.RentedBlocks);
-
-        Assert.True(input.BeginReceive(out _).IsEmpty);
-        var (first, last, arrival) = Chain(pool, 512, 4096, 100);
-        Assert.True(input.EndReceive(0, first, last, arrival.Length));
-
-        result = await input.ReadAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(arrival, result.Buffer.ToArray());
-        Assert.Equal(arrival[1000..], result.Buffer.Slice(1000).ToArray());
-        input.AdvanceTo(result.Buffer.GetPosition(4650));
-        result = await input.ReadAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(arrival[4650..], result.Buffer.ToArray());
-        input.AdvanceTo(result.Buffer.End);
-        Assert.Equal(0, pool.RentedBlocks);
-    }
-
-    [Fact(Timeout = Timeouts.Fast)]
-    public async Task Blocks_received_after_the_reader_completed_go_back_to_the_pool()
-    {
-        await Task.Yield();
-        var (input, _, pool) = Create();
-        Receive(input, "hello"u8);
-        input.BeginReceive(out _);
-        input.Complete();
-        var (first, last, arrival) = Chain(pool, 4096, 4096);
-
-        Assert.True(input.EndReceive(10, first, last, arrival.Length));
-
-        Assert.Equal(0, pool.RentedBlocks);
-    }
-
-    [Fact(Timeout = Timeouts.Fast)]
-    public async Task The_loops_receive_blocks_count_as_rented_once_a_connection_takes_them()
-    {
-        await Task.Yield();
-        var pool = new PinnedBlockMemoryPool();
-        using var blocks = new ReceiveBlocks(pool);
-        var small = blocks.Block(0);
-        var whole = blocks.Block(1);
-        Assert.Equal(PinnedBlockMemoryPool.SmallBlockSize, small.Array.Length);
-        Assert.Equal(PinnedBlockMemoryPool.BlockSize, whole.Array.Length);
-        Assert.Equal(0, pool.RentedBlocks);
-
-        blocks.HandedOn(0, 2);
-        Assert.Equal(2, pool.RentedBlocks);
-        Assert.NotSame(small, blocks.Block(0));
-        Assert.NotSame(whole, blocks.Block(1));
-        Assert.Equal(2, pool.RentedBlocks);
-
-        small.Dispose();
-        whole.Dispose();
-        Assert.Equal(0, pool.RentedBlocks);
-    }
-
-    /// <summary>Spare blocks filled with random bytes, linked as the receiver links them, and counted as adopted.</summary>
-    private static (BufferSegment First, BufferSegment Last, byte[] Bytes) Chain(PinnedBlockMemoryPool pool, params int[] sizes)
-    {
-        var bytes = new byte[sizes.Sum()];
-        Random.Shared.NextBytes(bytes);
-        BufferSegment? first = null;
-        BufferSegment? last = null;
-        var offset = 0;
-        foreach (var size in sizes)
-        {
-            var block = pool.RentSpare(small: size <= PinnedBlockMemoryPool.SmallBlockSize);
-            bytes.AsSpan(offset, size).CopyTo(block.Array);
-            block.End = size;
-            offset += size;
-            if (last is null)
-            {
-                first = block;
-            }
-            else
-            {
-                last.SetNext(block);
-            }
-
-            last = block;
-        }
-
-        pool.Adopted(sizes.Length);
-        return (first!, last!, bytes);
-    }
-
-    private static List<byte[]> Segments(ReadOnlySequence<byte> buffer)
-    {
-        var arrays = new List<byte[]>();
-        foreach (var memory in buffer)
-        {
-            Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(memory, out var array));
-            arrays.Add(array.Array!);
-        }
-
-        return arrays;
     }
 
     private static (ConnectionInput Input, FakeInputTransport Transport, PinnedBlockMemoryPool Pool) Create(long pauseThreshold = 1024 * 1024, bool inline = true)

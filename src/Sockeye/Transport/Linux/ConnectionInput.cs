@@ -89,27 +89,48 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     }
 
     /// <summary>
-    /// Starts a receive straight into the input: the room left in its last block, which stays the input's while the
-    /// transport receives into it, and how much may be received now before the pause threshold (at least 2 KiB). The
-    /// transport then calls <see cref="EndReceive"/> or <see cref="Abandon"/>.
+    /// Copies received bytes in (a transport that receives into a buffer of its own), into a small block when they
+    /// are few and the input is empty. Returns <see langword="false"/> when the transport must stop receiving, as
+    /// <see cref="Commit"/> does.
     /// </summary>
-    public Memory<byte> BeginReceive(out int limit)
+    public bool Append(ReadOnlySpan<byte> data)
     {
-        lock (this)
+        while (true)
         {
-            limit = (int)Math.Clamp(_settings.PauseThreshold - (_committed - _consumed), MinReceiveSize, int.MaxValue);
-            _receiving = true;
-            return _tail is null ? Memory<byte>.Empty : _tail.Available;
+            var memory = GetReceiveMemory(data.Length);
+            var count = Math.Min(memory.Length, data.Length);
+            data[..count].CopyTo(memory.Span);
+            data = data[count..];
+            if (data.IsEmpty)
+            {
+                return Commit(count);
+            }
+
+            // The reader is woken once, for the whole arrival: woken per block, an inline reader would run (and
+            // send) once per block of a large read.
+            CommitCore(count, publish: false);
+        }
+    }
+
+    /// <summary>How much the transport may receive now before the reader holds as much as the pause threshold.</summary>
+    public int ReceiveRoom
+    {
+        get
+        {
+            lock (this)
+            {
+                return (int)Math.Clamp(_settings.PauseThreshold - (_committed - _consumed), MinReceiveSize, int.MaxValue);
+            }
         }
     }
 
     /// <summary>
-    /// Ends a receive begun with <see cref="BeginReceive"/>: <paramref name="tailBytes"/> landed in the room it gave,
-    /// and the chain from <paramref name="first"/> to <paramref name="last"/> (each segment's End set and the chain
-    /// linked, or none) holds the rest, <paramref name="chainBytes"/> in all; the input takes the chain as it is. Returns
-    /// <see langword="false"/> when the transport must stop receiving, as <see cref="Commit"/> does.
+    /// Makes <paramref name="count"/> received bytes readable. Returns <see langword="false"/> when the reader holds
+    /// as much as the pause threshold: the transport must stop receiving until <see cref="IInputTransport.ResumeReceiving"/>.
     /// </summary>
-    public bool EndReceive(int tailBytes, BufferSegment? first, BufferSegment? last, int chainBytes)
+    public bool Commit(int count) => CommitCore(count, publish: true);
+
+    private bool CommitCore(int count, bool publish)
     {
         bool wake;
         bool keepReceiving;
@@ -119,36 +140,18 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
             if (_readerCompleted)
             {
                 ReleaseSegments();
-                BufferSegment.DisposeChain(first);
                 return true;
             }
 
-            if (tailBytes > 0)
-            {
-                _tail!.End += tailBytes;
-            }
-
-            if (first is not null)
-            {
-                if (_tail is null)
-                {
-                    first.Rebase(_committed + tailBytes);
-                    _head = first;
-                    _headIndex = 0;
-                }
-                else
-                {
-                    _tail.SetNext(first);
-                    first.Rebase(first.RunningIndex);
-                }
-
-                _tail = last;
-            }
-
-            _committed += tailBytes + chainBytes;
-            wake = _readPending;
+            _tail!.End += count;
+            _committed += count;
+            wake = publish && _readPending;
             keepReceiving = _committed - _consumed < _settings.PauseThreshold;
-            _paused = !keepReceiving;
+            if (publish)
+            {
+                _paused = !keepReceiving;
+            }
+
             if (wake)
             {
                 PrepareDispatch(canceled: false);
@@ -162,12 +165,6 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
         return keepReceiving;
     }
-
-    /// <summary>
-    /// Makes <paramref name="count"/> received bytes readable. Returns <see langword="false"/> when the reader holds
-    /// as much as the pause threshold: the transport must stop receiving until <see cref="IInputTransport.ResumeReceiving"/>.
-    /// </summary>
-    public bool Commit(int count) => EndReceive(count, first: null, last: null, chainBytes: 0);
 
     /// <summary>The receive brought nothing; give back room that holds nothing.</summary>
     public void Abandon()

@@ -37,7 +37,11 @@ internal sealed unsafe class EventLoop : IDisposable
     private List<(EventLoop Loop, IEventLoopWork Work)> _running = [];
     private IEventHandler?[] _handlers = new IEventHandler?[1024];
 
-    private ReceiveBlocks? _receiveBlocks;
+    /// <summary>
+    /// Where the loop's connections receive: one large read into it, then a copy into the connection's input, sized to
+    /// what arrived. Only the loop's thread receives, so one buffer serves all its connections.
+    /// </summary>
+    public byte[] ReceiveBuffer { get; } = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
     private int _wakePending;
     private volatile bool _stopping;
 
@@ -131,13 +135,6 @@ internal sealed unsafe class EventLoop : IDisposable
         }
     }
 
-    /// <summary>
-    /// Where the loop's connections receive, blocks that become their input as they are (<see cref="Linux.ReceiveBlocks"/>).
-    /// Only the loop's thread receives, so one set serves all its connections; it is taken from the server's pool the
-    /// first time a connection receives.
-    /// </summary>
-    public ReceiveBlocks ReceiveBlocks(PinnedBlockMemoryPool pool) => _receiveBlocks ??= new ReceiveBlocks(pool);
-
     private static long SpinTicks()
     {
         var text = Environment.GetEnvironmentVariable("SOCKEYE_EPOLL_SPIN_US");
@@ -157,7 +154,6 @@ internal sealed unsafe class EventLoop : IDisposable
 
         LinuxNative.close(_wake);
         LinuxNative.close(_epoll);
-        _receiveBlocks?.Dispose();
     }
 
     private void Control(int operation, int fd, uint events, ulong data)

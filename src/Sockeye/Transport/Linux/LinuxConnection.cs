@@ -163,7 +163,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                 return;
             }
 
-            switch (LinuxReceiver.Receive(this, _fd, discard ? null : _input, _loop.ReceiveBlocks(Context.MemoryPool), untilEmpty, out var error))
+            switch (LinuxReceiver.Receive(this, _fd, discard ? null : _input, _loop.ReceiveBuffer, untilEmpty, out var error))
             {
                 case ReceiveOutcome.ClientEnded:
                     // FIN: the client ended its side. The handler may still write; the connection stays open.

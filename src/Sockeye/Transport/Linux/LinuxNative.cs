@@ -94,9 +94,6 @@ internal static unsafe partial class LinuxNative
     public static partial nint send(int fd, byte* buffer, nuint length, int flags);
 
     [LibraryImport(Libc, SetLastError = true)]
-    public static partial nint readv(int fd, IoVector* vectors, int count);
-
-    [LibraryImport(Libc, SetLastError = true)]
     public static partial nint sendmsg(int fd, MessageHeader* message, int flags);
 
     [LibraryImport(Libc, SetLastError = true)]
