@@ -80,9 +80,9 @@ internal readonly struct RespCommand
         /// <returns><see langword="false"/> after the last one.</returns>
         public bool MoveNext()
         {
-            if (!_inline && _body.IsSingleSegment)
+            if (_body.IsSingleSegment)
             {
-                return MoveNextInSpan();
+                return _inline ? MoveNextWordInSpan() : MoveNextInSpan();
             }
 
             var reader = new SequenceReader<byte>(_body.Slice(_next));
@@ -116,6 +116,29 @@ internal readonly struct RespCommand
             Current = reader.UnreadSequence.Slice(0, length);
             reader.Advance(length + 2);
             _next = reader.Position;
+            return true;
+        }
+
+        // An inline command in one segment (the common case): the same split at spaces and tabs, over a span, by offset.
+        private bool MoveNextWordInSpan()
+        {
+            var span = _body.FirstSpan;
+            var start = _offset;
+            while (start < span.Length && span[start] is (byte)' ' or (byte)'\t')
+            {
+                start++;
+            }
+
+            if (start >= span.Length)
+            {
+                _offset = start;
+                return false;
+            }
+
+            var length = span[start..].IndexOfAny((byte)' ', (byte)'\t');
+            length = length < 0 ? span.Length - start : length;
+            Current = _body.Slice(start, length);
+            _offset = start + length;
             return true;
         }
 
