@@ -7,7 +7,8 @@ namespace Sockeye.Messaging;
 /// <summary>
 /// One connection's messages pushed from outside its handler, waiting for its output: bounded in bytes, in the order
 /// they were queued, and drained by whoever holds the output next: the handler's own flush, which sends them with its
-/// reply, or a drain on the thread pool while the handler is not writing. Created on a connection's first push.
+/// reply, or a drain while the handler is not writing (on the connection's event loop on Linux, else on the thread pool).
+/// Created on a connection's first push.
 /// </summary>
 /// <remarks>
 /// A send only takes the queue's lock to add its message and, when no drain is under way, schedules one where the
