@@ -48,6 +48,12 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
     // array it read, and a join or leave takes the lock only for as long as it takes to fill or clear one slot.
     private readonly Lock _gate = new();
     private Connection?[] _slots = new Connection?[8];
+
+    // For each slot, how many broadcasts had started when its member joined: a broadcast skips members that joined after
+    // it started, so a connection that leaves and joins again (into a later slot) while a broadcast walks the slots is
+    // never sent that message twice. Grown (and published) before _slots, so a broadcast that sees a slot sees its stamp.
+    private long[] _joinedAt = new long[8];
+    private long _broadcasts;
     private int[] _free = new int[8];
     private int _freeCount;
     private int _used;
@@ -228,6 +234,9 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
                     // A broadcast under way keeps walking the array it read, which still holds every member it had.
                     var grown = new Connection?[_slots.Length * 2];
                     _slots.CopyTo(grown, 0);
+                    var stamps = new long[grown.Length];
+                    _joinedAt.CopyTo(stamps, 0);
+                    Volatile.Write(ref _joinedAt, stamps);
                     Volatile.Write(ref _slots, grown);
                     Array.Resize(ref _free, grown.Length);
                 }
@@ -235,6 +244,7 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
                 Volatile.Write(ref _used, slot + 1);
             }
 
+            _joinedAt[slot] = Interlocked.Read(ref _broadcasts);
             Volatile.Write(ref _slots[slot], connection);
             Volatile.Write(ref _count, _count + 1);
             return slot;
@@ -243,7 +253,9 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
 
     private ValueTask<int> Broadcast(OutboundMessage message, Connection? except, CancellationToken cancellationToken)
     {
+        var started = Interlocked.Increment(ref _broadcasts);
         var slots = Volatile.Read(ref _slots);
+        var joinedAt = Volatile.Read(ref _joinedAt);
         var used = Math.Min(Volatile.Read(ref _used), slots.Length);
 
         // One reference per slot, and the broadcast's own, set before the message is shared; the ones not used are given
@@ -255,7 +267,8 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
         for (var i = 0; i < used; i++)
         {
             var member = Volatile.Read(ref slots[i]);
-            if (member is null || ReferenceEquals(member, except) || member.GetOutboundQueueForBroadcast() is not { } queue)
+            if (member is null || ReferenceEquals(member, except) || Volatile.Read(ref joinedAt[i]) >= started ||
+                member.GetOutboundQueueForBroadcast() is not { } queue)
             {
                 unused++;
                 continue;
