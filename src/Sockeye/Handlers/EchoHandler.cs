@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Sockeye.Framing;
-using Sockeye.Transport.Linux;
+using Sockeye.Transport;
 
 namespace Sockeye.Handlers;
 

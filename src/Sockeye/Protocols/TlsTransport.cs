@@ -8,7 +8,8 @@ namespace Sockeye.Protocols;
 
 /// <summary>
 /// The handler's side of a TLS connection: two pipes of plain bytes, and two loops that decrypt what arrives into one
-/// and encrypt what the handler writes from the other. The pipes have the same bounds as the connection's own.
+/// and encrypt what the handler writes from the other. The pipes have the same bounds as the connection's own; the
+/// input, as the connection's own, counts what the handler holds whether it examined it or not.
 /// </summary>
 internal sealed class TlsTransport : IDuplexPipe
 {
@@ -16,10 +17,10 @@ internal sealed class TlsTransport : IDuplexPipe
     private readonly SslStream _ssl;
     private readonly IDuplexPipe _raw;
     private readonly ServerContext _context;
-    private readonly Pipe _input;
+    private readonly InputGate _gate;
+    private readonly ConnectionInput _input;
     private readonly Pipe _output;
     private readonly GuardedPipeWriter _handlerOutput;
-    private readonly GuardedPipeReader _handlerInput;
     private readonly Task _reading;
     private readonly Task _writing;
     private int _completing;
@@ -30,10 +31,10 @@ internal sealed class TlsTransport : IDuplexPipe
         _ssl = ssl;
         _raw = raw;
         _context = context;
-        _input = new Pipe(context.InputPipeOptions);
+        _gate = new InputGate(context.InputSettings);
+        _input = _gate.Input;
         _output = new Pipe(context.OutputPipeOptions);
         _handlerOutput = new GuardedPipeWriter(_output.Writer);
-        _handlerInput = new GuardedPipeReader(_input.Reader);
         _reading = ReadLoopAsync();
         _writing = WriteLoopAsync();
     }
@@ -41,7 +42,7 @@ internal sealed class TlsTransport : IDuplexPipe
     /// <summary>What the handshake settled, for <see cref="Connection.Tls"/>.</summary>
     public TlsConnectionInfo? Info { get; init; }
 
-    public PipeReader Input => _handlerInput;
+    public PipeReader Input => _input;
 
     public PipeWriter Output => _handlerOutput;
 
@@ -56,28 +57,33 @@ internal sealed class TlsTransport : IDuplexPipe
     /// </param>
     public async Task CompleteAsync(Exception? handlerError)
     {
-        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        await _input.CompleteAsync().ConfigureAwait(false);
         await _handlerOutput.CompleteAsync(handlerError).ConfigureAwait(false);
         await _writing.ConfigureAwait(false);
 
         // The read loop may be waiting for the client; wake it. Whatever it was in the middle of no longer matters.
         Volatile.Write(ref _completing, 1);
+        _gate.Close();
         _raw.Input.CancelPendingRead();
         await _reading.ConfigureAwait(false);
     }
 
     private async Task ReadLoopAsync()
     {
-        var writer = _input.Writer;
         Exception? error = null;
+        var reading = false;
         try
         {
-            while (true)
+            while (!_input.IsReaderCompleted)
             {
                 // Zero bytes back: close_notify, or the client's FIN, or the cancellation that CompleteAsync sends.
-                var read = await _ssl.ReadAsync(writer.GetMemory()).ConfigureAwait(false);
+                var buffer = _input.GetReceiveMemory(PinnedBlockMemoryPool.BlockSize);
+                reading = true;
+                var read = await _ssl.ReadAsync(buffer).ConfigureAwait(false);
+                reading = false;
                 if (read == 0)
                 {
+                    _input.Abandon();
                     if (Volatile.Read(ref _completing) == 0)
                     {
                         _connection.OnClientEndedStream();
@@ -86,11 +92,14 @@ internal sealed class TlsTransport : IDuplexPipe
                     break;
                 }
 
-                writer.Advance(read);
-                var flushed = await writer.FlushAsync().ConfigureAwait(false);
-                if (flushed.IsCompleted || flushed.IsCanceled)
+                if (!_input.Commit(read))
                 {
-                    break;
+                    // Backpressure: the handler holds the receive buffer's worth; wait until it consumes half.
+                    await _gate.WaitWhilePausedAsync().ConfigureAwait(false);
+                    if (_gate.IsClosed)
+                    {
+                        break;
+                    }
                 }
             }
         }
@@ -110,7 +119,13 @@ internal sealed class TlsTransport : IDuplexPipe
         }
         finally
         {
-            await writer.CompleteAsync(error).ConfigureAwait(false);
+            if (reading)
+            {
+                // The read threw: give back the room it was given.
+                _input.Abandon();
+            }
+
+            _input.CompleteWriter(error);
         }
     }
 

@@ -57,7 +57,7 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
 
     PipeWriter IDuplexPipe.Output => _handlerOutput;
 
-    protected override bool IsReceivePaused => Volatile.Read(ref _clientFlushesWaiting) > 0;
+    internal override bool IsReceivePaused => Volatile.Read(ref _clientFlushesWaiting) > 0;
 
     // Nothing to linger for: no kernel here would answer unread bytes with a reset.
     protected override Task ReceivingEnded => Task.CompletedTask;

@@ -5,7 +5,7 @@ namespace Sockeye.Transport;
 /// <summary>
 /// A continuation registered with a context to honour: the execution context to run it in, a synchronization context
 /// or task scheduler to run it on. <c>await</c> in an async method asks for none of them (the method's own machinery
-/// flows the execution context), so <see cref="Linux.PipeCompletion{TResult}"/> keeps no fields for them and wraps the rare
+/// flows the execution context), so <see cref="PipeCompletion{TResult}"/> keeps no fields for them and wraps the rare
 /// continuation that does.
 /// </summary>
 internal sealed class ContinuationContext

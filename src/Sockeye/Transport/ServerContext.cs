@@ -32,6 +32,7 @@ internal sealed class ServerContext : IDisposable
         // transport's side always runs inline, on the socket's completion.
         var applicationScheduler = options.InlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         var receiveLimit = options.EffectiveReceiveBufferSize;
+        InputSettings = new PipeSettings(MemoryPool, receiveLimit, options.InlineScheduling);
         InputPipeOptions = new PipeOptions(
             MemoryPool,
             readerScheduler: applicationScheduler,
@@ -67,6 +68,9 @@ internal sealed class ServerContext : IDisposable
     public PushSettings PushSettings { get; }
 
     public PinnedBlockMemoryPool MemoryPool { get; } = new();
+
+    /// <summary>What every connection's <see cref="ConnectionInput"/> shares: the pool, the receive limit, where reads complete.</summary>
+    public PipeSettings InputSettings { get; }
 
     public PipeOptions InputPipeOptions { get; }
 

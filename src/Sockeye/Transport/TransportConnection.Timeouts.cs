@@ -27,7 +27,7 @@ internal abstract partial class TransportConnection
     private int _messagePausedBeats;
 
     /// <summary>The transport is not receiving because the handler is behind (backpressure), not because of the client.</summary>
-    protected abstract bool IsReceivePaused { get; }
+    internal abstract bool IsReceivePaused { get; }
 
     /// <summary>A send has begun that may have to wait for the client to read.</summary>
     protected void BeginSend() => Volatile.Write(ref _sendsStarted, _sendsStarted + 1);

@@ -151,7 +151,7 @@ public class RegistryTests
     /// <summary>A connection with no transport, for the registry alone.</summary>
     private sealed class FakeConnection(long id, ServerContext context) : TransportConnection(id, null, _ => Task.CompletedTask, context)
     {
-        protected override bool IsReceivePaused => false;
+        internal override bool IsReceivePaused => false;
 
         protected override Task ReceivingEnded => Task.CompletedTask;
 

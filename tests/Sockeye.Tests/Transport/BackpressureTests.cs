@@ -1,17 +1,29 @@
 using Sockeye.Tests.Infrastructure;
+using Sockeye.Transport;
 
 namespace Sockeye.Tests.Transport;
 
 public class BackpressureTests
 {
+    private const int ReceiveBuffer = 64 * 1024;
+
+    /// <summary>A server whose handler holds what it reads; the client sends 32 MiB, far more than the receive buffer.</summary>
+    private static Task<TestServer> StartAsync(Func<Connection, Task> handler) =>
+        TestServer.StartAsync(handler, o =>
+        {
+            o.MaxMessageSize = 16 * 1024;
+            o.MaxReceiveBufferSize = ReceiveBuffer;
+        });
+
+    private static Task SendFarTooMuchAsync(TestClient client) => client.SendAsync(new byte[32 * 1024 * 1024]);
+
     [Fact(Timeout = Timeouts.Network)]
     public async Task A_handler_that_falls_behind_pauses_reading_and_memory_stays_bounded()
     {
-        const int ReceiveBuffer = 64 * 1024;
         var full = new TaskCompletionSource();
         long held = 0;
         var segments = 0;
-        await using var server = await TestServer.StartAsync(
+        await using var server = await StartAsync(
             async connection =>
             {
                 // Look at everything, consume nothing: the handler has fallen behind.
@@ -31,16 +43,11 @@ public class BackpressureTests
 
                 full.SetResult();
                 await connection.CloseRequested.WhenCanceled();
-            },
-            o =>
-            {
-                o.MaxMessageSize = 16 * 1024;
-                o.MaxReceiveBufferSize = ReceiveBuffer;
             });
         using var client = await server.ConnectAsync();
 
         // Far more than the receive buffer; the sends stall in the client's kernel once the server stops reading.
-        var sending = client.SendAsync(new byte[32 * 1024 * 1024]);
+        var sending = SendFarTooMuchAsync(client);
         await full.Task.WithTestTimeout();
         var pool = server.Server.Context.MemoryPool;
 
@@ -49,6 +56,53 @@ public class BackpressureTests
         Assert.True(
             rented >= ReceiveBuffer / 4096 && rented <= (ReceiveBuffer / 4096) + 4,
             $"{rented} blocks rented; the handler's last read held {held} bytes in {segments} segments.");
+        client.Reset();
+        await Assert.ThrowsAnyAsync<Exception>(() => sending);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task Bytes_the_handler_examined_but_did_not_consume_count_against_the_receive_buffer()
+    {
+        var heldAfterPause = new TaskCompletionSource<long>();
+        await using var server = await StartAsync(
+            async connection =>
+            {
+                // Examine half the limit and consume none of it, as a reader waiting for the rest of a message does.
+                var input = connection.Transport.Input;
+                var result = await input.ReadAsync();
+                while (result.Buffer.Length < ReceiveBuffer / 2)
+                {
+                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                    result = await input.ReadAsync();
+                }
+
+                input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+
+                // The client keeps sending: wait until the server stops receiving, then see what it holds.
+                var transport = (TransportConnection)connection;
+                while (!transport.IsReceivePaused)
+                {
+                    await Task.Delay(1);
+                }
+
+                // What arrived after the examined bytes, if anything did; otherwise the input holds what was read last.
+                var held = result.Buffer.Length;
+                if (input.TryRead(out result))
+                {
+                    held = result.Buffer.Length;
+                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                }
+
+                heldAfterPause.SetResult(held);
+                await connection.CloseRequested.WhenCanceled();
+            });
+        using var client = await server.ConnectAsync();
+        var sending = SendFarTooMuchAsync(client);
+
+        var held = await heldAfterPause.Task.WithTestTimeout();
+
+        // One receive may take the input past the limit, by at most a block; examined bytes count as held ones.
+        Assert.InRange(held, ReceiveBuffer, ReceiveBuffer + PinnedBlockMemoryPool.BlockSize);
         client.Reset();
         await Assert.ThrowsAnyAsync<Exception>(() => sending);
     }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using Sockeye.Transport;
-using Sockeye.Transport.Linux;
 
 namespace Sockeye.Tests.Transport;
 

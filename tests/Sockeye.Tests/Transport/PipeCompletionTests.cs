@@ -1,5 +1,5 @@
 using System.Threading.Tasks.Sources;
-using Sockeye.Transport.Linux;
+using Sockeye.Transport;
 
 namespace Sockeye.Tests.Transport;
 

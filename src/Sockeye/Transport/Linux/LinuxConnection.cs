@@ -47,7 +47,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     PipeWriter IDuplexPipe.Output => _output;
 
-    protected override bool IsReceivePaused => _input.IsPaused;
+    internal override bool IsReceivePaused => _input.IsPaused;
 
     protected override Task ReceivingEnded
     {

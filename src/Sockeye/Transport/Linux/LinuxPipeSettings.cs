@@ -4,7 +4,7 @@ namespace Sockeye.Transport.Linux;
 internal sealed class LinuxPipeSettings(ServerContext context)
 {
     /// <summary>The receive side: pauses reading at the receive buffer size.</summary>
-    public PipeSettings Input { get; } = new(context.MemoryPool, context.Options.EffectiveReceiveBufferSize, context.Options.InlineScheduling);
+    public PipeSettings Input { get; } = context.InputSettings;
 
     /// <summary>The send side: the handler's writes wait at the send buffer size.</summary>
     public PipeSettings Output { get; } = new(context.MemoryPool, context.Options.MaxSendBufferSize, context.Options.InlineScheduling);

@@ -11,36 +11,41 @@ namespace Sockeye.Transport.Sockets;
 /// A connection carried by <see cref="System.Net.Sockets"/>, which runs on every platform: a receive loop and a
 /// send loop joined to the handler by two bounded pipes.
 /// </summary>
+/// <remarks>
+/// The input is the epoll transport's <see cref="ConnectionInput"/>, not a <see cref="Pipe"/>: a pipe pauses its writer
+/// on the bytes its reader has not yet examined, so a handler that examines everything and consumes nothing (waiting for
+/// the rest of a message) let it hold up to twice the receive buffer (BackpressureTests saw 128 KiB held for 64).
+/// <see cref="ConnectionInput"/> pauses on what the handler holds, consumed or not.
+/// </remarks>
 [SuppressMessage("Design", "CA1001", Justification = "The receiver is disposed when the connection's run ends; nothing outside owns the connection.")]
 internal sealed class SocketConnection : TransportConnection, IDuplexPipe
 {
-    // An eighth of a block: a receive takes what is left of the pipe's last block down to 512 bytes, so blocks are at
+    // An eighth of a block: a receive takes what is left of the input's last block down to 512 bytes, so blocks are at
     // least seven-eighths full and the receive buffer's limit (counted in bytes) costs at most about 15% more in
-    // blocks. At half a block, receives of a little over 2 KiB (pieces of a stream arriving on a busy machine) left
-    // every block half empty and doubled the memory held at the limit (BackpressureTests saw 32 blocks for 16).
+    // blocks. At half a block, receives of a little over 2 KiB (pieces of a stream arriving on a busy machine) would
+    // leave every block half empty and double the memory held at the limit.
     private const int MinReceiveBufferSize = PinnedBlockMemoryPool.BlockSize / 8;
 
     private readonly Socket _socket;
     private readonly SocketReceiver _receiver = new();
     private readonly SocketSenderPool _senders;
-    private readonly Pipe _input;
+    private readonly InputGate _gate;
+    private readonly ConnectionInput _input;
     private readonly Pipe _output;
     private readonly GuardedPipeWriter _handlerOutput;
-    private readonly GuardedPipeReader _handlerInput;
 
     private Task? _receiving;
     private Task? _sending;
-    private bool _receivePaused;
 
     public SocketConnection(long id, Socket socket, SocketSenderPool senders, ConnectionDelegate pipeline, ServerContext context)
         : base(id, socket.RemoteEndPoint, pipeline, context)
     {
         _socket = socket;
         _senders = senders;
-        _input = new Pipe(context.InputPipeOptions);
+        _gate = new InputGate(context.InputSettings);
+        _input = _gate.Input;
         _output = new Pipe(context.OutputPipeOptions);
         _handlerOutput = new GuardedPipeWriter(_output.Writer);
-        _handlerInput = new GuardedPipeReader(_input.Reader);
         Transport = this;
     }
 
@@ -57,11 +62,11 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
         }
     }
 
-    PipeReader IDuplexPipe.Input => _handlerInput;
+    PipeReader IDuplexPipe.Input => _input;
 
     PipeWriter IDuplexPipe.Output => _handlerOutput;
 
-    protected override bool IsReceivePaused => Volatile.Read(ref _receivePaused);
+    internal override bool IsReceivePaused => _input.IsPaused;
 
     protected override Task ReceivingEnded => _receiving!;
 
@@ -76,7 +81,7 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
         // Completing the output lets the send loop flush and send FIN; completing the input turns the receive
         // loop into a drain.
         await _handlerOutput.CompleteAsync().ConfigureAwait(false);
-        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        await _input.CompleteAsync().ConfigureAwait(false);
     }
 
     protected override Task FinishSendingAsync() => _sending!;
@@ -114,20 +119,27 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
 
         _socket.Dispose();
 
-        // Wake both loops wherever they wait: the receive loop may be paused on a full pipe, the send loop on
-        // an empty one. Both calls are safe from any thread.
-        _input.Writer.CancelPendingFlush();
+        // Wake both loops wherever they wait: the receive loop may be paused on a full input, the send loop on
+        // an empty pipe. Both calls are safe from any thread.
+        _gate.Close();
         _output.Reader.CancelPendingRead();
     }
 
     private async Task ReceiveLoopAsync()
     {
-        var writer = _input.Writer;
         Exception? error = null;
+        var receiving = false;
         try
         {
             while (true)
             {
+                if (_input.IsReaderCompleted)
+                {
+                    // The handler stopped reading. Keep the kernel's buffer empty so closing sends no reset.
+                    await DiscardAsync().ConfigureAwait(false);
+                    break;
+                }
+
                 // Wait for data before taking a buffer, so an idle connection holds no receive memory.
                 var ready = await _receiver.WaitForDataAsync(_socket).ConfigureAwait(false);
                 if (ready.HasError)
@@ -136,46 +148,39 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
                     break;
                 }
 
-                var buffer = writer.GetMemory(MinReceiveBufferSize);
+                var buffer = _input.GetReceiveMemory(PinnedBlockMemoryPool.BlockSize, MinReceiveBufferSize);
+                receiving = true;
                 var received = await _receiver.ReceiveAsync(_socket, buffer).ConfigureAwait(false);
-                if (received.HasError)
+                receiving = false;
+                if (received.HasError || received.BytesTransferred == 0)
                 {
-                    error = ReceiveFailed(received.Error);
+                    _input.Abandon();
+                    if (received.HasError)
+                    {
+                        error = ReceiveFailed(received.Error);
+                    }
+                    else
+                    {
+                        // FIN: the client ended its side. The handler may still write; the connection stays open.
+                        MarkFinReceived();
+                    }
+
                     break;
                 }
 
-                if (received.BytesTransferred == 0)
-                {
-                    // FIN: the client ended its side. The handler may still write; the connection stays open.
-                    MarkFinReceived();
-                    break;
-                }
-
-                writer.Advance(received.BytesTransferred);
                 AddBytesReceived(received.BytesTransferred);
-
-                // Backpressure: this waits while the handler holds more than the receive buffer's worth. The
-                // minimum data rate does not hold that wait against the client.
-                var flushing = writer.FlushAsync();
-                if (!flushing.IsCompleted)
-                {
-                    Volatile.Write(ref _receivePaused, true);
-                }
-
-                var flushed = await flushing.ConfigureAwait(false);
-                Volatile.Write(ref _receivePaused, false);
+                var keepReceiving = _input.Commit(received.BytesTransferred);
                 ReceivedBytesVisible();
-                if (flushed.IsCanceled)
+                if (!keepReceiving)
                 {
-                    error = AbortedError();
-                    break;
-                }
-
-                if (flushed.IsCompleted)
-                {
-                    // The handler stopped reading. Keep the kernel's buffer empty so closing sends no reset.
-                    await DiscardAsync().ConfigureAwait(false);
-                    break;
+                    // Backpressure: the handler holds the receive buffer's worth, examined or not. Wait until it
+                    // consumes half of it. The minimum data rate does not hold that wait against the client.
+                    await _gate.WaitWhilePausedAsync().ConfigureAwait(false);
+                    if (_gate.IsClosed)
+                    {
+                        error = AbortedError();
+                        break;
+                    }
                 }
             }
         }
@@ -192,7 +197,13 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
         }
         finally
         {
-            await writer.CompleteAsync(error).ConfigureAwait(false);
+            if (receiving)
+            {
+                // The receive threw: give back the room it was given.
+                _input.Abandon();
+            }
+
+            _input.CompleteWriter(error);
         }
     }
 

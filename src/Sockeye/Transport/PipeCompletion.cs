@@ -1,7 +1,7 @@
 using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
 
-namespace Sockeye.Transport.Linux;
+namespace Sockeye.Transport;
 
 /// <summary>
 /// The completion of a pipe's one pending operation (a read or a flush), behind its <see cref="IValueTaskSource{TResult}"/>.

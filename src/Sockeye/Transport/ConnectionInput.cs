@@ -2,7 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Tasks.Sources;
 
-namespace Sockeye.Transport.Linux;
+namespace Sockeye.Transport;
 
 /// <summary>
 /// The handler's side of a connection's incoming bytes: a <see cref="PipeReader"/> over pooled blocks that the
@@ -67,7 +67,11 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
     /// <summary>Room for the next receive. The transport then calls <see cref="Commit"/> or <see cref="Abandon"/>.</summary>
     /// <param name="size">What the transport has to put there, if it knows: a few bytes into an empty input take a small block.</param>
-    public Memory<byte> GetReceiveMemory(int size = MinReceiveSize)
+    /// <param name="minimumRoom">
+    /// The least room worth receiving into: with less left in the last block, the next block is started. A transport that
+    /// receives straight into the blocks asks for little, so that blocks end up nearly full.
+    /// </param>
+    public Memory<byte> GetReceiveMemory(int size = MinReceiveSize, int minimumRoom = MinReceiveSize)
     {
         lock (this)
         {
@@ -76,7 +80,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
                 _tail = _head = _settings.Pool.RentSegment(_committed, small: size <= PinnedBlockMemoryPool.SmallBlockSize);
                 _headIndex = 0;
             }
-            else if (_tail.AvailableLength < Math.Min(size, MinReceiveSize))
+            else if (_tail.AvailableLength < Math.Min(size, minimumRoom))
             {
                 var next = _settings.Pool.RentSegment(0);
                 _tail.SetNext(next);

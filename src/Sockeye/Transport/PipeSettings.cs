@@ -1,4 +1,4 @@
-namespace Sockeye.Transport.Linux;
+namespace Sockeye.Transport;
 
 /// <summary>
 /// What every connection's input (or every connection's output) of one server shares: the pool, the

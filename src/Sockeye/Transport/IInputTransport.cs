@@ -1,4 +1,4 @@
-namespace Sockeye.Transport.Linux;
+namespace Sockeye.Transport;
 
 /// <summary>What a <see cref="ConnectionInput"/> tells the transport that fills it.</summary>
 internal interface IInputTransport
