@@ -44,6 +44,9 @@ internal sealed class TlsTransport : IDuplexPipe
 
     public PipeReader Input => _input;
 
+    /// <summary>Decrypting has stopped because the handler holds the receive buffer's worth of plaintext.</summary>
+    internal bool IsInputPaused => _input.IsPaused;
+
     public PipeWriter Output => _handlerOutput;
 
     /// <summary>

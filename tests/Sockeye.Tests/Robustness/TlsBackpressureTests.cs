@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Sockeye.Protocols;
 using Sockeye.Tests.Infrastructure;
 using Sockeye.Tests.Protocols;
+using Sockeye.Tests.Transport;
 
 namespace Sockeye.Tests.Robustness;
 
@@ -17,11 +18,19 @@ public class TlsBackpressureTests
     // Both pipes full (the plaintext one and the socket's), a TLS record and a socket read over each: far below this.
     private const long Bound = 1024 * 1024;
 
+    private static Task<TestServer> StartAsync(Func<Connection, Task> handler) =>
+        TestServer.StartAsync(handler, o =>
+        {
+            o.MaxMessageSize = 16 * 1024;
+            o.MaxReceiveBufferSize = ReceiveBuffer;
+            o.Listeners[0].Tls = new TlsOptions(TestCertificates.Server);
+        });
+
     [Fact(Timeout = Timeouts.Network)]
     public async Task A_TLS_handler_that_falls_behind_stops_the_server_reading_the_socket()
     {
         var full = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = await TestServer.StartAsync(
+        await using var server = await StartAsync(
             async connection =>
             {
                 // Look at everything, consume nothing: the handler has fallen behind.
@@ -36,12 +45,6 @@ public class TlsBackpressureTests
                 input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
                 full.TrySetResult(connection);
                 await connection.CloseRequested.WhenCanceled();
-            },
-            o =>
-            {
-                o.MaxMessageSize = 16 * 1024;
-                o.MaxReceiveBufferSize = ReceiveBuffer;
-                o.Listeners[0].Tls = new TlsOptions(TestCertificates.Server);
             });
         await using var client = await TlsClient.ConnectAsync(server.EndPoint);
 
@@ -79,6 +82,30 @@ public class TlsBackpressureTests
         }
 
         Assert.InRange(server.Server.Context.MemoryPool.RentedBlocks, 1, Bound / 4096);
+        client.Tcp.Reset();
+        await Assert.ThrowsAnyAsync<Exception>(() => sending);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task Plaintext_the_handler_examined_but_did_not_consume_counts_against_the_receive_buffer()
+    {
+        var heldAfterPause = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartAsync(connection =>
+            BackpressureTests.HoldHalfThenMeasureAsync(connection, () => ((TlsTransport)connection.Transport).IsInputPaused, heldAfterPause));
+        await using var client = await TlsClient.ConnectAsync(server.EndPoint);
+        var sending = Task.Run(async () =>
+        {
+            var chunk = new byte[64 * 1024];
+            for (var i = 0; i < 512; i++)
+            {
+                await client.Ssl.WriteAsync(chunk, TestContext.Current.CancellationToken);
+            }
+        }, TestContext.Current.CancellationToken);
+
+        var held = await heldAfterPause.Task.WithTestTimeout();
+
+        // One read may take the input past the limit, by at most a block; examined plaintext counts as held.
+        Assert.InRange(held, ReceiveBuffer, ReceiveBuffer + 4096);
         client.Tcp.Reset();
         await Assert.ThrowsAnyAsync<Exception>(() => sending);
     }

@@ -15,6 +15,40 @@ public class BackpressureTests
             o.MaxReceiveBufferSize = ReceiveBuffer;
         });
 
+    /// <summary>
+    /// A handler that examines half the receive buffer and consumes none of it, as a reader waiting for the rest of a
+    /// message does; then, once <paramref name="isPaused"/> says the server stopped receiving, reports what it holds.
+    /// </summary>
+    internal static async Task HoldHalfThenMeasureAsync(Connection connection, Func<bool> isPaused, TaskCompletionSource<long> heldAfterPause)
+    {
+        var input = connection.Transport.Input;
+        var result = await input.ReadAsync();
+        while (result.Buffer.Length < ReceiveBuffer / 2)
+        {
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            result = await input.ReadAsync();
+        }
+
+        input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+
+        // The client keeps sending: wait until the server stops receiving, then see what it holds.
+        while (!isPaused())
+        {
+            await Task.Delay(1);
+        }
+
+        // What arrived after the examined bytes, if anything did; otherwise the input holds what was read last.
+        var held = result.Buffer.Length;
+        if (input.TryRead(out result))
+        {
+            held = result.Buffer.Length;
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+
+        heldAfterPause.SetResult(held);
+        await connection.CloseRequested.WhenCanceled();
+    }
+
     private static Task SendFarTooMuchAsync(TestClient client) => client.SendAsync(new byte[32 * 1024 * 1024]);
 
     [Fact(Timeout = Timeouts.Network)]
@@ -64,38 +98,8 @@ public class BackpressureTests
     public async Task Bytes_the_handler_examined_but_did_not_consume_count_against_the_receive_buffer()
     {
         var heldAfterPause = new TaskCompletionSource<long>();
-        await using var server = await StartAsync(
-            async connection =>
-            {
-                // Examine half the limit and consume none of it, as a reader waiting for the rest of a message does.
-                var input = connection.Transport.Input;
-                var result = await input.ReadAsync();
-                while (result.Buffer.Length < ReceiveBuffer / 2)
-                {
-                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-                    result = await input.ReadAsync();
-                }
-
-                input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-
-                // The client keeps sending: wait until the server stops receiving, then see what it holds.
-                var transport = (TransportConnection)connection;
-                while (!transport.IsReceivePaused)
-                {
-                    await Task.Delay(1);
-                }
-
-                // What arrived after the examined bytes, if anything did; otherwise the input holds what was read last.
-                var held = result.Buffer.Length;
-                if (input.TryRead(out result))
-                {
-                    held = result.Buffer.Length;
-                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-                }
-
-                heldAfterPause.SetResult(held);
-                await connection.CloseRequested.WhenCanceled();
-            });
+        await using var server = await StartAsync(connection =>
+            HoldHalfThenMeasureAsync(connection, () => ((TransportConnection)connection).IsReceivePaused, heldAfterPause));
         using var client = await server.ConnectAsync();
         var sending = SendFarTooMuchAsync(client);
 
