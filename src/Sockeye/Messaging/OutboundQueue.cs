@@ -1,6 +1,6 @@
 using System.IO.Pipelines;
 using Sockeye.Diagnostics;
-using Sockeye.Transport.Linux;
+using Sockeye.Transport;
 
 namespace Sockeye.Messaging;
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Sockeye.Transport;
 using Sockeye.Transport.Linux;
 
 namespace Sockeye.Tests.Transport;
