@@ -91,7 +91,7 @@ public class TlsBackpressureTests
     {
         var heldAfterPause = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = await StartAsync(connection =>
-            BackpressureTests.HoldHalfThenMeasureAsync(connection, () => ((TlsTransport)connection.Transport).IsInputPaused, heldAfterPause));
+            BackpressureTests.HoldAndMeasureAsync(connection, () => ((TlsTransport)connection.Transport).IsInputPaused, heldAfterPause));
         await using var client = await TlsClient.ConnectAsync(server.EndPoint);
         var sending = Task.Run(async () =>
         {

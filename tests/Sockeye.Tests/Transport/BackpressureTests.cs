@@ -16,10 +16,11 @@ public class BackpressureTests
         });
 
     /// <summary>
-    /// A handler that examines half the receive buffer and consumes none of it, as a reader waiting for the rest of a
-    /// message does; then, once <paramref name="isPaused"/> says the server stopped receiving, reports what it holds.
+    /// A handler that examines what arrives and consumes none of it, as a reader waiting for the rest of a message does;
+    /// once <paramref name="isPaused"/> says the server stopped receiving (or the input is well past the limit), it
+    /// reports what it holds.
     /// </summary>
-    internal static async Task HoldHalfThenMeasureAsync(Connection connection, Func<bool> isPaused, TaskCompletionSource<long> heldAfterPause)
+    internal static async Task HoldAndMeasureAsync(Connection connection, Func<bool> isPaused, TaskCompletionSource<long> heldAfterPause)
     {
         var input = connection.Transport.Input;
         var result = await input.ReadAsync();
@@ -31,18 +32,24 @@ public class BackpressureTests
 
         input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
 
-        // The client keeps sending: wait until the server stops receiving, then see what it holds.
-        while (!isPaused())
-        {
-            await Task.Delay(1);
-        }
-
-        // What arrived after the examined bytes, if anything did; otherwise the input holds what was read last.
+        // The client keeps sending: wait until the server stops receiving, looking at (and consuming none of) what
+        // arrives meanwhile, then see what the input holds. Past the limit by more than a receive, it never will stop.
         var held = result.Buffer.Length;
-        if (input.TryRead(out result))
+        while (true)
         {
-            held = result.Buffer.Length;
-            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            var paused = isPaused();
+            if (input.TryRead(out result))
+            {
+                held = result.Buffer.Length;
+                input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            }
+
+            if (paused || held > ReceiveBuffer + PinnedBlockMemoryPool.BlockSize)
+            {
+                break;
+            }
+
+            await Task.Delay(1);
         }
 
         heldAfterPause.SetResult(held);
@@ -99,7 +106,7 @@ public class BackpressureTests
     {
         var heldAfterPause = new TaskCompletionSource<long>();
         await using var server = await StartAsync(connection =>
-            HoldHalfThenMeasureAsync(connection, () => ((TransportConnection)connection).IsReceivePaused, heldAfterPause));
+            HoldAndMeasureAsync(connection, () => ((TransportConnection)connection).IsReceivePaused, heldAfterPause));
         using var client = await server.ConnectAsync();
         var sending = SendFarTooMuchAsync(client);
 
