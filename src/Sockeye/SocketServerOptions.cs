@@ -23,8 +23,9 @@ public sealed class SocketServerOptions
 
     /// <summary>
     /// How many received bytes the server holds for a connection before it stops reading from the socket
-    /// until the handler catches up. It is always at least <see cref="MaxMessageSize"/> plus 4 KiB, so a
-    /// handler can always see a whole message. 1 MiB by default.
+    /// until the handler catches up (consumes half of them). Bytes the handler has looked at but not consumed count:
+    /// a handler waiting for the rest of a message holds them. It is always at least <see cref="MaxMessageSize"/>
+    /// plus 4 KiB, so a handler can always see a whole message. 1 MiB by default.
     /// </summary>
     public long MaxReceiveBufferSize { get; set; } = 1024 * 1024;
 
