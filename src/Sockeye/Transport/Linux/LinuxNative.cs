@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Sockeye.Transport.Linux;
@@ -72,6 +73,7 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int epoll_wait(int epfd, byte* events, int maxevents, int timeout);
 
@@ -87,12 +89,15 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int accept4(int fd, byte* address, int* addressLength, int flags);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     [LibraryImport(Libc, SetLastError = true)]
     public static partial nint recv(int fd, byte* buffer, nuint length, int flags);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     [LibraryImport(Libc, SetLastError = true)]
     public static partial nint send(int fd, byte* buffer, nuint length, int flags);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     [LibraryImport(Libc, SetLastError = true)]
     public static partial nint sendmsg(int fd, MessageHeader* message, int flags);
 
