@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Sockeye.Framing;
+using Sockeye.Messaging;
 using Sockeye.Transport;
 
 namespace Sockeye.Handlers;
@@ -42,7 +43,9 @@ public sealed class EchoHandler : ConnectionHandler
         }
 
         var transport = connection.Transport;
-        return transport.Input is ConnectionInput input ? EchoBytesAsync(input, transport.Output) : EchoBytesAsync(transport);
+        return transport.Input is ConnectionInput input && transport.Output is GuardedOutput output
+            ? EchoBytesAsync(input, output)
+            : EchoBytesAsync(transport);
     }
 
     private static async Task EchoMessagesAsync(Connection connection, MessageFramer framer)
@@ -96,16 +99,31 @@ public sealed class EchoHandler : ConnectionHandler
         }
     }
 
-    /// <summary>The same loop over the server's own input, whose wait carries no result: a smaller state machine.</summary>
-    private static async Task EchoBytesAsync(ConnectionInput input, PipeWriter output)
+    /// <summary>
+    /// The same loop over the server's own input and output: its wait carries no result (a smaller state machine), and
+    /// what arrived goes to the socket straight from the input's blocks when nothing else waits to be sent.
+    /// </summary>
+    private static async Task EchoBytesAsync(ConnectionInput input, GuardedOutput output)
     {
         while (true)
         {
             await input.WaitAsync().ConfigureAwait(false);
-            var echoed = Echo(input, output, input.TakeResult(), out var ended);
-            if (echoed && (await output.FlushAsync().ConfigureAwait(false)).IsCompleted)
+            var result = input.TakeResult();
+            var buffer = result.Buffer;
+            var ended = result.IsCompleted || result.IsCanceled;
+            if (buffer.IsEmpty)
             {
-                return;
+                input.AdvanceTo(buffer.End);
+            }
+            else
+            {
+                // What the socket did not take is copied before the flush returns, so the input may let go of it.
+                var flush = output.WriteAndFlushAsync(buffer);
+                input.AdvanceTo(buffer.End);
+                if ((await flush.ConfigureAwait(false)).IsCompleted)
+                {
+                    return;
+                }
             }
 
             if (ended)

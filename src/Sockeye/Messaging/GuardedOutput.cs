@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Sockeye.Framing;
 
 namespace Sockeye.Messaging;
 
@@ -163,7 +164,26 @@ internal abstract class GuardedOutput : PipeWriter
             }
         }
 
-        return FlushEntered(state, cancellationToken);
+        return FlushEntered(state, ReadOnlySequence<byte>.Empty, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="data"/> and flushes, as <c>Write</c> and then <see cref="FlushAsync"/> would; an output with
+    /// nothing of its own waiting may hand the socket <paramref name="data"/> itself instead of a copy. What is not sent
+    /// is copied before this returns, so the caller may let go of <paramref name="data"/> at once.
+    /// </summary>
+    internal ValueTask<FlushResult> WriteAndFlushAsync(in ReadOnlySequence<byte> data)
+    {
+        var state = Enter();
+        if ((state & (MemoryOut | Unflushed)) != 0 || Volatile.Read(ref _pushes) is not null)
+        {
+            // Bytes of the writer's own go first, and pushed messages follow it: the ordinary way.
+            Leave(state);
+            this.Write(data);
+            return FlushAsync();
+        }
+
+        return FlushEntered(state, data, CancellationToken.None);
     }
 
     /// <summary>Writes <paramref name="source"/> and flushes. A source that fits in one block is written in one piece.</summary>
@@ -301,6 +321,34 @@ internal abstract class GuardedOutput : PipeWriter
     protected abstract ValueTask<FlushResult> FlushCore(bool handler, CancellationToken cancellationToken);
 
     /// <summary>The output tells the gate itself when the handler's pending flush is over; no wrapper is needed.</summary>
+    /// <summary>
+    /// The handler's <see cref="WriteAndFlushAsync"/>, with nothing of its own unflushed and no pushes: copies
+    /// <paramref name="data"/> in and flushes as <see cref="FlushCore"/> does. An output that sends may send from
+    /// <paramref name="data"/> instead, copying only what the socket did not take.
+    /// </summary>
+    protected virtual ValueTask<FlushResult> WriteAndFlushCore(in ReadOnlySequence<byte> data, CancellationToken cancellationToken)
+    {
+        CopyIn(data);
+        return FlushCore(handler: true, cancellationToken);
+    }
+
+    /// <summary>Copies <paramref name="data"/> in through <see cref="GetMemoryCore"/> and <see cref="AdvanceCore"/>, a block at a time.</summary>
+    protected void CopyIn(in ReadOnlySequence<byte> data)
+    {
+        foreach (var segment in data)
+        {
+            var span = segment.Span;
+            while (!span.IsEmpty)
+            {
+                var target = GetMemoryCore(Math.Min(span.Length, WholeWriteLimit)).Span;
+                var count = Math.Min(target.Length, span.Length);
+                span[..count].CopyTo(target);
+                AdvanceCore(count);
+                span = span[count..];
+            }
+        }
+    }
+
     protected virtual bool HooksHandlerFlush => false;
 
     /// <summary>The output's pending flush is the handler's: when its result is collected, call <see cref="HandlerFlushEnded"/>.</summary>
@@ -373,12 +421,12 @@ internal abstract class GuardedOutput : PipeWriter
         Volatile.Read(ref _pushes)?.OnWriterReleased();
     }
 
-    private ValueTask<FlushResult> FlushEntered(int state, CancellationToken cancellationToken)
+    private ValueTask<FlushResult> FlushEntered(int state, in ReadOnlySequence<byte> data, CancellationToken cancellationToken)
     {
         ValueTask<FlushResult> flush;
         try
         {
-            flush = FlushCore(handler: true, cancellationToken);
+            flush = data.IsEmpty ? FlushCore(handler: true, cancellationToken) : WriteAndFlushCore(data, cancellationToken);
         }
         catch
         {
@@ -435,6 +483,6 @@ internal abstract class GuardedOutput : PipeWriter
             throw;
         }
 
-        return await FlushEntered(state, cancellationToken).ConfigureAwait(false);
+        return await FlushEntered(state, ReadOnlySequence<byte>.Empty, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Sockeye.Tests.Framing;
 using Sockeye.Transport;
 using Sockeye.Transport.Linux;
 
@@ -136,6 +138,87 @@ public class ConnectionOutputTests
             output.OnWritable();
         }
 
+        await SendTheRestAndCheckAsync(output, socket, pool, data);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_write_and_flush_with_nothing_waiting_sends_the_callers_bytes_without_a_copy()
+    {
+        var (output, socket, pool) = Create();
+        var data = "echoed back"u8.ToArray();
+
+        var result = await output.WriteAndFlushAsync(new ReadOnlySequence<byte>(data));
+
+        Assert.False(result.IsCompleted);
+        Assert.Same(data, socket.LastSentArray);
+        Assert.Equal(data, socket.Received.ToArray());
+        Assert.Equal(0, pool.RentedBlocks);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_write_and_flush_copies_what_the_socket_did_not_take_before_it_returns()
+    {
+        var random = new Random(20261206);
+        var (output, socket, pool) = Create(pauseThreshold: long.MaxValue);
+        var data = new byte[200_000];
+        random.NextBytes(data);
+        for (var offset = 0; offset < data.Length;)
+        {
+            // One segment or several, as the input's blocks hand them out.
+            var parts = new byte[random.Next(1, 5)][];
+            for (var i = 0; i < parts.Length; i++)
+            {
+                parts[i] = data.AsSpan(offset, Math.Min(random.Next(1, 5000), data.Length - offset)).ToArray();
+                offset += parts[i].Length;
+            }
+
+            // Sometimes the socket takes all of it, sometimes part, sometimes none (full).
+            socket.Capacity = random.Next(3) switch { 0 => int.MaxValue, 1 => random.Next(1, 10_000), _ => 0 };
+            await output.WriteAndFlushAsync(Segments.Of(parts));
+
+            // The caller reuses its memory at once, as the input does with its blocks.
+            foreach (var part in parts)
+            {
+                random.NextBytes(part);
+            }
+
+            if (random.Next(2) == 0)
+            {
+                socket.Capacity = random.Next(0, 30_000);
+                output.OnWritable();
+            }
+        }
+
+        await SendTheRestAndCheckAsync(output, socket, pool, data);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_write_and_flush_after_the_writers_own_unflushed_bytes_sends_them_first()
+    {
+        var (output, socket, _) = Create();
+        output.Write("first "u8);
+
+        await output.WriteAndFlushAsync(new ReadOnlySequence<byte>("second"u8.ToArray()));
+
+        Assert.Equal("first second"u8.ToArray(), socket.Received.ToArray());
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_write_and_flush_after_a_send_error_reports_completion()
+    {
+        var (output, socket, pool) = Create();
+        socket.Error = SocketError.ConnectionReset;
+
+        var result = await output.WriteAndFlushAsync(new ReadOnlySequence<byte>("x"u8.ToArray()));
+
+        Assert.True(result.IsCompleted);
+        Assert.True((await output.WriteAndFlushAsync(new ReadOnlySequence<byte>("y"u8.ToArray()))).IsCompleted);
+        Assert.Equal(0, pool.RentedBlocks);
+    }
+
+    /// <summary>Lets the socket take everything, ends the output, and checks that exactly the data arrived, in order.</summary>
+    private static async Task SendTheRestAndCheckAsync(ConnectionOutput output, FakeSocket socket, PinnedBlockMemoryPool pool, byte[] data)
+    {
         socket.Capacity = int.MaxValue;
         output.OnWritable();
         output.Complete();
@@ -165,6 +248,9 @@ public class ConnectionOutputTests
 
         public bool Blocked { get; private set; }
 
+        /// <summary>The array under the first bytes of the last send that took any.</summary>
+        public byte[]? LastSentArray { get; private set; }
+
         public SendResult Send(in ReadOnlySequence<byte> data)
         {
             if (Error != SocketError.Success)
@@ -177,6 +263,7 @@ public class ConnectionOutputTests
                 return SendResult.Blocked;
             }
 
+            LastSentArray = MemoryMarshal.TryGetArray(data.First, out var segment) ? segment.Array : null;
             var take = (int)Math.Min(Capacity, data.Length);
             Received.AddRange(data.Slice(0, take).ToArray());
             Capacity -= take;

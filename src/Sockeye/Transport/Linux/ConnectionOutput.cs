@@ -153,6 +153,47 @@ internal sealed class ConnectionOutput : GuardedOutput, IValueTaskSource<FlushRe
         }
     }
 
+    protected override ValueTask<FlushResult> WriteAndFlushCore(in ReadOnlySequence<byte> data, CancellationToken cancellationToken)
+    {
+        lock (this)
+        {
+            ThrowIfWriterCompleted();
+            var rest = data;
+            if (!_transportGone && !_blocked && _tail is null && _sent == _written)
+            {
+                // Nothing of the output's own waits (an output with everything sent holds no block): the socket takes
+                // what it can straight from data, and only the rest is copied, as a flush leaves it.
+                Volatile.Write(ref _sendActive, true);
+                var result = _transport.Send(data);
+                if (result.Error != SocketError.Success)
+                {
+                    DropUnsentLocked();
+                    return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
+                }
+
+                if (result.WouldBlock)
+                {
+                    SetBlocked(true);
+                }
+                else
+                {
+                    _sent += result.Bytes;
+                    _flushed = _written = _sent;
+                    if (result.Bytes == data.Length)
+                    {
+                        Volatile.Write(ref _sendActive, false);
+                        return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
+                    }
+
+                    rest = data.Slice(result.Bytes);
+                }
+            }
+
+            CopyIn(rest);
+            return FlushCore(handler: true, cancellationToken);
+        }
+    }
+
     protected override void CancelPendingFlushCore()
     {
         bool wake;
