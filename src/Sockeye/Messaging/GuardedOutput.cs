@@ -320,7 +320,6 @@ internal abstract class GuardedOutput : PipeWriter
     /// </remarks>
     protected abstract ValueTask<FlushResult> FlushCore(bool handler, CancellationToken cancellationToken);
 
-    /// <summary>The output tells the gate itself when the handler's pending flush is over; no wrapper is needed.</summary>
     /// <summary>
     /// The handler's <see cref="WriteAndFlushAsync"/>, with nothing of its own unflushed and no pushes: copies
     /// <paramref name="data"/> in and flushes as <see cref="FlushCore"/> does. An output that sends may send from
@@ -349,6 +348,7 @@ internal abstract class GuardedOutput : PipeWriter
         }
     }
 
+    /// <summary>The output tells the gate itself when the handler's pending flush is over; no wrapper is needed.</summary>
     protected virtual bool HooksHandlerFlush => false;
 
     /// <summary>The output's pending flush is the handler's: when its result is collected, call <see cref="HandlerFlushEnded"/>.</summary>
