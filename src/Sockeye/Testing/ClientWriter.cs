@@ -42,8 +42,11 @@ internal sealed class ClientWriter(PipeWriter inner, InMemoryServerConnection? c
     public override void Complete(Exception? exception = null)
     {
         _completed = true;
-        inner.Complete(exception);
+
+        // The server hears of the end before the handler can see it: a handler that returns at once would otherwise
+        // close first, and the connection would end as ServerClosed instead of ClientClosed (TestServerTests, under load).
         connection?.ClientCompleted();
+        inner.Complete(exception);
     }
 
     private static async ValueTask<FlushResult> WaitAsync(ValueTask<FlushResult> flush, InMemoryServerConnection connection)
