@@ -5,8 +5,8 @@ using Sockeye.Transport;
 namespace Sockeye.Messaging;
 
 /// <summary>
-/// A pipe's reader with one reader at a time enforced: what the handler reads on the portable transport, under TLS, and on
-/// in-memory connections. A <see cref="Pipe"/>'s reader refuses a read while a result is held, but takes a second read
+/// A pipe's reader with one reader at a time enforced: what the handler reads on in-memory connections (the transports and
+/// TLS give it a <see cref="ConnectionInput"/>, which enforces the same). A <see cref="Pipe"/>'s reader refuses a read while a result is held, but takes a second read
 /// while the first one waits, and then resumes only one of them; this refuses the second read at once instead, as the
 /// epoll transport's input does.
 /// </summary>

@@ -74,16 +74,13 @@ internal sealed class TlsTransport : IDuplexPipe
     private async Task ReadLoopAsync()
     {
         Exception? error = null;
-        var reading = false;
         try
         {
             while (!_input.IsReaderCompleted)
             {
                 // Zero bytes back: close_notify, or the client's FIN, or the cancellation that CompleteAsync sends.
                 var buffer = _input.GetReceiveMemory(PinnedBlockMemoryPool.BlockSize);
-                reading = true;
                 var read = await _ssl.ReadAsync(buffer).ConfigureAwait(false);
-                reading = false;
                 if (read == 0)
                 {
                     _input.Abandon();
@@ -95,14 +92,10 @@ internal sealed class TlsTransport : IDuplexPipe
                     break;
                 }
 
-                if (!_input.Commit(read))
+                // Backpressure: while the handler holds the receive buffer's worth, this waits until it consumes half.
+                if (!await _gate.CommitAsync(read).ConfigureAwait(false))
                 {
-                    // Backpressure: the handler holds the receive buffer's worth; wait until it consumes half.
-                    await _gate.WaitWhilePausedAsync().ConfigureAwait(false);
-                    if (_gate.IsClosed)
-                    {
-                        break;
-                    }
+                    break;
                 }
             }
         }
@@ -122,12 +115,6 @@ internal sealed class TlsTransport : IDuplexPipe
         }
         finally
         {
-            if (reading)
-            {
-                // The read threw: give back the room it was given.
-                _input.Abandon();
-            }
-
             _input.CompleteWriter(error);
         }
     }

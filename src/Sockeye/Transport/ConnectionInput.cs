@@ -175,20 +175,24 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     {
         lock (this)
         {
-            _receiving = false;
-            if (_readerCompleted || (_committed == _consumed && !_holdingResult))
-            {
-                ReleaseSegments();
-            }
+            AbandonLocked();
         }
     }
 
-    /// <summary>Nothing more will arrive: the peer ended its side (no error) or the connection failed (an error the next read throws).</summary>
+    /// <summary>
+    /// Nothing more will arrive: the peer ended its side (no error) or the connection failed (an error the next read
+    /// throws). The transport's last call: room it took for a receive that never committed (one that threw) is given back.
+    /// </summary>
     public void CompleteWriter(Exception? error)
     {
         bool wake;
         lock (this)
         {
+            if (_receiving)
+            {
+                AbandonLocked();
+            }
+
             if (_writerCompleted)
             {
                 return;
@@ -484,6 +488,15 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         _readPending = false;
         _holdingResult = error is null;
         _source.Stage(canceled, error);
+    }
+
+    private void AbandonLocked()
+    {
+        _receiving = false;
+        if (_readerCompleted || (_committed == _consumed && !_holdingResult))
+        {
+            ReleaseSegments();
+        }
     }
 
     private void ReleaseSegments()

@@ -2,8 +2,8 @@ namespace Sockeye.Transport;
 
 /// <summary>
 /// A <see cref="ConnectionInput"/> for a transport that fills it from an async receive loop (the portable transport,
-/// TLS): when <see cref="ConnectionInput.Commit"/> says the handler holds the receive buffer's worth, the loop awaits
-/// <see cref="WaitWhilePausedAsync"/> until the handler consumes half of it, stops reading, or the gate is closed.
+/// TLS): the loop receives into <see cref="ConnectionInput.GetReceiveMemory"/> and commits through
+/// <see cref="CommitAsync"/>, which waits while the handler holds the receive buffer's worth.
 /// </summary>
 internal sealed class InputGate : IInputTransport
 {
@@ -15,11 +15,15 @@ internal sealed class InputGate : IInputTransport
 
     public ConnectionInput Input { get; }
 
-    /// <summary>The loop is to stop: a wait ends now, and none starts again.</summary>
-    public bool IsClosed => _closed;
+    /// <summary>
+    /// Makes <paramref name="count"/> received bytes readable and, when the handler then holds the receive buffer's
+    /// worth, waits until it consumes half of it or stops reading. <see langword="false"/> when the gate was closed
+    /// meanwhile: stop receiving.
+    /// </summary>
+    public ValueTask<bool> CommitAsync(int count) => Input.Commit(count) ? new ValueTask<bool>(true) : WaitWhilePausedAsync();
 
     /// <summary>Waits until the input is no longer paused, its reader has completed, or the gate is closed.</summary>
-    public Task WaitWhilePausedAsync()
+    private async ValueTask<bool> WaitWhilePausedAsync()
     {
         // Published before the checks, so that whatever ends the pause after them finds it to complete.
         var resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -29,7 +33,8 @@ internal sealed class InputGate : IInputTransport
             Wake();
         }
 
-        return resumed.Task;
+        await resumed.Task.ConfigureAwait(false);
+        return !_closed;
     }
 
     /// <summary>Ends a wait for good: the connection is going away. Safe from any thread.</summary>

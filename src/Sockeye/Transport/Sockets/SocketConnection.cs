@@ -128,7 +128,6 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
     private async Task ReceiveLoopAsync()
     {
         Exception? error = null;
-        var receiving = false;
         try
         {
             while (true)
@@ -149,9 +148,7 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
                 }
 
                 var buffer = _input.GetReceiveMemory(PinnedBlockMemoryPool.BlockSize, MinReceiveBufferSize);
-                receiving = true;
                 var received = await _receiver.ReceiveAsync(_socket, buffer).ConfigureAwait(false);
-                receiving = false;
                 if (received.HasError || received.BytesTransferred == 0)
                 {
                     _input.Abandon();
@@ -169,18 +166,15 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
                 }
 
                 AddBytesReceived(received.BytesTransferred);
-                var keepReceiving = _input.Commit(received.BytesTransferred);
+
+                // Backpressure: while the handler holds the receive buffer's worth, examined or not, this waits until
+                // it consumes half of it. The minimum data rate does not hold that wait against the client.
+                var committed = _gate.CommitAsync(received.BytesTransferred);
                 ReceivedBytesVisible();
-                if (!keepReceiving)
+                if (!await committed.ConfigureAwait(false))
                 {
-                    // Backpressure: the handler holds the receive buffer's worth, examined or not. Wait until it
-                    // consumes half of it. The minimum data rate does not hold that wait against the client.
-                    await _gate.WaitWhilePausedAsync().ConfigureAwait(false);
-                    if (_gate.IsClosed)
-                    {
-                        error = AbortedError();
-                        break;
-                    }
+                    error = AbortedError();
+                    break;
                 }
             }
         }
@@ -197,12 +191,6 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
         }
         finally
         {
-            if (receiving)
-            {
-                // The receive threw: give back the room it was given.
-                _input.Abandon();
-            }
-
             _input.CompleteWriter(error);
         }
     }
