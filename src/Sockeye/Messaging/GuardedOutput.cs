@@ -271,36 +271,13 @@ internal abstract class GuardedOutput : PipeWriter
     /// </summary>
     internal void WriteHeld(ReadOnlySpan<OutboundMessage?> messages, long bytes)
     {
-        var free = Span<byte>.Empty;
-        var filled = 0;
+        var filler = new BlockFiller(this, bytes);
         foreach (var message in messages)
         {
-            var data = message!.Span;
-            while (!data.IsEmpty)
-            {
-                if (filled == free.Length)
-                {
-                    if (filled > 0)
-                    {
-                        AdvanceCore(filled);
-                    }
-
-                    free = GetMemoryCore((int)Math.Clamp(bytes, 1, 4096)).Span;
-                    filled = 0;
-                }
-
-                var count = Math.Min(free.Length - filled, data.Length);
-                data[..count].CopyTo(free[filled..]);
-                filled += count;
-                bytes -= count;
-                data = data[count..];
-            }
+            filler.Append(message!.Span);
         }
 
-        if (filled > 0)
-        {
-            AdvanceCore(filled);
-        }
+        filler.Finish();
     }
 
     /// <summary>Flushes what the drainer wrote; the drainer holds the writer.</summary>
@@ -334,18 +311,13 @@ internal abstract class GuardedOutput : PipeWriter
     /// <summary>Copies <paramref name="data"/> in through <see cref="GetMemoryCore"/> and <see cref="AdvanceCore"/>, a block at a time.</summary>
     protected void CopyIn(in ReadOnlySequence<byte> data)
     {
+        var filler = new BlockFiller(this, data.Length);
         foreach (var segment in data)
         {
-            var span = segment.Span;
-            while (!span.IsEmpty)
-            {
-                var target = GetMemoryCore(Math.Min(span.Length, WholeWriteLimit)).Span;
-                var count = Math.Min(target.Length, span.Length);
-                span[..count].CopyTo(target);
-                AdvanceCore(count);
-                span = span[count..];
-            }
+            filler.Append(segment.Span);
         }
+
+        filler.Finish();
     }
 
     /// <summary>The output tells the gate itself when the handler's pending flush is over; no wrapper is needed.</summary>
@@ -484,5 +456,44 @@ internal abstract class GuardedOutput : PipeWriter
         }
 
         return await FlushEntered(state, ReadOnlySequence<byte>.Empty, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Copies pieces in one after another for a caller that holds the writer: asks the output for memory once per block
+    /// (a block's worth, or what is left to write), fills it, and advances once per block.
+    /// </summary>
+    private ref struct BlockFiller(GuardedOutput output, long bytes)
+    {
+        private Span<byte> _free;
+        private int _filled;
+        private long _left = bytes;
+
+        public void Append(ReadOnlySpan<byte> data)
+        {
+            while (!data.IsEmpty)
+            {
+                if (_filled == _free.Length)
+                {
+                    Finish();
+                    _free = output.GetMemoryCore((int)Math.Clamp(_left, 1, WholeWriteLimit)).Span;
+                }
+
+                var count = Math.Min(_free.Length - _filled, data.Length);
+                data[..count].CopyTo(_free[_filled..]);
+                _filled += count;
+                _left -= count;
+                data = data[count..];
+            }
+        }
+
+        /// <summary>Advances over what the current block holds.</summary>
+        public void Finish()
+        {
+            if (_filled > 0)
+            {
+                output.AdvanceCore(_filled);
+                _filled = 0;
+            }
+        }
     }
 }
