@@ -86,15 +86,47 @@ internal sealed class SockeyeMetrics : IDisposable
         }
     }
 
-    public void BytesReceived(long count) => _bytes.Add(count, s_receive);
+    // Called for every receive, send and message: with nobody listening, one check instead of building the tag list.
 
-    public void BytesSent(long count) => _bytes.Add(count, s_transmit);
+    public void BytesReceived(long count)
+    {
+        if (_bytes.Enabled)
+        {
+            _bytes.Add(count, s_receive);
+        }
+    }
 
-    public void MessageReceived() => _messages.Add(1, s_receive);
+    public void BytesSent(long count)
+    {
+        if (_bytes.Enabled)
+        {
+            _bytes.Add(count, s_transmit);
+        }
+    }
 
-    public void MessageSent() => _messages.Add(1, s_transmit);
+    public void MessageReceived()
+    {
+        if (_messages.Enabled)
+        {
+            _messages.Add(1, s_receive);
+        }
+    }
 
-    public void MessagesSent(int count) => _messages.Add(count, s_transmit);
+    public void MessageSent()
+    {
+        if (_messages.Enabled)
+        {
+            _messages.Add(1, s_transmit);
+        }
+    }
+
+    public void MessagesSent(int count)
+    {
+        if (_messages.Enabled)
+        {
+            _messages.Add(count, s_transmit);
+        }
+    }
 
     /// <summary>Bytes entered (positive) or left (negative) connections' outbound queues.</summary>
     /// <remarks>Called for every member of every broadcast: with nobody listening it costs one check.</remarks>

@@ -6,11 +6,20 @@ namespace Sockeye.Transport.Linux;
 
 /// <summary>
 /// The few Linux system calls the epoll transport makes, declared for source-generated marshalling (no
-/// reflection, so Native AOT and trimming keep working). Every call reports errno through the last P/Invoke error.
+/// reflection, so Native AOT and trimming keep working). Every call reports errno through the last P/Invoke error,
+/// except the server's receive and send (<see cref="Receive"/>, <see cref="Send"/>, <see cref="SendMessage"/>), which
+/// return it.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The one copy of these bindings: the load generator (src/Sockeye.Cli.Bench) compiles this file too, and adds the
 /// client's calls (socket, connect, bind, rlimit) in a part of its own. Linux x86-64 and arm64 values only.
+/// </para>
+/// <para>
+/// The calls made from inside a try block (the event loop's dispatch, the descriptor guard's finally) are NoInlining:
+/// a P/Invoke inlined into a method with exception handling cannot have its transition inlined too, and goes through
+/// a slower IL stub instead.
+/// </para>
 /// </remarks>
 internal static unsafe partial class LinuxNative
 {
@@ -70,6 +79,7 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int epoll_create1(int flags);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
 
@@ -86,9 +96,11 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, SetLastError = true)]
     public static partial nint write(int fd, byte* buffer, nuint count);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int accept4(int fd, byte* address, int* addressLength, int flags);
 
+    // The load generator's recv and send; the server's are Receive and Send below.
     [MethodImpl(MethodImplOptions.NoInlining)]
     [LibraryImport(Libc, SetLastError = true)]
     public static partial nint recv(int fd, byte* buffer, nuint length, int flags);
@@ -97,13 +109,52 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, SetLastError = true)]
     public static partial nint send(int fd, byte* buffer, nuint length, int flags);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    [LibraryImport(Libc, SetLastError = true)]
-    public static partial nint sendmsg(int fd, MessageHeader* message, int flags);
+    // The data path's calls: errno is read only when a call failed, straight after it, instead of being cleared before
+    // every call and stored as the last P/Invoke error after it (SetLastError), a cost paid on every receive and send.
+    // The runtime keeps errno across the call's return to managed code, which SetLastError's own generated code relies on
+    // as well: it reads errno at the same point.
 
+    /// <summary>recv(2): the bytes received, 0 at the peer's end, or -1 with <paramref name="errno"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static nint Receive(int fd, byte* buffer, nuint length, int flags, out int errno)
+    {
+        var result = RecvCall(fd, buffer, length, flags);
+        errno = result < 0 ? Marshal.GetLastSystemError() : 0;
+        return result;
+    }
+
+    /// <summary>send(2): the bytes sent, or -1 with <paramref name="errno"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static nint Send(int fd, byte* buffer, nuint length, int flags, out int errno)
+    {
+        var result = SendCall(fd, buffer, length, flags);
+        errno = result < 0 ? Marshal.GetLastSystemError() : 0;
+        return result;
+    }
+
+    /// <summary>sendmsg(2): the bytes sent, or -1 with <paramref name="errno"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static nint SendMessage(int fd, MessageHeader* message, int flags, out int errno)
+    {
+        var result = SendMessageCall(fd, message, flags);
+        errno = result < 0 ? Marshal.GetLastSystemError() : 0;
+        return result;
+    }
+
+    [LibraryImport(Libc, EntryPoint = "recv")]
+    private static partial nint RecvCall(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "send")]
+    private static partial nint SendCall(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "sendmsg")]
+    private static partial nint SendMessageCall(int fd, MessageHeader* message, int flags);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int shutdown(int fd, int how);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int close(int fd);
 

@@ -27,9 +27,10 @@ internal static class LinuxReceiver
             // bytes take a small block, a stream takes whole ones, and a read costs one system call either way.
             var room = input is null ? buffer.Length : Math.Min(buffer.Length, input.ReceiveRoom);
             nint received;
+            int errno;
             fixed (byte* target = buffer)
             {
-                received = LinuxNative.recv(fd, target, (nuint)room, 0);
+                received = LinuxNative.Receive(fd, target, (nuint)room, 0, out errno);
             }
 
             if (received > 0)
@@ -57,7 +58,6 @@ internal static class LinuxReceiver
                 return ReceiveOutcome.ClientEnded;
             }
 
-            var errno = LinuxNative.LastError;
             if (errno == LinuxNative.Eintr)
             {
                 continue;
@@ -77,6 +77,6 @@ internal static class LinuxReceiver
     public static unsafe bool HasBytesWaiting(int fd)
     {
         byte peek;
-        return LinuxNative.recv(fd, &peek, 1, LinuxNative.MsgPeek | LinuxNative.MsgDontWait) > 0;
+        return LinuxNative.Receive(fd, &peek, 1, LinuxNative.MsgPeek | LinuxNative.MsgDontWait, out _) > 0;
     }
 }

@@ -21,13 +21,13 @@ internal static class LinuxSender
     {
         while (true)
         {
-            var sent = data.IsSingleSegment ? SendOne(fd, data.FirstSpan) : SendMany(fd, data);
+            int errno;
+            var sent = data.IsSingleSegment ? SendOne(fd, data.FirstSpan, out errno) : SendMany(fd, data, out errno);
             if (sent >= 0)
             {
                 return new SendResult((int)sent, false, SocketError.Success);
             }
 
-            var errno = LinuxNative.LastError;
             if (errno == LinuxNative.Eintr)
             {
                 continue;
@@ -37,15 +37,15 @@ internal static class LinuxSender
         }
     }
 
-    private static unsafe nint SendOne(int fd, ReadOnlySpan<byte> data)
+    private static unsafe nint SendOne(int fd, ReadOnlySpan<byte> data, out int errno)
     {
         fixed (byte* buffer = data)
         {
-            return LinuxNative.send(fd, buffer, (nuint)data.Length, LinuxNative.MsgNoSignal | LinuxNative.MsgDontWait);
+            return LinuxNative.Send(fd, buffer, (nuint)data.Length, LinuxNative.MsgNoSignal | LinuxNative.MsgDontWait, out errno);
         }
     }
 
-    private static unsafe nint SendMany(int fd, in ReadOnlySequence<byte> data)
+    private static unsafe nint SendMany(int fd, in ReadOnlySequence<byte> data, out int errno)
     {
         // Every block is on the pinned object heap, so its address holds for the length of the call.
         var vectors = stackalloc LinuxNative.IoVector[MaxIoVectors];
@@ -68,6 +68,6 @@ internal static class LinuxSender
         var message = default(LinuxNative.MessageHeader);
         message.Vectors = vectors;
         message.VectorCount = (nuint)count;
-        return LinuxNative.sendmsg(fd, &message, LinuxNative.MsgNoSignal | LinuxNative.MsgDontWait);
+        return LinuxNative.SendMessage(fd, &message, LinuxNative.MsgNoSignal | LinuxNative.MsgDontWait, out errno);
     }
 }
