@@ -99,6 +99,12 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     /// </summary>
     public bool Append(ReadOnlySpan<byte> data)
     {
+        // Most arrivals fit in one block: copied and committed under one lock.
+        if (TryAppendWhole(data, out var keepReceiving))
+        {
+            return keepReceiving;
+        }
+
         while (true)
         {
             var memory = GetReceiveMemory(data.Length);
@@ -121,10 +127,10 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     {
         get
         {
-            lock (this)
-            {
-                return (int)Math.Clamp(_settings.PauseThreshold - (_committed - _consumed), MinReceiveSize, int.MaxValue);
-            }
+            // No lock: only the transport, the caller, moves _committed, and _consumed only grows, so a stale read gives
+            // less room, never more. (A long is read whole on 64-bit platforms; elsewhere Interlocked.Read makes it so.)
+            var consumed = IntPtr.Size == 8 ? Volatile.Read(ref _consumed) : Interlocked.Read(ref _consumed);
+            return (int)Math.Clamp(_settings.PauseThreshold - (_committed - consumed), MinReceiveSize, int.MaxValue);
         }
     }
 
@@ -147,24 +153,77 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
                 return true;
             }
 
-            _tail!.End += count;
-            _committed += count;
-            wake = publish && _readPending;
-            keepReceiving = _committed - _consumed < _settings.PauseThreshold;
-            if (publish)
-            {
-                _paused = !keepReceiving;
-            }
-
-            if (wake)
-            {
-                PrepareDispatch(canceled: false);
-            }
+            keepReceiving = CommitLocked(count, publish, out wake);
         }
 
         if (wake)
         {
             _settings.Complete(this);
+        }
+
+        return keepReceiving;
+    }
+
+    /// <summary>
+    /// <see cref="Append"/>'s common case: when <paramref name="data"/> fits in the last block, or in a new one, it is
+    /// copied and committed under one lock. False when it must be split across blocks instead.
+    /// </summary>
+    private bool TryAppendWhole(ReadOnlySpan<byte> data, out bool keepReceiving)
+    {
+        bool wake;
+        lock (this)
+        {
+            if (_readerCompleted)
+            {
+                keepReceiving = true;
+                return true;
+            }
+
+            if (_tail is null)
+            {
+                var small = data.Length <= PinnedBlockMemoryPool.SmallBlockSize;
+                if (data.Length > PinnedBlockMemoryPool.BlockSize)
+                {
+                    keepReceiving = true;
+                    return false;
+                }
+
+                _tail = _head = _settings.Pool.RentSegment(_committed, small);
+                _headIndex = 0;
+            }
+            else if (_tail.AvailableLength < data.Length)
+            {
+                keepReceiving = true;
+                return false;
+            }
+
+            data.CopyTo(_tail.Available.Span);
+            keepReceiving = CommitLocked(data.Length, publish: true, out wake);
+        }
+
+        if (wake)
+        {
+            _settings.Complete(this);
+        }
+
+        return true;
+    }
+
+    /// <summary>Under the lock: <paramref name="count"/> bytes written after the last block's end become readable.</summary>
+    private bool CommitLocked(int count, bool publish, out bool wake)
+    {
+        _tail!.End += count;
+        _committed += count;
+        wake = publish && _readPending;
+        var keepReceiving = _committed - _consumed < _settings.PauseThreshold;
+        if (publish)
+        {
+            _paused = !keepReceiving;
+        }
+
+        if (wake)
+        {
+            PrepareDispatch(canceled: false);
         }
 
         return keepReceiving;

@@ -250,6 +250,46 @@ public class ConnectionInputTests
         Assert.Throws<InvalidOperationException>(() => input.TryRead(out _));
     }
 
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Appended_arrivals_fill_the_last_block_then_go_on_in_the_next_in_order()
+    {
+        var (input, _, pool) = Create();
+        var sent = new List<byte>();
+        void Append(int count, byte first)
+        {
+            var data = Enumerable.Range(0, count).Select(i => (byte)(first + i)).ToArray();
+            Assert.True(input.Append(data));
+            sent.AddRange(data);
+        }
+
+        Append(32, 1);
+        Assert.Equal(1, pool.RentedBlocks);
+        Append(PinnedBlockMemoryPool.SmallBlockSize - 32, 50);
+        Assert.Equal(1, pool.RentedBlocks);
+        Append(100, 7);
+        Assert.Equal(2, pool.RentedBlocks);
+        Append(PinnedBlockMemoryPool.BlockSize + 300, 9);
+        Assert.Equal(3, pool.RentedBlocks);
+
+        var result = await input.ReadAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(sent.ToArray(), result.Buffer.ToArray());
+        input.AdvanceTo(result.Buffer.End);
+        Assert.Equal(0, pool.RentedBlocks);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task An_arrival_after_the_reader_completed_is_dropped_and_holds_no_block()
+    {
+        var (input, transport, pool) = Create();
+        input.Complete();
+
+        Assert.True(input.Append(new byte[100]));
+        Assert.True(input.Append(new byte[PinnedBlockMemoryPool.BlockSize * 3]));
+        Assert.Equal(0, pool.RentedBlocks);
+        Assert.Equal(1, transport.ReaderCompletions);
+        return Task.CompletedTask;
+    }
+
     private static (ConnectionInput Input, FakeInputTransport Transport, PinnedBlockMemoryPool Pool) Create(long pauseThreshold = 1024 * 1024, bool inline = true)
     {
         var pool = new PinnedBlockMemoryPool();

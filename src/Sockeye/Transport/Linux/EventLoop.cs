@@ -42,12 +42,17 @@ internal sealed unsafe class EventLoop : IDisposable
     /// what arrived. Only the loop's thread receives, so one buffer serves all its connections.
     /// </summary>
     public byte[] ReceiveBuffer { get; } = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
+    private readonly PinnedBlockMemoryPool? _blocks;
     private int _wakePending;
     private volatile bool _stopping;
 
-    public EventLoop(int index, ILogger logger)
+    /// <param name="index">Names the loop's thread.</param>
+    /// <param name="logger">Where the loop reports a handler's fault or its own.</param>
+    /// <param name="blocks">The pool the loop's connections receive into; its thread keeps a few blocks of it for itself.</param>
+    public EventLoop(int index, ILogger logger, PinnedBlockMemoryPool? blocks = null)
     {
         _logger = logger;
+        _blocks = blocks;
         _epoll = LinuxNative.epoll_create1(LinuxNative.EpollCloexec);
         if (_epoll < 0)
         {
@@ -170,6 +175,7 @@ internal sealed unsafe class EventLoop : IDisposable
     private void Run()
     {
         t_current = this;
+        _blocks?.KeepBlocksOnThisThread();
         var size = LinuxNative.EpollEventSize;
         var offset = LinuxNative.EpollEventDataOffset;
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));

@@ -15,7 +15,7 @@ internal sealed class LinuxTransport : ITransport
         _loops = new EventLoop[Math.Max(1, loopCount)];
         for (var i = 0; i < _loops.Length; i++)
         {
-            _loops[i] = new EventLoop(i, context.ServerLogger);
+            _loops[i] = new EventLoop(i, context.ServerLogger, context.MemoryPool);
         }
     }
 
