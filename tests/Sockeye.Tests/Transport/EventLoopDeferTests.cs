@@ -56,21 +56,36 @@ public class EventLoopDeferTests
         using var first = new EventLoop(1, NullLogger.Instance);
         using var second = new EventLoop(2, NullLogger.Instance);
         var log = new Log();
+
+        // The second loop is held inside a work item of its own, so that what is posted to it stays in its queue
+        // where the test can count it, rather than running at once.
+        using var release = new ManualResetEventSlim();
+        var holding = new Step(log, "hold", () => release.Wait(TimeSpan.FromSeconds(10)));
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        second.Post(new Step(log, "held", () => held.SetResult()));
+        second.Post(holding);
+        await held.Task;
+
         var y = new Step(log, "Y");
         var z = new Step(log, "Z");
-        first.Post(new Step(log, "W", () =>
+        var postedDuringRound = -1;
+        var deferrer = new Step(log, "W", () =>
         {
             second.Defer(y);
             second.Defer(z);
-
-            // Were Y posted at once, the second loop could run it now, while this round goes on.
-            Thread.Sleep(50);
+            postedDuringRound = second.PostedWorkCount;
             log.Add("W-end");
-        }));
+        });
+        first.Post(deferrer);
+        await deferrer.Ran.Task;
+        release.Set();
 
         await z.Ran.Task;
-        Assert.Equal(["W", "W-end", "Y", "Z"], log.Names);
-        Assert.Equal(["sockeye-epoll-1", "sockeye-epoll-1", "sockeye-epoll-2", "sockeye-epoll-2"], log.Threads);
+
+        // Nothing reached the second loop while the first loop's round went on; then both, in order, on the second loop.
+        Assert.Equal(0, postedDuringRound);
+        Assert.Equal(["held", "hold", "W", "W-end", "Y", "Z"], log.Names);
+        Assert.Equal(["sockeye-epoll-2", "sockeye-epoll-2", "sockeye-epoll-1", "sockeye-epoll-1", "sockeye-epoll-2", "sockeye-epoll-2"], log.Threads);
     }
 
     private sealed class Log

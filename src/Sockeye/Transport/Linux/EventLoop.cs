@@ -71,6 +71,9 @@ internal sealed unsafe class EventLoop : IDisposable
         _thread.UnsafeStart();
     }
 
+    /// <summary>Work posted to this loop and not yet taken: for tests that check when work is posted.</summary>
+    internal int PostedWorkCount => _work.Count;
+
     /// <summary>Starts delivering <paramref name="events"/> for <paramref name="fd"/> to <paramref name="handler"/>.</summary>
     public void Add(int fd, IEventHandler handler, uint events)
     {
