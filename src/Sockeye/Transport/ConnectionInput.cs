@@ -61,6 +61,13 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
+    /// <summary>
+    /// <see cref="IsPaused"/> without the lock, for the transport's own receive path, once per arrival. Only the transport
+    /// pauses, so it never reads a pause that is over as not begun; it may read one as still on that the reader has just
+    /// ended, and then the resume the reader posts (<see cref="IInputTransport.ResumeReceiving"/>) brings it back.
+    /// </summary>
+    public bool IsPausedForTransport => Volatile.Read(ref _paused);
+
     public bool IsReaderCompleted => Volatile.Read(ref _readerCompleted);
 
     // ---- The transport's side -------------------------------------------------------------------------------

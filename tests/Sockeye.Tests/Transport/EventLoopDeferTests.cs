@@ -60,10 +60,12 @@ public class EventLoopDeferTests
         // The second loop is held inside a work item of its own, so that what is posted to it stays in its queue
         // where the test can count it, rather than running at once.
         using var release = new ManualResetEventSlim();
-        var holding = new Step(log, "hold", () => release.Wait(TimeSpan.FromSeconds(10)));
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        second.Post(new Step(log, "held", () => held.SetResult()));
-        second.Post(holding);
+        second.Post(new Step(log, "hold", () =>
+        {
+            held.SetResult();
+            release.Wait(TimeSpan.FromSeconds(10));
+        }));
         await held.Task;
 
         var y = new Step(log, "Y");
@@ -76,16 +78,22 @@ public class EventLoopDeferTests
             postedDuringRound = second.PostedWorkCount;
             log.Add("W-end");
         });
-        first.Post(deferrer);
-        await deferrer.Ran.Task;
-        release.Set();
+        try
+        {
+            first.Post(deferrer);
+            await deferrer.Ran.Task;
+        }
+        finally
+        {
+            release.Set();
+        }
 
         await z.Ran.Task;
 
         // Nothing reached the second loop while the first loop's round went on; then both, in order, on the second loop.
         Assert.Equal(0, postedDuringRound);
-        Assert.Equal(["held", "hold", "W", "W-end", "Y", "Z"], log.Names);
-        Assert.Equal(["sockeye-epoll-2", "sockeye-epoll-2", "sockeye-epoll-1", "sockeye-epoll-1", "sockeye-epoll-2", "sockeye-epoll-2"], log.Threads);
+        Assert.Equal(["hold", "W", "W-end", "Y", "Z"], log.Names);
+        Assert.Equal(["sockeye-epoll-2", "sockeye-epoll-1", "sockeye-epoll-1", "sockeye-epoll-2", "sockeye-epoll-2"], log.Threads);
     }
 
     private sealed class Log

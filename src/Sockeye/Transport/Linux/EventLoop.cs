@@ -26,6 +26,7 @@ internal sealed unsafe class EventLoop : IDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<IEventLoopWork> _work = new();
     private readonly Lock _growLock = new();
+    private readonly PinnedBlockMemoryPool? _blocks;
 
     // The loop whose thread this is, if it is one.
     [ThreadStatic]
@@ -42,7 +43,6 @@ internal sealed unsafe class EventLoop : IDisposable
     /// what arrived. Only the loop's thread receives, so one buffer serves all its connections.
     /// </summary>
     public byte[] ReceiveBuffer { get; } = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
-    private readonly PinnedBlockMemoryPool? _blocks;
     private int _wakePending;
     private volatile bool _stopping;
 

@@ -158,7 +158,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         {
             // Once nobody reads, what arrives is read and dropped: closing with unread bytes would reset.
             var discard = _input.IsReaderCompleted;
-            if (!discard && _input.IsPaused)
+            if (!discard && _input.IsPausedForTransport)
             {
                 return;
             }
