@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Threading.Tasks.Sources;
 
@@ -84,8 +85,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         {
             if (_tail is null)
             {
-                _tail = _head = _settings.Pool.RentSegment(_committed, small: size <= PinnedBlockMemoryPool.SmallBlockSize);
-                _headIndex = 0;
+                StartLocked(size);
             }
             else if (_tail.AvailableLength < Math.Min(size, minimumRoom))
             {
@@ -186,22 +186,15 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
                 return true;
             }
 
-            if (_tail is null)
-            {
-                var small = data.Length <= PinnedBlockMemoryPool.SmallBlockSize;
-                if (data.Length > PinnedBlockMemoryPool.BlockSize)
-                {
-                    keepReceiving = true;
-                    return false;
-                }
-
-                _tail = _head = _settings.Pool.RentSegment(_committed, small);
-                _headIndex = 0;
-            }
-            else if (_tail.AvailableLength < data.Length)
+            if (data.Length > (_tail?.AvailableLength ?? PinnedBlockMemoryPool.BlockSize))
             {
                 keepReceiving = true;
                 return false;
+            }
+
+            if (_tail is null)
+            {
+                StartLocked(data.Length);
             }
 
             data.CopyTo(_tail.Available.Span);
@@ -214,6 +207,14 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         }
 
         return true;
+    }
+
+    /// <summary>Under the lock, with no block held: the first block, small when <paramref name="size"/> bytes fit in one.</summary>
+    [MemberNotNull(nameof(_tail), nameof(_head))]
+    private void StartLocked(int size)
+    {
+        _tail = _head = _settings.Pool.RentSegment(_committed, small: size <= PinnedBlockMemoryPool.SmallBlockSize);
+        _headIndex = 0;
     }
 
     /// <summary>Under the lock: <paramref name="count"/> bytes written after the last block's end become readable.</summary>
