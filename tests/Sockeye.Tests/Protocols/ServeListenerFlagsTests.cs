@@ -35,10 +35,14 @@ public class ServeListenerFlagsTests
             "--handler", "eof-echo", "--output", "jsonl", "--proxy-protocol", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "fd00::/8");
         await using var _ = server;
 
-        using var client = await TestClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
-        await client.SendAsync((byte[])[.. V2Tcp(EndPoint("203.0.113.7:40000"), EndPoint("198.51.100.1:11000")), .. "spoofed<EOF>"u8]);
-
-        var error = await Assert.ThrowsAsync<SocketException>(client.ReceiveToEndAsync);
+        // The server resets the connection as soon as it accepts it, so the reset may reach the client while it is still
+        // connecting or sending, not only while it reads: wherever it lands, it is the same refusal.
+        var error = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            using var client = await TestClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+            await client.SendAsync((byte[])[.. V2Tcp(EndPoint("203.0.113.7:40000"), EndPoint("198.51.100.1:11000")), .. "spoofed<EOF>"u8]);
+            await client.ReceiveToEndAsync();
+        });
         Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
         await server.WaitForStandardErrorAsync(@"^Connection \d+: refused 127\.0\.0\.1:\d+, which is not a trusted proxy$");
         server.Signal(PosixSignal.SIGTERM);
