@@ -4,7 +4,7 @@ namespace Sockeye.Testing;
 
 /// <summary>
 /// The test's writer to the handler: it remembers whether the client ended its side and, on a <see cref="TestServer"/>'s
-/// connection, tells the server what a socket would (bytes received, the client's end, a send waiting for the handler).
+/// connection, tells the server what a socket would (bytes received, the client's end).
 /// </summary>
 internal sealed class ClientWriter(PipeWriter inner, InMemoryServerConnection? connection = null) : PipeWriter
 {
@@ -28,13 +28,8 @@ internal sealed class ClientWriter(PipeWriter inner, InMemoryServerConnection? c
         var sent = _unflushed;
         _unflushed = 0;
         var flush = inner.FlushAsync(cancellationToken);
-        if (connection is null)
-        {
-            return flush;
-        }
-
-        connection.ClientSent(sent);
-        return flush.IsCompleted ? flush : WaitAsync(flush, connection);
+        connection?.ClientSent(sent);
+        return flush;
     }
 
     public override void CancelPendingFlush() => inner.CancelPendingFlush();
@@ -47,19 +42,5 @@ internal sealed class ClientWriter(PipeWriter inner, InMemoryServerConnection? c
         // close first, and the connection would end as ServerClosed instead of ClientClosed (TestServerTests, under load).
         connection?.ClientCompleted();
         inner.Complete(exception);
-    }
-
-    private static async ValueTask<FlushResult> WaitAsync(ValueTask<FlushResult> flush, InMemoryServerConnection connection)
-    {
-        // The handler is behind and the client waits, as a socket's sender would: not the client's slowness.
-        connection.ClientFlushWaiting(true);
-        try
-        {
-            return await flush.ConfigureAwait(false);
-        }
-        finally
-        {
-            connection.ClientFlushWaiting(false);
-        }
     }
 }

@@ -8,32 +8,30 @@ namespace Sockeye.Testing;
 
 /// <summary>
 /// A connection of a real <see cref="SocketServer"/> whose socket is a pair of pipes: what <see cref="TestServer"/> gives
-/// a test. The server's lifetime, registry, limits, timeouts, metrics and logs apply to it as to a socket; the client's
-/// receive window is a bounded pipe, so a client that does not read pushes back on the handler (and, past the write
-/// timeout, is ended as <see cref="ConnectionEndReason.SlowReader"/>) as over TCP.
+/// a test. The server's lifetime, registry, limits, timeouts, metrics and logs apply to it as to a socket. The handler
+/// reads the transports' own input, bounded by the server's receive buffer size, and a client that sends faster than
+/// the handler reads waits, as over TCP; the client's receive window is a bounded pipe, so a client that does not read
+/// pushes back on the handler (and, past the write timeout, is ended as <see cref="ConnectionEndReason.SlowReader"/>).
 /// </summary>
 internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPipe
 {
     // What the client has not read yet, before a send has to wait: a socket's buffers, roughly.
     private const long ClientWindow = 64 * 1024;
 
-    private readonly Pipe _input;
+    private readonly InMemoryInput _input;
     private readonly Pipe _output;
     private readonly Pipe _toClient;
-    private readonly GuardedPipeReader _handlerInput;
     private readonly GuardedPipeWriter _handlerOutput;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _sending;
-    private int _clientFlushesWaiting;
 
     public InMemoryServerConnection(long id, EndPoint remoteEndPoint, ConnectionDelegate pipeline, ServerContext context)
         : base(id, remoteEndPoint, pipeline, context)
     {
-        _input = new Pipe(context.InputPipeOptions);
+        _input = new InMemoryInput(context.InputSettings);
         _output = new Pipe(context.OutputPipeOptions);
         _toClient = new Pipe(new PipeOptions(
             pauseWriterThreshold: ClientWindow, resumeWriterThreshold: ClientWindow / 2, useSynchronizationContext: false));
-        _handlerInput = new GuardedPipeReader(_input.Reader);
         _handlerOutput = new GuardedPipeWriter(_output.Writer);
         LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 11000);
         Transport = this;
@@ -53,11 +51,11 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
     /// <summary>What the handler threw, if it did.</summary>
     public Exception? HandlerException { get; set; }
 
-    PipeReader IDuplexPipe.Input => _handlerInput;
+    PipeReader IDuplexPipe.Input => _input.Reader;
 
     PipeWriter IDuplexPipe.Output => _handlerOutput;
 
-    internal override bool IsReceivePaused => Volatile.Read(ref _clientFlushesWaiting) > 0;
+    internal override bool IsReceivePaused => _input.Reader.IsPaused;
 
     // Nothing to linger for: no kernel here would answer unread bytes with a reset.
     protected override Task ReceivingEnded => Task.CompletedTask;
@@ -84,9 +82,6 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
 
     /// <summary>The client ended its side (a FIN).</summary>
     public void ClientCompleted() => MarkFinReceived();
-
-    /// <summary>A flush of the client's waits while the handler is behind: that time is not held against the client.</summary>
-    public void ClientFlushWaiting(bool waiting) => Interlocked.Add(ref _clientFlushesWaiting, waiting ? 1 : -1);
 
     protected override void StartTransport() => _sending = SendLoopAsync();
 

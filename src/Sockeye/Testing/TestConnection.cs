@@ -39,6 +39,7 @@ public sealed class TestConnection : IAsyncDisposable
     {
         _connection = new InMemoryConnection(
             maxMessageSize: options.MaxMessageSize,
+            receiveBufferSize: options.EffectiveReceiveBufferSize,
             serverDraining: _serverDraining.Token,
             pushSettings: new PushSettings(options, metrics: null, logger: null));
         _output = new ClientWriter(_connection.Client.Output);

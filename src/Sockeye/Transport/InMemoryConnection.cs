@@ -6,41 +6,50 @@ using Sockeye.Messaging;
 namespace Sockeye.Transport;
 
 /// <summary>
-/// A connection with no socket: the handler's side and a client's side joined by two in-memory pipes.
-/// For testing handlers and protocols byte by byte, without the network.
+/// A connection with no socket: the handler's side and a client's side joined in memory. For testing handlers and
+/// protocols byte by byte, without the network. The handler reads the transports' own input, bounded as the server
+/// bounds it: a client that sends faster than the handler reads waits, as over TCP.
 /// </summary>
 internal sealed class InMemoryConnection : Connection, IDuplexPipe
 {
-    private readonly Pipe _toServer;
+    // The blocks of every in-memory connection's input: a pool per connection would keep its blocks for nothing.
+    private static readonly PinnedBlockMemoryPool s_pool = new();
+
+    private readonly InMemoryInput _toServer;
     private readonly Pipe _toClient;
     private readonly long _maxMessageSize;
     private readonly CancellationToken _serverDraining;
     private readonly GuardedPipeWriter _handlerOutput;
-    private readonly GuardedPipeReader _handlerInput;
     private readonly PushSettings _pushSettings;
 
     /// <param name="id">The connection's id.</param>
     /// <param name="maxMessageSize">The server's maximum message size.</param>
     /// <param name="remoteEndPoint">The client's endpoint; 127.0.0.1:50000 when <see langword="null"/>.</param>
-    /// <param name="pipeOptions">The settings of both pipes.</param>
+    /// <param name="receiveBufferSize">
+    /// What the handler's input holds before the client must wait (the server's receive buffer size); by default, what a
+    /// server with <paramref name="maxMessageSize"/> would allow.
+    /// </param>
     /// <param name="pushSettings">The bound and policy of pushes to it; the defaults' when <see langword="null"/>.</param>
     /// <param name="serverDraining">The server's <see cref="Connection.ServerDraining"/>; never canceled by default.</param>
     public InMemoryConnection(
         long id = 1,
         long maxMessageSize = 1024 * 1024,
         EndPoint? remoteEndPoint = null,
-        PipeOptions? pipeOptions = null,
+        long receiveBufferSize = 0,
         PushSettings? pushSettings = null,
         CancellationToken serverDraining = default)
         : base(id, remoteEndPoint ?? new IPEndPoint(IPAddress.Loopback, 50000))
     {
         _pushSettings = pushSettings ?? PushSettings.Default;
         _serverDraining = serverDraining;
-        pipeOptions ??= new PipeOptions(useSynchronizationContext: false);
-        _toServer = new Pipe(pipeOptions);
-        _toClient = new Pipe(pipeOptions);
+        if (receiveBufferSize <= 0)
+        {
+            receiveBufferSize = new SocketServerOptions { MaxMessageSize = maxMessageSize }.EffectiveReceiveBufferSize;
+        }
+
+        _toServer = new InMemoryInput(new PipeSettings(s_pool, receiveBufferSize, inlineContinuations: false));
+        _toClient = new Pipe(new PipeOptions(useSynchronizationContext: false));
         _handlerOutput = new GuardedPipeWriter(_toClient.Writer);
-        _handlerInput = new GuardedPipeReader(_toServer.Reader);
         _maxMessageSize = maxMessageSize;
         LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 11000);
         Transport = this;
@@ -57,7 +66,7 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
 
     public override long BytesSent => 0;
 
-    PipeReader IDuplexPipe.Input => _handlerInput;
+    PipeReader IDuplexPipe.Input => _toServer.Reader;
 
     PipeWriter IDuplexPipe.Output => _handlerOutput;
 

@@ -33,14 +33,6 @@ internal sealed class ServerContext : IDisposable
         var applicationScheduler = options.InlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         var receiveLimit = options.EffectiveReceiveBufferSize;
         InputSettings = new PipeSettings(MemoryPool, receiveLimit, options.InlineScheduling);
-        InputPipeOptions = new PipeOptions(
-            MemoryPool,
-            readerScheduler: applicationScheduler,
-            writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: receiveLimit,
-            resumeWriterThreshold: receiveLimit / 2,
-            minimumSegmentSize: MemoryPool.MaxBufferSize,
-            useSynchronizationContext: false);
         OutputPipeOptions = new PipeOptions(
             MemoryPool,
             readerScheduler: PipeScheduler.Inline,
@@ -71,8 +63,6 @@ internal sealed class ServerContext : IDisposable
 
     /// <summary>What every connection's <see cref="ConnectionInput"/> shares: the pool, the receive limit, where reads complete.</summary>
     public PipeSettings InputSettings { get; }
-
-    public PipeOptions InputPipeOptions { get; }
 
     public PipeOptions OutputPipeOptions { get; }
 

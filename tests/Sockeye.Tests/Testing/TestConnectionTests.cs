@@ -132,6 +132,52 @@ public class TestConnectionTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_client_that_sends_faster_than_the_handler_reads_waits_and_the_input_stays_within_the_receive_buffer()
+    {
+        const int ReceiveBuffer = 64 * 1024;
+        var data = new byte[10 * ReceiveBuffer];
+        Random.Shared.NextBytes(data);
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var largestRead = 0L;
+        var received = new MemoryStream();
+        await using var test = TestConnection.Start(
+            ConnectionHandler.Create(async connection =>
+            {
+                var input = connection.Transport.Input;
+                await reading.Task;
+                while (true)
+                {
+                    var result = await input.ReadAsync();
+                    largestRead = Math.Max(largestRead, result.Buffer.Length);
+                    foreach (var segment in result.Buffer)
+                    {
+                        received.Write(segment.Span);
+                    }
+
+                    input.AdvanceTo(result.Buffer.End);
+                    if (result.IsCompleted)
+                    {
+                        return;
+                    }
+                }
+            }),
+            new SocketServerOptions { MaxMessageSize = 1024, MaxReceiveBufferSize = ReceiveBuffer });
+
+        // The handler reads nothing yet: the client's send waits once the input holds the receive buffer, as a sender
+        // waits on a full TCP window, instead of piling all of it into the handler's input.
+        var send = test.SendAsync(data, Token);
+        Assert.False(send.IsCompleted);
+        reading.SetResult();
+        await send.WithTestTimeout();
+        await test.CompleteSendingAsync();
+        await test.Completion.WithTestTimeout();
+
+        // At most one receive's least room (half a block) over the limit, as over a socket.
+        Assert.InRange(largestRead, 1, ReceiveBuffer + 2048);
+        Assert.Equal(data, received.ToArray());
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public async Task Receiving_more_than_the_handler_sends_says_where_it_ended()
     {
         await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>

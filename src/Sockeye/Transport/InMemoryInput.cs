@@ -1,0 +1,216 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace Sockeye.Transport;
+
+/// <summary>
+/// A <see cref="ConnectionInput"/> fed by an in-memory client instead of a socket: the client's <see cref="Writer"/>
+/// plays the transport. The handler reads the same input, with the same pause and resume, as over TCP: a flush hands
+/// the input at most what it has room for and, once the input is full, waits until the handler has read half of it,
+/// as a sender waits on a full receive window.
+/// </summary>
+internal sealed class InMemoryInput : IInputTransport
+{
+    private readonly Lock _gate = new();
+    private TaskCompletionSource? _waiter;
+    private bool _resumed;
+    private bool _flushCanceled;
+
+    public InMemoryInput(PipeSettings settings)
+    {
+        Reader = new ConnectionInput(settings, this);
+        Writer = new InputWriter(this);
+    }
+
+    /// <summary>The handler's side.</summary>
+    public ConnectionInput Reader { get; }
+
+    /// <summary>The client's side: what it flushes, the handler reads.</summary>
+    public PipeWriter Writer { get; }
+
+    void IInputTransport.ResumeReceiving() => Wake(cancel: false);
+
+    void IInputTransport.ReaderCompleted() => Wake(cancel: false);
+
+    /// <summary>
+    /// Wakes a flush that waits for room: the input resumed or its reader completed, or the flush is canceled (sticky
+    /// until a flush takes it). A wake with nobody waiting is kept for the next wait.
+    /// </summary>
+    private void Wake(bool cancel)
+    {
+        TaskCompletionSource? waiter;
+        lock (_gate)
+        {
+            waiter = _waiter;
+            _waiter = null;
+            if (cancel)
+            {
+                _flushCanceled = true;
+            }
+            else if (waiter is null)
+            {
+                _resumed = true;
+            }
+        }
+
+        waiter?.TrySetResult();
+    }
+
+    /// <summary>Waits until the input resumes, its reader completes, or the flush is canceled.</summary>
+    private Task WaitForRoomAsync()
+    {
+        lock (_gate)
+        {
+            if (_resumed)
+            {
+                _resumed = false;
+                return Task.CompletedTask;
+            }
+
+            _waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _waiter.Task;
+        }
+    }
+
+    private bool TakeCancel()
+    {
+        lock (_gate)
+        {
+            var canceled = _flushCanceled;
+            _flushCanceled = false;
+            return canceled;
+        }
+    }
+
+    private sealed class InputWriter(InMemoryInput owner) : PipeWriter
+    {
+        private readonly ArrayBufferWriter<byte> _unflushed = new();
+        private bool _paused;
+        private volatile bool _flushing;
+        private volatile bool _completed;
+
+        public override bool CanGetUnflushedBytes => true;
+
+        public override long UnflushedBytes => _unflushed.WrittenCount;
+
+        public override void Advance(int bytes) => _unflushed.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => _unflushed.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => _unflushed.GetSpan(sizeHint);
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            if (_completed)
+            {
+                throw new InvalidOperationException("Writing is not allowed after the writer was completed.");
+            }
+
+            if (owner.TakeCancel())
+            {
+                // Canceled before it began (CancelPendingFlush with no flush waiting): what was written stays for the next.
+                return new(new FlushResult(isCanceled: true, isCompleted: false));
+            }
+
+            if (owner.Reader.IsReaderCompleted)
+            {
+                // Nobody reads any more: what was written goes nowhere, as a socket's reader drops it.
+                _unflushed.ResetWrittenCount();
+                return new(new FlushResult(isCanceled: false, isCompleted: true));
+            }
+
+            return _unflushed.WrittenCount == 0 && !_paused
+                ? new(new FlushResult(isCanceled: false, isCompleted: false))
+                : new(SendAsync(cancellationToken));
+        }
+
+        public override void CancelPendingFlush() => owner.Wake(cancel: true);
+
+        public override void Complete(Exception? exception = null)
+        {
+            if (_completed)
+            {
+                return;
+            }
+
+            _completed = true;
+            var input = owner.Reader;
+            if (_flushing)
+            {
+                // A flush waits for room: it gives up (the wake below), and its bytes go no further, as a reset's would.
+                owner.Wake(cancel: false);
+            }
+            else if (_unflushed.WrittenCount > 0 && !input.IsReaderCompleted)
+            {
+                // Written and not flushed: it still reaches the reader, as a pipe's writer commits it on completing.
+                input.Append(_unflushed.WrittenSpan);
+                _unflushed.Clear();
+            }
+
+            input.CompleteWriter(exception);
+        }
+
+        /// <summary>Hands the input what was written, as much at a time as it has room for, waiting while it is full.</summary>
+        private async Task<FlushResult> SendAsync(CancellationToken cancellationToken)
+        {
+            var input = owner.Reader;
+            var sent = 0;
+            _flushing = true;
+            try
+            {
+                while (true)
+                {
+                    if (_paused)
+                    {
+                        using (cancellationToken.UnsafeRegister(static state => ((InMemoryInput)state!).Wake(cancel: true), owner))
+                        {
+                            await owner.WaitForRoomAsync().ConfigureAwait(false);
+                        }
+
+                        if (_completed || input.IsReaderCompleted)
+                        {
+                            return new FlushResult(isCanceled: false, isCompleted: true);
+                        }
+
+                        if (owner.TakeCancel())
+                        {
+                            // Still paused: what is left goes with the next flush.
+                            return new FlushResult(isCanceled: true, isCompleted: false);
+                        }
+
+                        _paused = false;
+                    }
+
+                    var rest = _unflushed.WrittenCount - sent;
+                    if (rest == 0)
+                    {
+                        return new FlushResult(isCanceled: false, isCompleted: input.IsReaderCompleted);
+                    }
+
+                    var count = Math.Min(rest, input.ReceiveRoom);
+                    _paused = !input.Append(_unflushed.WrittenSpan.Slice(sent, count));
+                    sent += count;
+                }
+            }
+            finally
+            {
+                Consume(sent);
+                _flushing = false;
+            }
+        }
+
+        /// <summary>Drops the first <paramref name="count"/> written bytes; what follows them stays for the next flush.</summary>
+        private void Consume(int count)
+        {
+            if (count == _unflushed.WrittenCount)
+            {
+                _unflushed.ResetWrittenCount();
+                return;
+            }
+
+            var rest = _unflushed.WrittenSpan[count..].ToArray();
+            _unflushed.ResetWrittenCount();
+            _unflushed.Write(rest);
+        }
+    }
+}
