@@ -397,7 +397,11 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
                 }
             }
 
-            resume = _paused && _committed - _consumed < _settings.ResumeThreshold;
+            // Receiving resumes once the reader holds less than half the limit, or as soon as it has looked at all it holds
+            // and waits for more while under the limit: the rest of a message larger than half the limit, left after the
+            // messages before it were consumed, would otherwise never come (the limit is sized for one whole message).
+            var held = _committed - _consumed;
+            resume = _paused && (held < _settings.ResumeThreshold || (examinedAt == _committed && held < _settings.PauseThreshold));
             if (resume)
             {
                 _paused = false;

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
+using Sockeye.Framing;
 using Sockeye.Testing;
 using Sockeye.Tests.Infrastructure;
 
@@ -175,6 +176,32 @@ public class TestConnectionTests
         // At most one receive's least room (half a block) over the limit, as over a socket.
         Assert.InRange(largestRead, 1, ReceiveBuffer + 2048);
         Assert.Equal(data, received.ToArray());
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_message_that_fills_the_input_after_a_smaller_one_is_read_whole()
+    {
+        // The receive buffer is 64 KiB. A 20 KiB line and then a 50 KiB one arrive together: the input fills with the
+        // first and 44 KiB of the second, and pauses. Once the first is consumed, the 44 KiB left are more than half the
+        // buffer, yet the reader needs the rest of that line to go on: the input must receive again.
+        var first = new string('a', 20 * 1024);
+        var second = new string('b', 50 * 1024);
+        await using var test = TestConnection.Start(
+            ConnectionHandler.Create(async connection =>
+            {
+                await foreach (var line in connection.ReadMessagesAsync(new LineFramer()))
+                {
+                    await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes($"{line.Length}\n"));
+                }
+            }),
+            new SocketServerOptions { MaxMessageSize = 60 * 1024, MaxReceiveBufferSize = 64 * 1024 });
+
+        await test.SendAsync(first + "\n" + second + "\n");
+        await test.CompleteSendingAsync();
+
+        Assert.Equal($"{first.Length}\n{second.Length}\n", Encoding.ASCII.GetString(await test.ReceiveToEndAsync(Token)));
+        await test.Completion.WithTestTimeout();
+        Assert.Equal(ConnectionEndReason.ClientClosed, test.Connection.EndReason);
     }
 
     [Fact(Timeout = Timeouts.Fast)]

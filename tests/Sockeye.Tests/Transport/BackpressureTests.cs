@@ -1,3 +1,5 @@
+using System.Text;
+using Sockeye.Framing;
 using Sockeye.Tests.Infrastructure;
 using Sockeye.Transport;
 
@@ -57,6 +59,45 @@ public class BackpressureTests
     }
 
     private static Task SendFarTooMuchAsync(TestClient client) => client.SendAsync(new byte[32 * 1024 * 1024]);
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task A_message_that_fills_the_input_after_a_smaller_one_still_arrives_whole()
+    {
+        // Within the limits (a 60 KiB maximum message, a 64 KiB receive buffer): a 20 KiB line, then a 50 KiB one. The
+        // handler falls behind until the input is full and paused, holding the first line and 44 KiB of the second. Once
+        // it has consumed the first, the 44 KiB left are more than half the buffer, and the reader waits for the rest of
+        // that line: the input must receive again rather than wait to be emptied below half.
+        var first = new string('a', 20 * 1024);
+        var second = new string('b', 50 * 1024);
+        await using var server = await TestServer.StartAsync(
+            async connection =>
+            {
+                var input = connection.Transport.Input;
+                var result = await input.ReadAsync();
+                while (result.Buffer.Length < ReceiveBuffer)
+                {
+                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                    result = await input.ReadAsync();
+                }
+
+                input.AdvanceTo(result.Buffer.Start);
+                await foreach (var line in connection.ReadMessagesAsync(new LineFramer()))
+                {
+                    await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes($"{line.Length}\n"));
+                }
+            },
+            o =>
+            {
+                o.MaxMessageSize = 60 * 1024;
+                o.MaxReceiveBufferSize = ReceiveBuffer;
+            });
+        using var client = await server.ConnectAsync();
+
+        await client.SendAsync(first + "\n" + second + "\n");
+        client.HalfClose();
+
+        Assert.Equal($"{first.Length}\n{second.Length}\n", await client.ReceiveTextToEndAsync().WithTestTimeout());
+    }
 
     [Fact(Timeout = Timeouts.Network)]
     public async Task A_handler_that_falls_behind_pauses_reading_and_memory_stays_bounded()
