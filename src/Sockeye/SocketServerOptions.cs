@@ -104,7 +104,8 @@ public sealed class SocketServerOptions
     /// After a handler finishes and the server has sent everything and shut down its side, how long the
     /// server keeps reading (and discarding) what the client still sends before it closes the socket.
     /// Closing with unread bytes makes the kernel send a reset, which can destroy a reply the client has not
-    /// read yet; this lingering close prevents that. 2 seconds by default.
+    /// read yet; this lingering close prevents that. 2 seconds by default; zero closes at once. Checked once a second,
+    /// as the other timeouts are: the close comes up to a second after the timeout, never before it.
     /// </summary>
     public TimeSpan LingerTimeout { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -97,6 +97,11 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
 
     protected override Task CloseTransportAsync() => Task.CompletedTask;
 
+    // Never lingers: receiving has always ended.
+    protected override void StopLingering()
+    {
+    }
+
     protected override void AbortTransport()
     {
         // Wake whatever waits: the handler's read, the send loop on either side. The client sees the end of the stream.

@@ -129,7 +129,8 @@ internal sealed class ServerContext : IDisposable
         var options = Options;
         var anyTimeout = options.IdleTimeout != Timeout.InfiniteTimeSpan
             || options.WriteTimeout != Timeout.InfiniteTimeSpan
-            || options.MinDataRate > 0;
+            || options.MinDataRate > 0
+            || (options.LingerTimeout != Timeout.InfiniteTimeSpan && options.LingerTimeout > TimeSpan.Zero);
         if (anyTimeout)
         {
             _heartbeat = new Heartbeat(Connections, TimeProvider, ConnectionLogger);

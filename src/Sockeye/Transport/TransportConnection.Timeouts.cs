@@ -51,7 +51,7 @@ internal abstract partial class TransportConnection
     /// <summary>Ends the connection if one of its timeouts has passed. Runs on the heartbeat's thread, once a beat.</summary>
     internal void OnHeartbeat(int beat)
     {
-        if (IsAborted)
+        if (IsAborted || CheckLinger(beat))
         {
             return;
         }
@@ -63,6 +63,36 @@ internal abstract partial class TransportConnection
         {
             Abort(expired);
         }
+    }
+
+    /// <summary>True when the connection lingers: its handler is done, and only the linger timeout applies.</summary>
+    /// <remarks>
+    /// The linger is timed in <see cref="_timedMessage"/>, which times messages while the handler reads and is free once
+    /// it has returned: a connection carries no field for a timeout that only its last seconds need.
+    /// </remarks>
+    private bool CheckLinger(int beat)
+    {
+        if (!HasFlag(FlagLingering))
+        {
+            return false;
+        }
+
+        if (SetFlag(FlagLingerTimed))
+        {
+            // The first beat that sees the linger: it began within the second before this beat.
+            _timedMessage = beat;
+            return true;
+        }
+
+        var timeout = Context.Options.LingerTimeout;
+        if (timeout != Timeout.InfiniteTimeSpan && _timedMessage != int.MinValue && beat - _timedMessage >= Math.Ceiling(timeout.TotalSeconds))
+        {
+            // Never early, at most a second late.
+            _timedMessage = int.MinValue;
+            StopLingering();
+        }
+
+        return true;
     }
 
     private ConnectionEndReason? CheckWriteTimeout(int beat, out bool sending)

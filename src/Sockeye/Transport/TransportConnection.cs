@@ -55,6 +55,8 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     private protected const int FlagFinReceived = 1 << 1;
     private protected const int FlagCloseWhenBytesArrive = 1 << 2;
     private protected const int FlagClientEndedStream = 1 << 3;
+    private protected const int FlagLingering = 1 << 4;
+    private protected const int FlagLingerTimed = 1 << 5;
 
     /// <summary>The first flag bit a transport may use for its own state.</summary>
     private protected const int TransportFlag = 1 << 8;
@@ -194,6 +196,12 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     /// <summary>Resets and closes the socket at once and wakes whatever waits on it. Called once.</summary>
     protected abstract void AbortTransport();
 
+    /// <summary>
+    /// The linger timeout has passed and the client has not ended its side: complete <see cref="ReceivingEnded"/> now,
+    /// so that the close follows. Called once, by the heartbeat.
+    /// </summary>
+    protected abstract void StopLingering();
+
     /// <summary>Records received bytes: they count for the idle timeout and the minimum data rate.</summary>
     internal void AddBytesReceived(long count)
     {
@@ -318,22 +326,22 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     {
     }
 
-    private async Task LingerAsync()
+    /// <summary>
+    /// Waits, after the FIN, for the client to end its side, reading and dropping what it still sends, so that the close
+    /// finds nothing unread and sends no reset. The heartbeat ends the wait once <see cref="SocketServerOptions.LingerTimeout"/>
+    /// has passed (<see cref="CheckLinger"/>): no timer per connection.
+    /// </summary>
+    private Task LingerAsync()
     {
         var receiving = ReceivingEnded;
-        if (receiving.IsCompleted || IsAborted)
+        var timeout = Context.Options.LingerTimeout;
+        if (receiving.IsCompleted || IsAborted || timeout == TimeSpan.Zero)
         {
-            return;
+            return Task.CompletedTask;
         }
 
-        try
-        {
-            await receiving.WaitAsync(Context.Options.LingerTimeout, Context.TimeProvider).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // The client kept its side open past the linger timeout; close anyway.
-        }
+        SetFlag(FlagLingering);
+        return receiving;
     }
 
     private void OnHandlerError(Exception exception)

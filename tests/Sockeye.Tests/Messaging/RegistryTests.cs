@@ -167,6 +167,10 @@ public class RegistryTests
 
         protected override bool HasBytesWaiting() => false;
 
+        protected override void StopLingering()
+        {
+        }
+
         protected override void StartTransport()
         {
         }

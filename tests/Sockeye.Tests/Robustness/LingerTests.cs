@@ -57,8 +57,10 @@ public class LingerTests
         Assert.Equal(ConnectionEndReason.ServerClosed, connection.EndReason);
     }
 
-    [Fact(Timeout = Timeouts.Network)]
-    public async Task The_linger_ends_at_its_timeout_for_a_client_that_never_ends_its_side()
+    [Theory(Timeout = Timeouts.Network)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_linger_ends_at_its_timeout_for_a_client_that_never_ends_its_side(bool noOtherTimeouts)
     {
         var time = new FakeTimeProvider();
         var handled = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -68,7 +70,17 @@ public class LingerTests
                 await connection.Transport.Output.WriteAsync("bye"u8.ToArray());
                 handled.SetResult(connection);
             },
-            o => o.LingerTimeout = TimeSpan.FromSeconds(2),
+            o =>
+            {
+                o.LingerTimeout = TimeSpan.FromSeconds(2);
+                if (noOtherTimeouts)
+                {
+                    // The heartbeat that ends the linger must run even when nothing else needs it.
+                    o.IdleTimeout = Timeout.InfiniteTimeSpan;
+                    o.WriteTimeout = Timeout.InfiniteTimeSpan;
+                    o.MinDataRate = 0;
+                }
+            },
             time);
         using var client = await server.ConnectAsync();
         var connection = await Guard.ExpectAsync(handled.Task, "the handler did not run");
@@ -89,6 +101,9 @@ public class LingerTests
             time.Advance(TimeSpan.FromMilliseconds(500));
             await Task.WhenAny(closed, Task.Delay(20, TestContext.Current.CancellationToken));
         }
+
+        // Never before the timeout (the heartbeat counts whole seconds; the linger must not be cut short by one).
+        Assert.True(time.GetUtcNow() - lingering >= TimeSpan.FromSeconds(2), $"The linger ended after {time.GetUtcNow() - lingering} of a 2 s timeout (fake clock).");
 
         Assert.Equal(ConnectionEndReason.ServerClosed, connection.EndReason);
     }

@@ -314,6 +314,15 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         return Task.CompletedTask;
     }
 
+    protected override void StopLingering()
+    {
+        // The client still has not ended its side: the wait ends on the thread pool, never on the heartbeat's thread.
+        if (Volatile.Read(ref _receiveEndedSignal) is { } signal)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static signal => signal.TrySetResult(), signal, preferLocal: false);
+        }
+    }
+
     protected override void AbortTransport()
     {
         SetFlag(FlagCloseWithReset);

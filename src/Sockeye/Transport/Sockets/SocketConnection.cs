@@ -105,6 +105,10 @@ internal sealed class SocketConnection : TransportConnection, IDuplexPipe
         _receiver.Dispose();
     }
 
+    // The client still has not ended its side: close now, which ends the receive loop's drain (the close the closing
+    // sequence makes next finds the socket closed).
+    protected override void StopLingering() => _socket.Dispose();
+
     protected override void AbortTransport()
     {
         try
