@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Text;
 using Sockeye.Framing;
 using Sockeye.Tests.Infrastructure;
@@ -58,6 +59,22 @@ public class BackpressureTests
         await connection.CloseRequested.WhenCanceled();
     }
 
+    /// <summary>
+    /// Reads without consuming, looking at everything (a handler that has fallen behind), until the input holds at least
+    /// <paramref name="bytes"/>; returns that read, not yet advanced.
+    /// </summary>
+    internal static async Task<ReadResult> FallBehindAsync(PipeReader input, long bytes)
+    {
+        var result = await input.ReadAsync();
+        while (result.Buffer.Length < bytes)
+        {
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            result = await input.ReadAsync();
+        }
+
+        return result;
+    }
+
     private static Task SendFarTooMuchAsync(TestClient client) => client.SendAsync(new byte[32 * 1024 * 1024]);
 
     [Fact(Timeout = Timeouts.Network)]
@@ -73,12 +90,7 @@ public class BackpressureTests
             async connection =>
             {
                 var input = connection.Transport.Input;
-                var result = await input.ReadAsync();
-                while (result.Buffer.Length < ReceiveBuffer)
-                {
-                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-                    result = await input.ReadAsync();
-                }
+                var result = await FallBehindAsync(input, ReceiveBuffer);
 
                 input.AdvanceTo(result.Buffer.Start);
                 await foreach (var line in connection.ReadMessagesAsync(new LineFramer()))
@@ -110,12 +122,7 @@ public class BackpressureTests
             {
                 // Look at everything, consume nothing: the handler has fallen behind.
                 var input = connection.Transport.Input;
-                var result = await input.ReadAsync();
-                while (result.Buffer.Length < ReceiveBuffer)
-                {
-                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-                    result = await input.ReadAsync();
-                }
+                var result = await FallBehindAsync(input, ReceiveBuffer);
 
                 held = result.Buffer.Length;
                 foreach (var _ in result.Buffer)
