@@ -41,7 +41,7 @@ public static class ConnectionMessageExtensions
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(reader);
-        return new MessageStream<TMessage>(token => MessageReader<TMessage>.Create(connection, reader, connection.Transport.Output, token), cancellationToken);
+        return new MessageStream<TMessage>(connection, reader, cancellationToken);
     }
 
     /// <summary>

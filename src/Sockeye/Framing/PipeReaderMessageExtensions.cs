@@ -24,6 +24,6 @@ public static class PipeReaderMessageExtensions
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(reader);
         var maxMessageSize = reader.MaxMessageSize ?? MessageFramer.DefaultMaxMessageSize;
-        return new MessageStream<TMessage>(token => new MessageReader<TMessage>(input, reader, maxMessageSize, cancellationToken: token), cancellationToken);
+        return new MessageStream<TMessage>(input, reader, maxMessageSize, cancellationToken);
     }
 }
