@@ -36,7 +36,6 @@ public class TlsBackpressureTests
                 // Look at everything, consume nothing: the handler has fallen behind.
                 var input = connection.Transport.Input;
                 var result = await BackpressureTests.FallBehindAsync(input, ReceiveBuffer);
-
                 input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
                 full.TrySetResult(connection);
                 await connection.CloseRequested.WhenCanceled();
@@ -79,6 +78,29 @@ public class TlsBackpressureTests
         Assert.InRange(server.Server.Context.MemoryPool.RentedBlocks, 1, Bound / 4096);
         client.Tcp.Reset();
         await Assert.ThrowsAnyAsync<Exception>(() => sending);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task A_message_that_fills_the_plaintext_input_after_a_smaller_one_still_arrives_whole()
+    {
+        // As BackpressureTests' test of the same name, through TLS: the plaintext input fills and pauses holding a 20 KiB
+        // line and 44 KiB of a 50 KiB one; once the first is consumed, the reader waits for the rest of the second.
+        var first = new string('a', 20 * 1024);
+        var second = new string('b', 50 * 1024);
+        await using var server = await TestServer.StartAsync(
+            BackpressureTests.FallBehindThenAnswerLineLengthsAsync,
+            o =>
+            {
+                o.MaxMessageSize = 60 * 1024;
+                o.MaxReceiveBufferSize = ReceiveBuffer;
+                o.Listeners[0].Tls = new TlsOptions(TestCertificates.Server);
+            });
+        await using var client = await TlsClient.ConnectAsync(server.EndPoint);
+
+        await client.SendAsync(first + "\n" + second + "\n");
+        await client.Ssl.ShutdownAsync();
+
+        Assert.Equal($"{first.Length}\n{second.Length}\n", await client.ReceiveTextToEndAsync().WithTestTimeout());
     }
 
     [Fact(Timeout = Timeouts.Network)]

@@ -75,6 +75,20 @@ public class BackpressureTests
         return result;
     }
 
+    /// <summary>
+    /// A handler that falls behind until its input is full and paused, then reads lines and answers each with its length.
+    /// </summary>
+    internal static async Task FallBehindThenAnswerLineLengthsAsync(Connection connection)
+    {
+        var input = connection.Transport.Input;
+        var result = await FallBehindAsync(input, ReceiveBuffer);
+        input.AdvanceTo(result.Buffer.Start);
+        await foreach (var line in connection.ReadMessagesAsync(new LineFramer()))
+        {
+            await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes($"{line.Length}\n"));
+        }
+    }
+
     private static Task SendFarTooMuchAsync(TestClient client) => client.SendAsync(new byte[32 * 1024 * 1024]);
 
     [Fact(Timeout = Timeouts.Network)]
@@ -87,17 +101,7 @@ public class BackpressureTests
         var first = new string('a', 20 * 1024);
         var second = new string('b', 50 * 1024);
         await using var server = await TestServer.StartAsync(
-            async connection =>
-            {
-                var input = connection.Transport.Input;
-                var result = await FallBehindAsync(input, ReceiveBuffer);
-
-                input.AdvanceTo(result.Buffer.Start);
-                await foreach (var line in connection.ReadMessagesAsync(new LineFramer()))
-                {
-                    await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes($"{line.Length}\n"));
-                }
-            },
+            FallBehindThenAnswerLineLengthsAsync,
             o =>
             {
                 o.MaxMessageSize = 60 * 1024;
@@ -123,7 +127,6 @@ public class BackpressureTests
                 // Look at everything, consume nothing: the handler has fallen behind.
                 var input = connection.Transport.Input;
                 var result = await FallBehindAsync(input, ReceiveBuffer);
-
                 held = result.Buffer.Length;
                 foreach (var _ in result.Buffer)
                 {
