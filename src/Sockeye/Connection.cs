@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Net;
 using Sockeye.Framing;
 using Sockeye.Messaging;
+using Sockeye.Transport;
 
 namespace Sockeye;
 
@@ -326,7 +327,16 @@ public abstract class Connection
     }
 
     /// <summary>Asks the handler to finish; see <see cref="CloseRequested"/>.</summary>
-    internal void RequestClose() => Fire(ref _closeRequested);
+    internal void RequestClose()
+    {
+        Fire(ref _closeRequested);
+
+        // A framed handler waiting for its next message waits on the input itself rather than on the token.
+        (Transport?.Input as ConnectionInput)?.OnCloseRequested();
+    }
+
+    /// <summary>Whether <see cref="RequestClose"/> has been called, without making the <see cref="CloseRequested"/> token.</summary>
+    internal bool IsCloseRequested => ReferenceEquals(Volatile.Read(ref _closeRequested), s_canceled);
 
     /// <summary>Cancels <see cref="ConnectionClosed"/>.</summary>
     private protected void FireConnectionClosed() => Fire(ref _closed);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using Sockeye.Transport;
 
 namespace Sockeye.Framing;
 
@@ -135,6 +136,16 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
                 {
                     // A message is under way: finish it, even if the server is stopping.
                     result = await _input.ReadAsync(_cancellationToken).ConfigureAwait(false);
+                }
+                else if (_input is ConnectionInput input && ReferenceEquals(input, _connection.Transport.Input))
+                {
+                    // Between messages, waiting on the connection's own input: a request to close ends the wait.
+                    result = await input.ReadUntilCloseRequestedAsync(_connection, _cancellationToken).ConfigureAwait(false);
+                    if (result.IsCanceled && _connection.IsCloseRequested)
+                    {
+                        input.AdvanceTo(result.Buffer.Start);
+                        return MessageReadStatus.Closing;
+                    }
                 }
                 else
                 {

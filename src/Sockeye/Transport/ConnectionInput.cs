@@ -38,6 +38,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     private bool _readPending;
     private bool _holdingResult;
     private bool _waitedCanceled;
+    private bool _endsOnCloseRequest;
 
     // The result itself is built when the reader collects it (GetResult), from the state then: the source carries
     // only whether the read was canceled, and an error when there is one (staged under the lock, published after).
@@ -309,6 +310,67 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     }
 
     /// <summary>
+    /// A read between messages: <see cref="ReadAsync"/>, which also ends, canceled, once <paramref name="connection"/> is
+    /// asked to close (<see cref="Connection.RequestClose"/> calls <see cref="OnCloseRequested"/>), and at once when it
+    /// has been. The connection's <see cref="Connection.CloseRequested"/> token is never made: a framed handler's wait
+    /// for its next message costs no token source and no registration.
+    /// </summary>
+    public ValueTask<ReadResult> ReadUntilCloseRequestedAsync(Connection connection, CancellationToken cancellationToken)
+    {
+        lock (this)
+        {
+            BeginRead();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+            }
+
+            // Checked under the lock that OnCloseRequested takes after the request is marked: either this sees the
+            // request, or that sees this read pending.
+            if (connection.IsCloseRequested)
+            {
+                _holdingResult = true;
+                return new ValueTask<ReadResult>(BuildResult(canceled: true));
+            }
+
+            if (TryReadLocked(out var result))
+            {
+                return new ValueTask<ReadResult>(result);
+            }
+
+            _readPending = true;
+            _endsOnCloseRequest = true;
+            _source.Reset();
+            if (cancellationToken.CanBeCanceled)
+            {
+                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((ConnectionInput)state!).CancelRead(token), this);
+            }
+
+            return new ValueTask<ReadResult>(this, _source.Version);
+        }
+    }
+
+    /// <summary>
+    /// The connection was asked to close: a pending <see cref="ReadUntilCloseRequestedAsync"/> ends, canceled, on the
+    /// thread pool (the caller is the server's stop, which must not run handlers). Any other read is left alone, and
+    /// nothing is kept for a later one.
+    /// </summary>
+    public void OnCloseRequested()
+    {
+        lock (this)
+        {
+            if (!_readPending || !_endsOnCloseRequest)
+            {
+                return;
+            }
+
+            PrepareDispatch(canceled: true);
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>
     /// A read whose result is collected afterwards with <see cref="TakeResult"/>. What awaits it holds 16 bytes rather
     /// than a <see cref="ReadResult"/>'s 48: in a handler's state machine, which every idle connection carries, that
     /// counts. No cancellation token: a pending wait ends with <see cref="CancelPendingRead"/> or the connection.
@@ -557,6 +619,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     private void PrepareDispatch(bool canceled, Exception? error = null)
     {
         _readPending = false;
+        _endsOnCloseRequest = false;
         _holdingResult = error is null;
         _source.Stage(canceled, error);
     }

@@ -290,6 +290,42 @@ public class ConnectionInputTests
         return Task.CompletedTask;
     }
 
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_read_between_messages_ends_canceled_when_the_connection_is_asked_to_close_and_nothing_is_left_for_the_next_read()
+    {
+        var (input, _, _) = Create();
+        var connection = new InMemoryConnection();
+        var token = TestContext.Current.CancellationToken;
+
+        // Data first: the read returns it.
+        Receive(input, "one"u8);
+        var result = await input.ReadUntilCloseRequestedAsync(connection, token);
+        Assert.False(result.IsCanceled);
+        input.AdvanceTo(result.Buffer.End);
+
+        // Waiting: the request to close ends it, canceled (on the thread pool, so awaited here).
+        var waiting = input.ReadUntilCloseRequestedAsync(connection, token).AsTask();
+        Assert.False(waiting.IsCompleted);
+        connection.RequestClose();
+        input.OnCloseRequested();
+        result = await waiting.WaitAsync(token);
+        Assert.True(result.IsCanceled);
+        input.AdvanceTo(result.Buffer.Start);
+
+        // Asked already: the next such read ends at once; an ordinary read is not canceled by it.
+        result = await input.ReadUntilCloseRequestedAsync(connection, token);
+        Assert.True(result.IsCanceled);
+        input.AdvanceTo(result.Buffer.Start);
+        var reading = input.ReadAsync(token).AsTask();
+        input.OnCloseRequested();
+        Assert.False(reading.IsCompleted);
+        Receive(input, "two"u8);
+        result = await reading.WaitAsync(token);
+        Assert.False(result.IsCanceled);
+        Assert.Equal("two"u8.ToArray(), result.Buffer.ToArray());
+        input.AdvanceTo(result.Buffer.End);
+    }
+
     private static (ConnectionInput Input, FakeInputTransport Transport, PinnedBlockMemoryPool Pool) Create(long pauseThreshold = 1024 * 1024, bool inline = true)
     {
         var pool = new PinnedBlockMemoryPool();
