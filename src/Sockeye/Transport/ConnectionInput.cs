@@ -283,31 +283,8 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
 
     // ---- The reader's side ----------------------------------------------------------------------------------
 
-    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
-    {
-        lock (this)
-        {
-            BeginRead();
-            if (cancellationToken.IsCancellationRequested)
-            {
-                return ValueTask.FromCanceled<ReadResult>(cancellationToken);
-            }
-
-            if (TryReadLocked(out var result))
-            {
-                return new ValueTask<ReadResult>(result);
-            }
-
-            _readPending = true;
-            _source.Reset();
-            if (cancellationToken.CanBeCanceled)
-            {
-                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((ConnectionInput)state!).CancelRead(token), this);
-            }
-
-            return new ValueTask<ReadResult>(this, _source.Version);
-        }
-    }
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
+        ReadCore(closeSource: null, cancellationToken);
 
     /// <summary>
     /// A read between messages: <see cref="ReadAsync"/>, which also ends, canceled, once <paramref name="connection"/> is
@@ -315,40 +292,8 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     /// has been. The connection's <see cref="Connection.CloseRequested"/> token is never made: a framed handler's wait
     /// for its next message costs no token source and no registration.
     /// </summary>
-    public ValueTask<ReadResult> ReadUntilCloseRequestedAsync(Connection connection, CancellationToken cancellationToken)
-    {
-        lock (this)
-        {
-            BeginRead();
-            if (cancellationToken.IsCancellationRequested)
-            {
-                return ValueTask.FromCanceled<ReadResult>(cancellationToken);
-            }
-
-            // Checked under the lock that OnCloseRequested takes after the request is marked: either this sees the
-            // request, or that sees this read pending.
-            if (connection.IsCloseRequested)
-            {
-                _holdingResult = true;
-                return new ValueTask<ReadResult>(BuildResult(canceled: true));
-            }
-
-            if (TryReadLocked(out var result))
-            {
-                return new ValueTask<ReadResult>(result);
-            }
-
-            _readPending = true;
-            _endsOnCloseRequest = true;
-            _source.Reset();
-            if (cancellationToken.CanBeCanceled)
-            {
-                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((ConnectionInput)state!).CancelRead(token), this);
-            }
-
-            return new ValueTask<ReadResult>(this, _source.Version);
-        }
-    }
+    public ValueTask<ReadResult> ReadUntilCloseRequestedAsync(Connection connection, CancellationToken cancellationToken) =>
+        ReadCore(connection, cancellationToken);
 
     /// <summary>
     /// The connection was asked to close: a pending <see cref="ReadUntilCloseRequestedAsync"/> ends, canceled, on the
@@ -368,6 +313,42 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         }
 
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>A read; with <paramref name="closeSource"/>, one that a request to close that connection also ends.</summary>
+    private ValueTask<ReadResult> ReadCore(Connection? closeSource, CancellationToken cancellationToken)
+    {
+        lock (this)
+        {
+            BeginRead();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+            }
+
+            // Checked under the lock that OnCloseRequested takes after the request is marked: either this sees the
+            // request, or that sees this read pending.
+            if (closeSource is { IsCloseRequested: true })
+            {
+                _holdingResult = true;
+                return new ValueTask<ReadResult>(BuildResult(canceled: true));
+            }
+
+            if (TryReadLocked(out var result))
+            {
+                return new ValueTask<ReadResult>(result);
+            }
+
+            _readPending = true;
+            _endsOnCloseRequest = closeSource is not null;
+            _source.Reset();
+            if (cancellationToken.CanBeCanceled)
+            {
+                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((ConnectionInput)state!).CancelRead(token), this);
+            }
+
+            return new ValueTask<ReadResult>(this, _source.Version);
+        }
     }
 
     /// <summary>

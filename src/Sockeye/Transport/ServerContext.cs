@@ -130,7 +130,7 @@ internal sealed class ServerContext : IDisposable
         var anyTimeout = options.IdleTimeout != Timeout.InfiniteTimeSpan
             || options.WriteTimeout != Timeout.InfiniteTimeSpan
             || options.MinDataRate > 0
-            || (options.LingerTimeout != Timeout.InfiniteTimeSpan && options.LingerTimeout > TimeSpan.Zero);
+            || options.LingerTimeout > TimeSpan.Zero; // an infinite linger (-1 ms) needs no heartbeat
         if (anyTimeout)
         {
             _heartbeat = new Heartbeat(Connections, TimeProvider, ConnectionLogger);

@@ -210,9 +210,12 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
         else
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static signal => signal.TrySetResult(), signal, preferLocal: false);
+            CompleteOnThreadPool(signal);
         }
     }
+
+    private static void CompleteOnThreadPool(TaskCompletionSource signal) =>
+        ThreadPool.UnsafeQueueUserWorkItem(static signal => signal.TrySetResult(), signal, preferLocal: false);
 
     // ---- Sending (under the output's lock, on the flushing thread or the loop's) ----------------------------
 
@@ -319,7 +322,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         // The client still has not ended its side: the wait ends on the thread pool, never on the heartbeat's thread.
         if (Volatile.Read(ref _receiveEndedSignal) is { } signal)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static signal => signal.TrySetResult(), signal, preferLocal: false);
+            CompleteOnThreadPool(signal);
         }
     }
 
