@@ -94,6 +94,12 @@ internal sealed unsafe class EventLoop : IDisposable
     }
 
     /// <summary>
+    /// Changes the events watched for <paramref name="fd"/>, from any thread; epoll reports at once what is already
+    /// ready, so nothing that happened before the change is missed. False when epoll could not take it.
+    /// </summary>
+    public bool TryModify(int fd, uint events) => TryControl(LinuxNative.EpollCtlMod, fd, events, (ulong)fd);
+
+    /// <summary>
     /// Forgets <paramref name="fd"/>, if it still belongs to <paramref name="handler"/>. Call before the descriptor is
     /// closed, so a new owner of the number is never forgotten by mistake.
     /// </summary>
@@ -166,13 +172,18 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private void Control(int operation, int fd, uint events, ulong data)
     {
-        var buffer = stackalloc byte[16];
-        *(uint*)buffer = events;
-        *(ulong*)(buffer + LinuxNative.EpollEventDataOffset) = data;
-        if (LinuxNative.epoll_ctl(_epoll, operation, fd, buffer) != 0)
+        if (!TryControl(operation, fd, events, data))
         {
             throw new IOException($"epoll_ctl failed for descriptor {fd} (errno {LinuxNative.LastError}).");
         }
+    }
+
+    private bool TryControl(int operation, int fd, uint events, ulong data)
+    {
+        var buffer = stackalloc byte[16];
+        *(uint*)buffer = events;
+        *(ulong*)(buffer + LinuxNative.EpollEventDataOffset) = data;
+        return LinuxNative.epoll_ctl(_epoll, operation, fd, buffer) == 0;
     }
 
     private void Run()

@@ -27,6 +27,11 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     private const int FlagCloseWithReset = TransportFlag << 1;
     private const int FlagReceiveEnded = TransportFlag << 2;
     private const int FlagStartOnLoop = TransportFlag << 3;
+    private const int FlagWatchingWritable = TransportFlag << 4;
+
+    // Writability is watched only from the first send the socket could not take: watched from the start, epoll would
+    // report every new connection once more, writable, before anything had been sent.
+    private const uint ReadEvents = LinuxNative.EpollIn | LinuxNative.EpollRdHup | LinuxNative.EpollEdgeTriggered;
 
     private TaskCompletionSource? _receiveEndedSignal;
 
@@ -72,7 +77,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     /// <summary>Starts watching the socket. Data already waiting is reported at once.</summary>
     public void Register() =>
-        _loop.Add(_fd, this, LinuxNative.EpollIn | LinuxNative.EpollOut | LinuxNative.EpollRdHup | LinuxNative.EpollEdgeTriggered);
+        _loop.Add(_fd, this, ReadEvents);
 
     // ---- Events from the loop -------------------------------------------------------------------------------
 
@@ -229,6 +234,12 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         try
         {
             var result = LinuxSender.Send(_fd, data);
+            if (result.WouldBlock && SetFlag(FlagWatchingWritable) && !_loop.TryModify(_fd, ReadEvents | LinuxNative.EpollOut))
+            {
+                // epoll could not take the change (out of memory): nothing would report the socket writable again.
+                result = new SendResult(0, false, SocketError.NoBufferSpaceAvailable);
+            }
+
             if (result.Error != SocketError.Success)
             {
                 if (SendFailed(result.Error) is { } failure)
