@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -123,9 +122,9 @@ internal static class ServeCommand
     {
         using var signal = new ShutdownSignal();
 
-        // Standard output is buffered and flushed by the handler output whenever its queue runs empty (under load,
+        // The handler output queues its lines and writes them in one call whenever its queue runs empty (under load,
         // about once a millisecond).
-        var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
+        using var stdout = Console.OpenStandardOutput();
         await using var output = tool.Output == "jsonl" ? HandlerOutput.JsonLines(stdout) : HandlerOutput.Text(stdout);
 
         // Disposed first: it stops the server and flushes the log lines.

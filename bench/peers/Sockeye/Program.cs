@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using Sockeye;
 using Sockeye.Cli.Handlers;
 using Sockeye.Framing;
@@ -14,8 +13,7 @@ return await PeerHost.RunAsync("peer-sockeye", args, ["--inline"], async options
     var serverOptions = new SocketServerOptions { InlineScheduling = options.Switches.Contains("--inline"), MaxConnections = null };
     serverOptions.Listen(IPAddress.Loopback, options.Port);
 
-    var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
-    var output = HandlerOutput.Text(stdout);
+    var output = HandlerOutput.Text(Console.OpenStandardOutput());
     ConnectionHandler handler = options.Handler switch
     {
         PeerHandler.Echo => new EchoHandler(),

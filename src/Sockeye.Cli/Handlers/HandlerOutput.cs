@@ -15,30 +15,30 @@ internal abstract class HandlerOutput : IAsyncDisposable
     /// The seed's format: <c>Read {N} bytes from socket.</c> then <c> Data : {text}</c> for a message received,
     /// and <c>Sent {N} bytes to client.</c> for a reply. Text is decoded as UTF-8.
     /// </summary>
-    /// <param name="writer">
-    /// Where the lines go, written from a thread of the output's own and flushed whenever its queue runs empty: at
-    /// once for a lone line, about once a millisecond under load.
+    /// <param name="stream">
+    /// Where the lines go, in UTF-8, written from a thread of the output's own and flushed whenever its queue runs
+    /// empty: at once for a lone line, about once a millisecond under load.
     /// </param>
     /// <returns>An output to dispose when the server has stopped, which flushes what is queued.</returns>
-    public static HandlerOutput Text(TextWriter writer) => new QueuedOutput(writer, new TextFormat());
+    public static HandlerOutput Text(Stream stream) => new QueuedOutput(stream, new TextFormat());
 
     /// <summary>
     /// One JSON object per line: <c>time</c>, <c>event</c> (<c>received</c> or <c>sent</c>), <c>connection</c>,
     /// <c>remote</c>, <c>bytes</c>, and for a received message its <c>data</c> as UTF-8 text (with
     /// <c>dataBase64</c> added when the bytes are not valid UTF-8).
     /// </summary>
-    /// <param name="writer">
-    /// Where the lines go, written from a thread of the output's own and flushed whenever its queue runs empty: at
-    /// once for a lone line, about once a millisecond under load.
+    /// <param name="stream">
+    /// Where the lines go, in UTF-8, written from a thread of the output's own and flushed whenever its queue runs
+    /// empty: at once for a lone line, about once a millisecond under load.
     /// </param>
     /// <param name="timeProvider">The clock for the <c>time</c> field; the system clock by default.</param>
     /// <returns>An output to dispose when the server has stopped, which flushes what is queued.</returns>
-    public static HandlerOutput JsonLines(TextWriter writer, TimeProvider? timeProvider = null) =>
-        new QueuedOutput(writer, new JsonLinesFormat(timeProvider ?? TimeProvider.System));
+    public static HandlerOutput JsonLines(Stream stream, TimeProvider? timeProvider = null) =>
+        new QueuedOutput(stream, new JsonLinesFormat(timeProvider ?? TimeProvider.System));
 
     /// <summary>Reports a message received from <paramref name="connection"/>.</summary>
     /// <param name="connection">The connection it came from.</param>
-    /// <param name="message">The message's bytes; read before this method returns, not kept.</param>
+    /// <param name="message">The message's bytes; read before the returned task completes, not kept.</param>
     /// <returns>A task that completes once the report is queued.</returns>
     public abstract ValueTask MessageReceivedAsync(Connection connection, ReadOnlySequence<byte> message);
 

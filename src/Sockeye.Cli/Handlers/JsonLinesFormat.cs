@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 
 namespace Sockeye.Cli.Handlers;
@@ -8,40 +7,15 @@ namespace Sockeye.Cli.Handlers;
 /// <summary>One JSON object per event, written without reflection so it works under Native AOT.</summary>
 internal sealed class JsonLinesFormat(TimeProvider timeProvider) : OutputFormat
 {
-    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    public override void WriteReceived(IBufferWriter<byte> destination, Connection connection, in ReadOnlySequence<byte> message) =>
+        Write(destination, connection, "received", message.Length, message.ToArray());
 
-    public override string Received(Connection connection, in ReadOnlySequence<byte> message)
+    public override void WriteSent(IBufferWriter<byte> destination, Connection connection, long byteCount) =>
+        Write(destination, connection, "sent", byteCount, data: null);
+
+    private void Write(IBufferWriter<byte> destination, Connection connection, string eventName, long byteCount, byte[]? data)
     {
-        var bytes = message.ToArray();
-        return Write(connection, "received", bytes.Length, writer =>
-        {
-            writer.WriteString("data", Utf8.GetString(bytes));
-            if (!IsValidUtf8(bytes))
-            {
-                writer.WriteBase64String("dataBase64", bytes);
-            }
-        });
-    }
-
-    public override string Sent(Connection connection, long byteCount) => Write(connection, "sent", byteCount, null);
-
-    private static bool IsValidUtf8(byte[] bytes)
-    {
-        try
-        {
-            _ = s_strictUtf8.GetCharCount(bytes);
-            return true;
-        }
-        catch (DecoderFallbackException)
-        {
-            return false;
-        }
-    }
-
-    private string Write(Connection connection, string eventName, long byteCount, Action<Utf8JsonWriter>? extra)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(destination))
         {
             writer.WriteStartObject();
             writer.WriteString("time", timeProvider.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
@@ -49,10 +23,18 @@ internal sealed class JsonLinesFormat(TimeProvider timeProvider) : OutputFormat
             writer.WriteNumber("connection", connection.Id);
             writer.WriteString("remote", connection.RemoteEndPoint?.ToString());
             writer.WriteNumber("bytes", byteCount);
-            extra?.Invoke(writer);
+            if (data is not null)
+            {
+                writer.WriteString("data", ReplacingUtf8.GetString(data));
+                if (!System.Text.Unicode.Utf8.IsValid(data))
+                {
+                    writer.WriteBase64String("dataBase64", data);
+                }
+            }
+
             writer.WriteEndObject();
         }
 
-        return Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
+        destination.Write("\n"u8);
     }
 }

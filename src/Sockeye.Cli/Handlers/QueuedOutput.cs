@@ -1,11 +1,11 @@
 using System.Buffers;
-using System.Threading.Channels;
 
 namespace Sockeye.Cli.Handlers;
 
 /// <summary>
-/// Formats records on the handler's thread and writes them from a thread of its own, flushing whenever the queue
-/// runs empty: one write call per burst instead of one per line, and lines never interleave.
+/// Formats records as UTF-8 straight into a queue of bytes, on the handler's thread, and writes them from a thread of
+/// its own, flushing whenever the queue runs empty: one write call per burst instead of one per line, lines never
+/// interleave, and a record costs no string of its own.
 /// </summary>
 /// <remarks>
 /// A thread of its own rather than a task: under load the writer never waits for records, only rests between
@@ -13,64 +13,149 @@ namespace Sockeye.Cli.Handlers;
 /// </remarks>
 internal sealed class QueuedOutput : HandlerOutput
 {
-    // Enough to absorb bursts; when a terminal cannot keep up, handlers wait rather than memory growing.
-    private const int QueueCapacity = 4096;
+    // Enough to absorb bursts; when the output cannot keep up, handlers wait rather than memory growing. A record
+    // that finds room is written whole, so the queue may pass this by one record for each handler.
+    private const int CapacityBytes = 1024 * 1024;
+
+    // What each of the two buffers starts with; one that a large record grew past this is not kept.
+    private const int BufferSize = 64 * 1024;
 
     // After each flush the writer rests this long before it looks at the queue again. Under load, records come every
     // few microseconds: without the rest, each would wake the writer and cost a flush of its own; with it, a
     // millisecond's records go out in one. A record that comes alone is still written at once.
     private static readonly TimeSpan s_rest = TimeSpan.FromMilliseconds(1);
 
-    private readonly TextWriter _writer;
+    private readonly Stream _stream;
     private readonly OutputFormat _format;
-    private readonly Channel<string> _queue = Channel.CreateBounded<string>(
-        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-
     private readonly Action _rest;
     private readonly TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // A monitor, not a Lock: the writer waits on it for records.
+    private readonly object _lock = new();
 
-    public QueuedOutput(TextWriter writer, OutputFormat format)
-        : this(writer, format, static () => Thread.Sleep(s_rest))
+    // Under the lock: where handlers write records. The spare is the writer's: emptied after each write, it becomes
+    // the next pending buffer when the writer takes a batch.
+    private ArrayBufferWriter<byte> _pending = new(BufferSize);
+    private ArrayBufferWriter<byte>? _spare = new(BufferSize);
+
+    // Under the lock: handlers that wait for room; the writer waits for records; the output is disposed.
+    private TaskCompletionSource? _room;
+    private bool _writerWaiting;
+    private bool _completed;
+
+    // Set by the writer when the reader of our output went away (a closed pipe): records are dropped from then on.
+    private volatile bool _broken;
+
+    public QueuedOutput(Stream stream, OutputFormat format)
+        : this(stream, format, static () => Thread.Sleep(s_rest))
     {
     }
 
-    /// <param name="writer">Where the lines go.</param>
+    /// <param name="stream">Where the lines go.</param>
     /// <param name="format">How records become lines.</param>
     /// <param name="rest">What the writer does after each flush, before it looks at the queue again.</param>
-    internal QueuedOutput(TextWriter writer, OutputFormat format, Action rest)
+    internal QueuedOutput(Stream stream, OutputFormat format, Action rest)
     {
-        _writer = writer;
+        _stream = stream;
         _format = format;
         _rest = rest;
         new Thread(WriteLoop) { IsBackground = true, Name = "sockeye-output" }.UnsafeStart();
     }
 
     public override ValueTask MessageReceivedAsync(Connection connection, ReadOnlySequence<byte> message) =>
-        EnqueueAsync(_format.Received(connection, message));
+        EnqueueAsync(new Record(connection, message, message.Length, IsReceived: true));
 
     public override ValueTask MessageSentAsync(Connection connection, long byteCount) =>
-        EnqueueAsync(_format.Sent(connection, byteCount));
+        EnqueueAsync(new Record(connection, ReadOnlySequence<byte>.Empty, byteCount, IsReceived: false));
 
     public override async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
+        TaskCompletionSource? room;
+        lock (_lock)
+        {
+            _completed = true;
+            room = TakeRoomWaitersLocked();
+            WakeWriterLocked();
+        }
+
+        room?.TrySetResult();
         await _written.Task.ConfigureAwait(false);
         await base.DisposeAsync().ConfigureAwait(false);
     }
 
-    private ValueTask EnqueueAsync(string record) =>
-        _queue.Writer.TryWrite(record) ? ValueTask.CompletedTask : WaitToEnqueueAsync(record);
-
-    private async ValueTask WaitToEnqueueAsync(string record)
+    private ValueTask EnqueueAsync(in Record record)
     {
-        // Full: wait for room. Closed (the output was disposed while a handler still ran): drop the record.
-        while (await _queue.Writer.WaitToWriteAsync().ConfigureAwait(false))
+        lock (_lock)
         {
-            if (_queue.Writer.TryWrite(record))
+            if (TryWriteLocked(record))
             {
-                return;
+                return ValueTask.CompletedTask;
             }
         }
+
+        return WaitToEnqueueAsync(record);
+    }
+
+    private async ValueTask WaitToEnqueueAsync(Record record)
+    {
+        // Full: wait for the writer to take what waits. The record's bytes stay the handler's until this completes.
+        while (true)
+        {
+            Task room;
+            lock (_lock)
+            {
+                if (TryWriteLocked(record))
+                {
+                    return;
+                }
+
+                room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            await room.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Under the lock: writes the record, or drops it once nothing more will be written; false when full.</summary>
+    private bool TryWriteLocked(in Record record)
+    {
+        if (_completed || _broken)
+        {
+            // Disposed while a handler still ran, or the output is gone: the record is dropped.
+            return true;
+        }
+
+        if (_pending.WrittenCount >= CapacityBytes)
+        {
+            return false;
+        }
+
+        if (record.IsReceived)
+        {
+            _format.WriteReceived(_pending, record.Connection, record.Message);
+        }
+        else
+        {
+            _format.WriteSent(_pending, record.Connection, record.ByteCount);
+        }
+
+        WakeWriterLocked();
+        return true;
+    }
+
+    private void WakeWriterLocked()
+    {
+        if (_writerWaiting)
+        {
+            _writerWaiting = false;
+            Monitor.Pulse(_lock);
+        }
+    }
+
+    private TaskCompletionSource? TakeRoomWaitersLocked()
+    {
+        var room = _room;
+        _room = null;
+        return room;
     }
 
 #pragma warning disable CA1031 // The thread's fault goes to whoever disposes the output, as a task's would.
@@ -78,20 +163,19 @@ internal sealed class QueuedOutput : HandlerOutput
     {
         try
         {
-            var reader = _queue.Reader;
-            var broken = false;
-            while (WaitToRead(reader))
+            while (TakeBatch() is { } batch)
             {
-                if (broken)
+                if (!_broken)
                 {
-                    // Keep draining the queue so handlers never wait on it, and write nothing more.
-                    while (reader.TryRead(out _))
-                    {
-                    }
+                    _broken = !TryWrite(batch.WrittenSpan);
                 }
-                else
+
+                // No handler writes to it until the writer's next turn hands it back. One that a large record grew
+                // is let go rather than kept for the life of the process.
+                var spare = batch.Capacity > BufferSize ? new ArrayBufferWriter<byte>(BufferSize) : Reset(batch);
+                lock (_lock)
                 {
-                    broken = !TryWriteQueued(reader);
+                    _spare = spare;
                 }
 
                 _rest();
@@ -106,27 +190,50 @@ internal sealed class QueuedOutput : HandlerOutput
     }
 #pragma warning restore CA1031
 
-    /// <summary>
-    /// True when records wait; blocks while the queue is empty (this is the output's own thread, never a pool
-    /// thread); false once the queue is completed and empty.
-    /// </summary>
-    private static bool WaitToRead(ChannelReader<string> reader)
+    private static ArrayBufferWriter<byte> Reset(ArrayBufferWriter<byte> buffer)
     {
-        var waiting = reader.WaitToReadAsync();
-        return waiting.IsCompletedSuccessfully ? waiting.Result : waiting.AsTask().GetAwaiter().GetResult();
+        buffer.ResetWrittenCount();
+        return buffer;
     }
 
-    /// <summary>Writes what is queued and flushes; false when the reader of our output went away (a closed pipe).</summary>
-    private bool TryWriteQueued(ChannelReader<string> reader)
+    /// <summary>
+    /// The records that wait, taken whole; blocks while there are none (this is the output's own thread, never a pool
+    /// thread); null once the output is disposed and everything is taken.
+    /// </summary>
+    private ArrayBufferWriter<byte>? TakeBatch()
+    {
+        TaskCompletionSource? room;
+        ArrayBufferWriter<byte> batch;
+        lock (_lock)
+        {
+            while (_pending.WrittenCount == 0)
+            {
+                if (_completed)
+                {
+                    return null;
+                }
+
+                _writerWaiting = true;
+                Monitor.Wait(_lock);
+            }
+
+            batch = _pending;
+            _pending = _spare!;
+            _spare = null;
+            room = TakeRoomWaitersLocked();
+        }
+
+        room?.TrySetResult();
+        return batch;
+    }
+
+    /// <summary>Writes a batch and flushes; false when the reader of our output went away (a closed pipe).</summary>
+    private bool TryWrite(ReadOnlySpan<byte> batch)
     {
         try
         {
-            while (reader.TryRead(out var record))
-            {
-                _writer.Write(record);
-            }
-
-            _writer.Flush();
+            _stream.Write(batch);
+            _stream.Flush();
             return true;
         }
         catch (IOException)
@@ -134,4 +241,7 @@ internal sealed class QueuedOutput : HandlerOutput
             return false;
         }
     }
+
+    /// <summary>One event to report: what the format needs to write it.</summary>
+    private readonly record struct Record(Connection Connection, ReadOnlySequence<byte> Message, long ByteCount, bool IsReceived);
 }
