@@ -17,7 +17,8 @@ namespace Sockeye.Messaging;
 /// not flushed, or a flush it has not seen complete. Only when it holds none of these may the push drainer take the
 /// writer, again with one compare-and-swap, to copy queued messages and flush them. A handler whose call finds the
 /// drainer inside waits for it (the drainer only copies bytes and starts a flush; it never awaits while it holds the
-/// writer); a second writer of the handler's finds the first one's mark and throws.
+/// writer); a second writer of the handler's finds the first one's mark and throws. The first, in turn, never fails for
+/// meeting the second's refused call: its Advance waits that call out, so its memory is never left out for good.
 /// </para>
 /// <para>
 /// Every return of the writer to nobody is followed by a look at the push queue, and a drainer that finds the writer held
@@ -106,7 +107,10 @@ internal abstract class GuardedOutput : PipeWriter
 
     public sealed override void Advance(int bytes)
     {
-        var state = Enter();
+        // The writer that holds memory waits out another writer's call rather than failing: a GetMemory or FlushAsync
+        // from another thread finds the memory out and is refused at once, while a refused Advance would leave the memory
+        // out for good, and every writer after it, on any other thread, refused.
+        var state = Enter(holdingMemory: true);
         try
         {
             AdvanceCore(bytes);
@@ -338,7 +342,11 @@ internal abstract class GuardedOutput : PipeWriter
     // ---- The gate --------------------------------------------------------------------------------------------
 
     /// <summary>Enters a call of the handler's; returns the state to leave with (without the call's mark).</summary>
-    private int Enter()
+    /// <param name="holdingMemory">
+    /// The caller is the writer that took the memory now out (<see cref="Advance"/>): another writer's call under way is
+    /// waited out, not refused (a GetMemory or FlushAsync of another thread's finds the memory out and fails at once).
+    /// </param>
+    private int Enter(bool holdingMemory = false)
     {
         var state = Volatile.Read(ref _state);
         if ((state & (HandlerCall | DrainerCall | HandlerFlush)) == 0 && Interlocked.CompareExchange(ref _state, state | HandlerCall, state) == state)
@@ -346,15 +354,22 @@ internal abstract class GuardedOutput : PipeWriter
             return state;
         }
 
-        return EnterContended();
+        return EnterContended(holdingMemory);
     }
 
-    private int EnterContended()
+    private int EnterContended(bool holdingMemory)
     {
         var spin = default(SpinWait);
         while (true)
         {
             var state = Volatile.Read(ref _state);
+            if (holdingMemory && (state & (HandlerCall | MemoryOut)) == (HandlerCall | MemoryOut))
+            {
+                // A call of another writer's, which the memory out turns away: a short wait that never blocks on I/O.
+                spin.SpinOnce();
+                continue;
+            }
+
             if ((state & (HandlerCall | HandlerFlush)) != 0)
             {
                 // Another writer is inside a call, or has a flush it has not awaited: this one must not touch the pipe.

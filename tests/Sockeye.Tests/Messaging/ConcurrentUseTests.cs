@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Text;
@@ -124,6 +125,38 @@ public class ConcurrentUseTests
         }
     }
 
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task The_writer_holding_memory_waits_out_another_writers_call_and_the_output_stays_usable()
+    {
+        // The race behind a failed run of the twenty-writer test above: a writer's Advance met another writer inside a
+        // call (about to be refused) and was refused itself, between GetMemory and Advance. Its memory stayed out, and
+        // every write from another thread after it was refused, the test's closing "done" among them.
+        var pipe = new Pipe();
+        var inner = new HoldingWriter(pipe.Writer);
+        var output = new GuardedPipeWriter(inner);
+        Assert.Null(await OnAnotherThread(() => "hello"u8.CopyTo(output.GetSpan(5))));
+
+        // Another call under way: held inside the inner writer (an Advance, the one call that reaches the pipe while the
+        // memory is out; here it only stands for a call that takes a while).
+        inner.HoldNextAdvance();
+        var inside = OnAnotherThread(() => output.Advance(0));
+        await inner.Held.WaitAsync(Token);
+        var advancing = OnAnotherThread(() => output.Advance(5));
+        Assert.False(SpinWait.SpinUntil(() => advancing.IsCompleted, TimeSpan.FromMilliseconds(200)),
+            "The Advance of the writer holding the memory did not wait for the other call.");
+
+        inner.Release();
+        Assert.Null(await inside);
+        Assert.Null(await advancing);
+
+        // Nothing is left held: a writer on yet another thread writes and flushes, after the first one's bytes.
+        Assert.Null(await OnAnotherThread(() => output.Write("world"u8)));
+        await output.FlushAsync(Token);
+        var read = await pipe.Reader.ReadAsync(Token);
+        Assert.Equal("helloworld", Encoding.ASCII.GetString(read.Buffer));
+        pipe.Reader.AdvanceTo(read.Buffer.End);
+    }
+
     [Theory(Timeout = Timeouts.Network)]
     [MemberData(nameof(ConnectionOutputs))]
     public async Task A_second_reader_fails_at_once_and_the_first_read_completes(OutputKind kind)
@@ -223,4 +256,40 @@ public class ConcurrentUseTests
             }
         }
     }
+}
+
+/// <summary>A pipe's writer that can hold one <see cref="Advance"/> until told to go on, to keep a call under way.</summary>
+internal sealed class HoldingWriter(PipeWriter inner) : PipeWriter
+{
+    private readonly ManualResetEventSlim _release = new();
+    private volatile bool _holdNext;
+
+    /// <summary>Released once an Advance is being held.</summary>
+    public SemaphoreSlim Held { get; } = new(0);
+
+    public void HoldNextAdvance() => _holdNext = true;
+
+    public void Release() => _release.Set();
+
+    public override void Advance(int bytes)
+    {
+        if (_holdNext)
+        {
+            _holdNext = false;
+            Held.Release();
+            _release.Wait(TestContext.Current.CancellationToken);
+        }
+
+        inner.Advance(bytes);
+    }
+
+    public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+    public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+
+    public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+    public override void Complete(Exception? exception = null) => inner.Complete(exception);
 }
