@@ -181,7 +181,7 @@ internal sealed partial class CliProcess : IAsyncDisposable
             if (_process.HasExited && _stdoutClosed.Task.IsCompleted && _stderrClosed.Task.IsCompleted)
             {
                 throw new InvalidOperationException(
-                    $"The tool exited ({_process.ExitCode}) without printing a line matching '{pattern}'. stderr:\n{string.Join('\n', _stderr)}");
+                    $"The tool exited ({_process.ExitCode}) without printing a line matching '{pattern}'. stdout:\n{string.Join('\n', _stdout)}\nstderr:\n{string.Join('\n', _stderr)}");
             }
 
             await WaitForAnyLineAsync();
