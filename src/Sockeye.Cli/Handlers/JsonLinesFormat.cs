@@ -25,16 +25,25 @@ internal sealed class JsonLinesFormat(TimeProvider timeProvider) : OutputFormat
             writer.WriteNumber("bytes", byteCount);
             if (data is not null)
             {
-                writer.WriteString("data", ReplacingUtf8.GetString(data));
-                if (!System.Text.Unicode.Utf8.IsValid(data))
-                {
-                    writer.WriteBase64String("dataBase64", data);
-                }
+                WriteData(writer, data);
             }
 
             writer.WriteEndObject();
         }
 
         destination.Write("\n"u8);
+    }
+
+    private static void WriteData(Utf8JsonWriter writer, byte[] data)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(data))
+        {
+            // Written from its own bytes: no decoding, no string.
+            writer.WriteString("data", data);
+            return;
+        }
+
+        writer.WriteString("data", ReplacingUtf8.GetString(data));
+        writer.WriteBase64String("dataBase64", data);
     }
 }

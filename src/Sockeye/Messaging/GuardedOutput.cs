@@ -342,10 +342,7 @@ internal abstract class GuardedOutput : PipeWriter
     // ---- The gate --------------------------------------------------------------------------------------------
 
     /// <summary>Enters a call of the handler's; returns the state to leave with (without the call's mark).</summary>
-    /// <param name="holdingMemory">
-    /// The caller is the writer that took the memory now out (<see cref="Advance"/>): another writer's call under way is
-    /// waited out, not refused (a GetMemory or FlushAsync of another thread's finds the memory out and fails at once).
-    /// </param>
+    /// <param name="holdingMemory">The caller is <see cref="Advance"/>: with memory out, another writer's call is waited out.</param>
     private int Enter(bool holdingMemory = false)
     {
         var state = Volatile.Read(ref _state);
