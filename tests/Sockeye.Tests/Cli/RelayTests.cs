@@ -138,6 +138,18 @@ public class RelayTests
             if (await Task.WhenAny(first, Task.Delay(TimeSpan.FromMilliseconds(100), Token)) == first)
             {
                 Assert.Equal("ping", await first);
+
+                // A ping sent before the first one arrived may still be on its way, and would reach whoever joins next.
+                // The relay passes one client's lines on in order: once the watcher hears the pinger's last line, none is.
+                await pinger.SendLineAsync("pinged");
+                string line;
+                do
+                {
+                    line = await watcher.ExpectLineAsync();
+                }
+                while (line == "ping");
+
+                Assert.Equal("pinged", line);
                 return watcher;
             }
         }
