@@ -142,14 +142,7 @@ public class RelayTests
                 // A ping sent before the first one arrived may still be on its way, and would reach whoever joins next.
                 // The relay passes one client's lines on in order: once the watcher hears the pinger's last line, none is.
                 await pinger.SendLineAsync("pinged");
-                string line;
-                do
-                {
-                    line = await watcher.ExpectLineAsync();
-                }
-                while (line == "ping");
-
-                Assert.Equal("pinged", line);
+                await ExpectAsync(watcher, "pinged");
                 return watcher;
             }
         }
