@@ -78,14 +78,15 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
             Start();
         }
 
-        // Outside the scope: the closing sequence opens its own.
+        // Outside the scope: the closing sequence opens its own. A handler that ends later completes on its own context,
+        // which carries the scope too, so the continuation flows this one instead (the start's, without the scope).
         if (_handling!.IsCompleted)
         {
             _ = FinishAsync();
         }
         else
         {
-            _handling.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(new Action(OnHandlerCompleted));
+            _handling.ConfigureAwait(false).GetAwaiter().OnCompleted(new Action(OnHandlerCompleted));
         }
     }
 

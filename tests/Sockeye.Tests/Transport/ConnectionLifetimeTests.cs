@@ -220,6 +220,30 @@ public class ConnectionLifetimeTests
     }
 
     [Fact(Timeout = Timeouts.Network)]
+    public async Task A_handler_that_ends_after_a_wait_leaves_one_connection_scope_on_the_end_line()
+    {
+        // The handler's continuations carry the connection's scope; the closing sequence opens its own, so it must not
+        // run inside the handler's context as well (the end line once carried the scope twice, in serve's JSON logs).
+        var waiting = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(async connection =>
+        {
+            var read = connection.Transport.Input.ReadAsync();
+            waiting.SetResult(connection);
+            var result = await read;
+            connection.Transport.Input.AdvanceTo(result.Buffer.End);
+        });
+        using var client = await server.ConnectAsync();
+        var connection = await waiting.Task.WithTestTimeout();
+        await client.SendAsync("x");
+        client.HalfClose();
+        await client.ReceiveToEndAsync();
+
+        var ended = await server.Logs.WaitForAsync(r => r.EventId.Id == 11);
+        var scope = Assert.Single(ended.Scopes.OfType<IReadOnlyList<KeyValuePair<string, object?>>>());
+        Assert.Equal(new KeyValuePair<string, object?>("ConnectionId", connection.Id), scope[0]);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
     public async Task Without_the_connection_scope_the_lines_still_name_the_connection()
     {
         await using var server = await TestServer.StartAsync(
