@@ -130,6 +130,99 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
+    /// <summary>
+    /// Starts a receive straight into the input, for a transport that reads a large arrival with one scattered system
+    /// call instead of copying it in: the room left in the last block (returned, at most <paramref name="size"/> bytes),
+    /// then whole blocks from the pool in <paramref name="blocks"/>, as many as the rest of <paramref name="size"/> needs
+    /// and <paramref name="blocks"/> holds. The transport fills them in that order, then calls <see cref="EndScatter"/>.
+    /// </summary>
+    public Memory<byte> BeginScatter(int size, Span<BufferSegment?> blocks, out int blockCount)
+    {
+        Memory<byte> tail;
+        lock (this)
+        {
+            // While receiving, the reader releases no block: the last one stays the input's to receive into.
+            _receiving = true;
+            tail = _tail is null ? Memory<byte>.Empty : _tail.Available;
+        }
+
+        if (tail.Length > size)
+        {
+            tail = tail[..size];
+        }
+
+        // Placed in the sequence when the input takes them (EndScatter).
+        blockCount = Math.Min(blocks.Length, (size - tail.Length + PinnedBlockMemoryPool.BlockSize - 1) / PinnedBlockMemoryPool.BlockSize);
+        _settings.Pool.RentSegments(blocks[..blockCount]);
+        return tail;
+    }
+
+    /// <summary>
+    /// Ends a receive begun with <see cref="BeginScatter"/>: <paramref name="received"/> bytes (0 or less for none) filled
+    /// the <paramref name="tailRoom"/> bytes of room in the last block first, then <paramref name="blocks"/> in order. The
+    /// input takes the blocks that hold bytes as they are, gives the rest back to the pool and wakes the reader once.
+    /// Returns <see langword="false"/> when the transport must stop receiving, as <see cref="Commit"/> does.
+    /// </summary>
+    public bool EndScatter(nint received, int tailRoom, ReadOnlySpan<BufferSegment?> blocks)
+    {
+        var used = 0;
+        var wake = false;
+        var keepReceiving = true;
+        lock (this)
+        {
+            if (received <= 0 || _readerCompleted)
+            {
+                AbandonLocked();
+            }
+            else
+            {
+                _receiving = false;
+                var tailBytes = (int)Math.Min(tailRoom, received);
+                if (tailBytes > 0)
+                {
+                    _tail!.End += tailBytes;
+                }
+
+                for (var left = (int)received - tailBytes; left > 0; used++)
+                {
+                    var block = blocks[used]!;
+                    if (_tail is null)
+                    {
+                        block.Reset(_committed);
+                        _head = block;
+                        _headIndex = 0;
+                    }
+                    else
+                    {
+                        _tail.SetNext(block);
+                    }
+
+                    _tail = block;
+                    block.End = Math.Min(left, block.Array.Length);
+                    left -= block.End;
+                }
+
+                _committed += received;
+                wake = _readPending;
+                keepReceiving = _committed - _consumed < _settings.PauseThreshold;
+                _paused = !keepReceiving;
+                if (wake)
+                {
+                    PrepareDispatch(canceled: false);
+                }
+            }
+        }
+
+        _settings.Pool.ReturnSegments(blocks[used..]);
+
+        if (wake)
+        {
+            _settings.Complete(this);
+        }
+
+        return keepReceiving;
+    }
+
     /// <summary>How much the transport may receive now before the reader holds as much as the pause threshold.</summary>
     public int ReceiveRoom
     {

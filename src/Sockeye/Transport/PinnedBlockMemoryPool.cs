@@ -17,8 +17,10 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
     /// </summary>
     public const int SmallBlockSize = 512;
 
-    // The blocks an event loop's thread keeps for itself, of each size. See ThreadBlocks.
-    private const int ThreadBlocksPerSize = 8;
+    // The blocks an event loop's thread keeps for itself, of each size. See ThreadBlocks. Enough whole blocks for a
+    // scattered receive (16) and the blocks of the arrival before it, which the loop's inline handlers free.
+    internal const int ThreadSmallBlocks = 8;
+    internal const int ThreadWholeBlocks = 32;
 
     // Set on an event loop's thread: see ThreadBlocks.
     [ThreadStatic]
@@ -50,15 +52,32 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
     public BufferSegment RentSegment(long runningIndex, bool small = false)
     {
         Interlocked.Increment(ref _rented);
-        if (t_blocks is not { } kept || kept.Pool != this || kept.TryTake(small) is not { } segment)
-        {
-            segment = (small ? _smallBlocks : _blocks).TryTake(out var block)
-                ? block!
-                : new BufferSegment(this, GC.AllocateUninitializedArray<byte>(small ? SmallBlockSize : BlockSize, pinned: true));
-        }
-
+        var segment = Take(small);
         segment.Reset(runningIndex);
         return segment;
+    }
+
+    /// <summary>Whole blocks for a scattered receive, counted as rented with one atomic operation; their positions are set later.</summary>
+    public void RentSegments(Span<BufferSegment?> into)
+    {
+        Interlocked.Add(ref _rented, into.Length);
+        for (var i = 0; i < into.Length; i++)
+        {
+            var segment = Take(small: false);
+            segment.Reset(0);
+            into[i] = segment;
+        }
+    }
+
+    /// <summary>Takes back whole blocks that <see cref="RentSegments"/> gave and a receive did not fill.</summary>
+    public void ReturnSegments(ReadOnlySpan<BufferSegment?> segments)
+    {
+        Interlocked.Add(ref _rented, -segments.Length);
+        foreach (var segment in segments)
+        {
+            // Never linked: Reset left them with no successor.
+            Keep(segment!);
+        }
     }
 
     /// <summary>
@@ -82,6 +101,23 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
     internal void Return(BufferSegment segment)
     {
         Interlocked.Decrement(ref _rented);
+        Keep(segment);
+    }
+
+    private BufferSegment Take(bool small)
+    {
+        if (t_blocks is not { } kept || kept.Pool != this || kept.TryTake(small) is not { } segment)
+        {
+            segment = (small ? _smallBlocks : _blocks).TryTake(out var block)
+                ? block!
+                : new BufferSegment(this, GC.AllocateUninitializedArray<byte>(small ? SmallBlockSize : BlockSize, pinned: true));
+        }
+
+        return segment;
+    }
+
+    private void Keep(BufferSegment segment)
+    {
         var small = segment.Array.Length == SmallBlockSize;
         if (t_blocks is not { } kept || kept.Pool != this || !kept.TryKeep(segment, small))
         {
@@ -93,12 +129,13 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
     /// An event loop's own blocks, last in first out. A loop that receives a message, has it handled inline and frees
     /// its block, then rents one for the next arrival, gets the same block back, still in the cache, without the
     /// shared queues' atomic operations; through them it would get the least recently used block instead. Each loop
-    /// keeps at most <see cref="ThreadBlocksPerSize"/> blocks of each size; the rest go to the shared queues.
+    /// keeps at most <see cref="ThreadSmallBlocks"/> small and <see cref="ThreadWholeBlocks"/> whole blocks; the rest go
+    /// to the shared queues.
     /// </summary>
     private sealed class ThreadBlocks(PinnedBlockMemoryPool pool)
     {
-        private readonly BufferSegment?[] _small = new BufferSegment?[ThreadBlocksPerSize];
-        private readonly BufferSegment?[] _large = new BufferSegment?[ThreadBlocksPerSize];
+        private readonly BufferSegment?[] _small = new BufferSegment?[ThreadSmallBlocks];
+        private readonly BufferSegment?[] _large = new BufferSegment?[ThreadWholeBlocks];
         private int _smallCount;
         private int _largeCount;
 
@@ -121,12 +158,13 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
         public bool TryKeep(BufferSegment segment, bool small)
         {
             ref var count = ref small ? ref _smallCount : ref _largeCount;
-            if (count == ThreadBlocksPerSize)
+            var blocks = small ? _small : _large;
+            if (count == blocks.Length)
             {
                 return false;
             }
 
-            (small ? _small : _large)[count++] = segment;
+            blocks[count++] = segment;
             return true;
         }
     }

@@ -326,6 +326,121 @@ public class ConnectionInputTests
         input.AdvanceTo(result.Buffer.End);
     }
 
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_scattered_receive_fills_the_last_blocks_room_then_whole_blocks_and_gives_back_the_rest()
+    {
+        var (input, _, pool) = Create(inline: true);
+        Assert.True(input.Append("abc"u8));
+        Assert.True(input.TryRead(out var seen));
+        input.AdvanceTo(seen.Buffer.Start, seen.Buffer.End);
+        var arrival = new byte[10_000];
+        Random.Shared.NextBytes(arrival);
+
+        var reads = 0;
+        var tail = Memory<byte>.Empty;
+        var reading = ReadAll();
+        var blocks = new BufferSegment?[16];
+        tail = input.BeginScatter(20_000, blocks, out var count);
+
+        // The room after "abc" in its small block, then whole blocks for the rest of the 20,000 bytes asked.
+        Assert.Equal(PinnedBlockMemoryPool.SmallBlockSize - 3, tail.Length);
+        Assert.Equal((20_000 - tail.Length + PinnedBlockMemoryPool.BlockSize - 1) / PinnedBlockMemoryPool.BlockSize, count);
+        FillInOrder(tail, blocks.AsSpan(0, count), arrival);
+        Assert.False(reading.IsCompleted);
+        Assert.True(input.EndScatter(arrival.Length, tail.Length, blocks.AsSpan(0, count)));
+
+        // The input kept the small block and the whole blocks that hold bytes (not the other two), and the inline
+        // reader was woken once, for all of it.
+        Assert.True(reading.IsCompleted);
+        Assert.Equal(1, reads);
+        byte[] expected = [.. "abc"u8, .. arrival];
+        Assert.Equal(expected, await reading);
+        Assert.Equal(0, pool.RentedBlocks);
+
+        async Task<byte[]> ReadAll()
+        {
+            var result = await input.ReadAsync(TestContext.Current.CancellationToken).ConfigureAwait(false);
+            reads++;
+            Assert.Equal(1 + ((arrival.Length - tail.Length + PinnedBlockMemoryPool.BlockSize - 1) / PinnedBlockMemoryPool.BlockSize), pool.RentedBlocks);
+            var bytes = result.Buffer.ToArray();
+            input.AdvanceTo(result.Buffer.End);
+            return bytes;
+        }
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_scattered_receive_into_an_empty_input_starts_its_sequence_at_what_came_before()
+    {
+        var (input, _, pool) = Create(inline: false);
+        Assert.True(input.Append("first"u8));
+        var first = await input.ReadAsync(TestContext.Current.CancellationToken);
+        input.AdvanceTo(first.Buffer.End);
+        Assert.Equal(0, pool.RentedBlocks);
+
+        // No block is held: the arrival goes into whole blocks only, placed after the 5 bytes already consumed.
+        var blocks = new BufferSegment?[16];
+        var tail = input.BeginScatter(9000, blocks, out var count);
+        Assert.True(tail.IsEmpty);
+        Assert.Equal(3, count);
+        var arrival = new byte[9000];
+        Random.Shared.NextBytes(arrival);
+        FillInOrder(tail, blocks.AsSpan(0, count), arrival);
+        Assert.True(input.EndScatter(arrival.Length, 0, blocks.AsSpan(0, count)));
+
+        var result = await input.ReadAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(arrival, result.Buffer.ToArray());
+        Assert.Equal(5, ((BufferSegment)result.Buffer.Start.GetObject()!).RunningIndex);
+        input.AdvanceTo(result.Buffer.GetPosition(100), result.Buffer.End);
+        input.CancelPendingRead();
+        result = await input.ReadAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(arrival.AsSpan(100).ToArray(), result.Buffer.ToArray());
+        input.AdvanceTo(result.Buffer.End);
+        Assert.Equal(0, pool.RentedBlocks);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task A_scattered_receive_that_brings_nothing_gives_every_block_back()
+    {
+        var (input, _, pool) = Create();
+        var blocks = new BufferSegment?[16];
+        var tail = input.BeginScatter(64 * 1024, blocks, out var count);
+        Assert.Equal(16, count);
+        Assert.Equal(16, pool.RentedBlocks);
+
+        Assert.True(input.EndScatter(-1, tail.Length, blocks.AsSpan(0, count)));
+
+        Assert.Equal(0, pool.RentedBlocks);
+        Assert.False(input.TryRead(out _));
+        return Task.CompletedTask;
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task A_scattered_receive_past_the_pause_threshold_stops_receiving()
+    {
+        var (input, _, _) = Create(pauseThreshold: 8192);
+        var blocks = new BufferSegment?[16];
+        var tail = input.BeginScatter(input.ReceiveRoom, blocks, out var count);
+        Assert.Equal(2, count);
+
+        Assert.False(input.EndScatter(8192, tail.Length, blocks.AsSpan(0, count)));
+        Assert.True(input.IsPaused);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>What readv does: <paramref name="data"/> into <paramref name="tail"/> first, then each block in turn.</summary>
+    private static void FillInOrder(Memory<byte> tail, ReadOnlySpan<BufferSegment?> blocks, ReadOnlySpan<byte> data)
+    {
+        var take = Math.Min(tail.Length, data.Length);
+        data[..take].CopyTo(tail.Span);
+        data = data[take..];
+        foreach (var block in blocks)
+        {
+            take = Math.Min(block!.Array.Length, data.Length);
+            data[..take].CopyTo(block.Array);
+            data = data[take..];
+        }
+    }
+
     private static (ConnectionInput Input, FakeInputTransport Transport, PinnedBlockMemoryPool Pool) Create(long pauseThreshold = 1024 * 1024, bool inline = true)
     {
         var pool = new PinnedBlockMemoryPool();

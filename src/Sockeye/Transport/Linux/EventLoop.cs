@@ -40,7 +40,8 @@ internal sealed unsafe class EventLoop : IDisposable
 
     /// <summary>
     /// Where the loop's connections receive: one large read into it, then a copy into the connection's input, sized to
-    /// what arrived. Only the loop's thread receives, so one buffer serves all its connections.
+    /// what arrived (after a large read, a connection reads straight into its input's blocks instead: LinuxReceiver).
+    /// Only the loop's thread receives, so one buffer serves all its connections.
     /// </summary>
     public byte[] ReceiveBuffer { get; } = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
     private int _wakePending;

@@ -29,6 +29,10 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     private const int FlagStartOnLoop = TransportFlag << 3;
     private const int FlagWatchingWritable = TransportFlag << 4;
 
+    // The last read was large enough that the next one goes straight into the input's blocks (LinuxReceiver). A flag, not
+    // a field: a bool would cost every connection 8 bytes, and it changes only when a connection's arrivals change size.
+    private const int FlagScatter = TransportFlag << 5;
+
     // Writability is watched only from the first send the socket could not take: watched from the start, epoll would
     // report every new connection once more, writable, before anything had been sent.
     private const uint ReadEvents = LinuxNative.EpollIn | LinuxNative.EpollRdHup | LinuxNative.EpollEdgeTriggered;
@@ -168,7 +172,14 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                 return;
             }
 
-            switch (LinuxReceiver.Receive(this, _fd, discard ? null : _input, _loop.ReceiveBuffer, untilEmpty, out var error))
+            var scatter = HasFlag(FlagScatter);
+            var outcome = LinuxReceiver.Receive(this, _fd, discard ? null : _input, _loop.ReceiveBuffer, untilEmpty, ref scatter, out var error);
+            if (scatter != HasFlag(FlagScatter))
+            {
+                _ = scatter ? SetFlag(FlagScatter) : ClearFlag(FlagScatter);
+            }
+
+            switch (outcome)
             {
                 case ReceiveOutcome.ClientEnded:
                     // FIN: the client ended its side. The handler may still write; the connection stays open.

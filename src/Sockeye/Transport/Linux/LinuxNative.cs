@@ -7,8 +7,8 @@ namespace Sockeye.Transport.Linux;
 /// <summary>
 /// The few Linux system calls the epoll transport makes, declared for source-generated marshalling (no
 /// reflection, so Native AOT and trimming keep working). Every call reports errno through the last P/Invoke error,
-/// except the server's receive and send (<see cref="Receive"/>, <see cref="Send"/>, <see cref="SendMessage"/>), which
-/// return it.
+/// except the server's receives and sends (<see cref="Receive"/>, <see cref="ReceiveVectors"/>, <see cref="Send"/>,
+/// <see cref="SendMessage"/>), which return it.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -141,6 +141,18 @@ internal static unsafe partial class LinuxNative
         errno = result < 0 ? Marshal.GetLastSystemError() : 0;
         return result;
     }
+
+    /// <summary>readv(2): the bytes read into the vectors, in order; 0 at the peer's end, or -1 with <paramref name="errno"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static nint ReceiveVectors(int fd, IoVector* vectors, int count, out int errno)
+    {
+        var result = ReadvCall(fd, vectors, count);
+        errno = result < 0 ? Marshal.GetLastSystemError() : 0;
+        return result;
+    }
+
+    [LibraryImport(Libc, EntryPoint = "readv")]
+    private static partial nint ReadvCall(int fd, IoVector* vectors, int count);
 
     [LibraryImport(Libc, EntryPoint = "recv")]
     private static partial nint RecvCall(int fd, byte* buffer, nuint length, int flags);
