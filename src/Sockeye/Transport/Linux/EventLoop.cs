@@ -251,8 +251,12 @@ internal sealed unsafe class EventLoop : IDisposable
                     ulong value;
                     LinuxNative.read(_wake, (byte*)&value, sizeof(ulong));
 
-                    // Cleared before the queue is drained: a post after this point writes the eventfd again.
-                    Volatile.Write(ref _wakePending, 0);
+                    // Cleared before the queue is drained: a post after this point writes the eventfd again. A full fence,
+                    // not a plain store: the queue's emptiness is read with plain loads, which a processor may carry out
+                    // before a plain store here is visible (x86 included). A post could then still see the wake pending
+                    // and not write, while the drain below found its work not yet queued: the work would wait, with the
+                    // eventfd quiet, until some later post (Post's side orders its enqueue and exchange the same way).
+                    Interlocked.Exchange(ref _wakePending, 0);
                     while (_work.TryDequeue(out var work))
                     {
                         Execute(work);
