@@ -176,6 +176,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
             }
             else
             {
+                // What filled the last block's room, then the blocks it spilled into, linked as they are.
                 _receiving = false;
                 var tailBytes = (int)Math.Min(tailRoom, received);
                 if (tailBytes > 0)
@@ -202,14 +203,7 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
                     left -= block.End;
                 }
 
-                _committed += received;
-                wake = _readPending;
-                keepReceiving = _committed - _consumed < _settings.PauseThreshold;
-                _paused = !keepReceiving;
-                if (wake)
-                {
-                    PrepareDispatch(canceled: false);
-                }
+                keepReceiving = CommittedLocked(received, publish: true, out wake);
             }
         }
 
@@ -315,6 +309,12 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     private bool CommitLocked(int count, bool publish, out bool wake)
     {
         _tail!.End += count;
+        return CommittedLocked(count, publish, out wake);
+    }
+
+    /// <summary>Under the lock: <paramref name="count"/> bytes, already in the blocks' ends, become readable.</summary>
+    private bool CommittedLocked(long count, bool publish, out bool wake)
+    {
         _committed += count;
         wake = publish && _readPending;
         var keepReceiving = _committed - _consumed < _settings.PauseThreshold;

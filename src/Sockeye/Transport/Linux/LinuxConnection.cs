@@ -172,9 +172,10 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
                 return;
             }
 
-            var scatter = HasFlag(FlagScatter);
+            var scattered = HasFlag(FlagScatter);
+            var scatter = scattered;
             var outcome = LinuxReceiver.Receive(this, _fd, discard ? null : _input, _loop.ReceiveBuffer, untilEmpty, ref scatter, out var error);
-            if (scatter != HasFlag(FlagScatter))
+            if (scatter != scattered)
             {
                 _ = scatter ? SetFlag(FlagScatter) : ClearFlag(FlagScatter);
             }
