@@ -117,6 +117,28 @@ internal sealed class BroadcastState
         return lowest;
     }
 
+    /// <summary>
+    /// Whether every reading subscriber still connected that has received less than <paramref name="below"/> messages
+    /// of <paramref name="publisher"/> has received none of them: one the server may not have joined to its group yet.
+    /// </summary>
+    /// <remarks>
+    /// A relay joins a client when its handler starts, which can come a while after the client's connect returned (the
+    /// server accepts, then starts the handler on a loop that may be busy). One that joins after a publisher's first
+    /// window went out never gets any of it, so the publisher, waiting for the window to reach it, would wait for ever.
+    /// </remarks>
+    public bool HeldBackOnlyByUnreached(int publisher, long below)
+    {
+        foreach (var subscriber in _subscribers)
+        {
+            if (subscriber is { Reads: true, IsFinished: false } && subscriber.Last(publisher) is var last && last >= 0 && last < below - 1)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private static double? ToSeconds(long ticks) => ticks is >= 0 and < long.MaxValue ? (double)ticks / Stopwatch.Frequency : null;
 
     /// <summary>Subscriber and publisher pairs whose first message was not the publisher's first (subscribers the server registered late).</summary>

@@ -7,6 +7,12 @@ namespace Sockeye.Cli.Bench;
 /// its window allows (see <see cref="BroadcastState"/>), as many as the window frees in one send. What the server
 /// relays to it from other publishers is read and dropped.
 /// </summary>
+/// <remarks>
+/// A window held shut for <see cref="LateJoinWait"/> only by subscribers that have received nothing from this publisher
+/// lets one more message go, and one more each <see cref="LateJoinWait"/> after that: a subscriber the server joined
+/// after the first window went out picks the stream up from it (a late join), rather than waiting for a window that
+/// will never reach it. Everything sent is still checked in order from a subscriber's first message on.
+/// </remarks>
 internal sealed class PublisherConnection : LoadConnection
 {
     private readonly BroadcastState _state;
@@ -19,6 +25,10 @@ internal sealed class PublisherConnection : LoadConnection
     private int _sent;
     private long _next;
     private long _delivered = -1;
+    private long _heldSince;
+
+    /// <summary>How long a window held shut only by subscribers that have received nothing waits before one more message goes.</summary>
+    public static TimeSpan LateJoinWait { get; } = TimeSpan.FromMilliseconds(100);
 
     public PublisherConnection(LoadLoop loop, int index, int publisher, BroadcastState state, int size)
         : base(loop, index)
@@ -105,7 +115,7 @@ internal sealed class PublisherConnection : LoadConnection
 
         var allowed = _delivered + 1 + _state.Window - _next;
         var room = (_buffer.Length - _queued) / _size;
-        var count = (int)Math.Min(allowed, room);
+        var count = (int)Math.Min(Math.Max(allowed, LateJoinAllowance(allowed)), room);
         if (count > 0)
         {
             var now = Stopwatch.GetTimestamp();
@@ -119,6 +129,31 @@ internal sealed class PublisherConnection : LoadConnection
         }
 
         Flush();
+    }
+
+    /// <summary>One message past a shut window if only subscribers that have received nothing have held it so for <see cref="LateJoinWait"/>; else 0.</summary>
+    private int LateJoinAllowance(long allowed)
+    {
+        if (allowed > 0 || _delivered >= 0)
+        {
+            _heldSince = 0;
+            return 0;
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        if (_heldSince == 0)
+        {
+            _heldSince = now;
+            return 0;
+        }
+
+        if (Stopwatch.GetElapsedTime(_heldSince, now) < LateJoinWait || !_state.HeldBackOnlyByUnreached(_publisher, _next - _state.Window + 1))
+        {
+            return 0;
+        }
+
+        _heldSince = now;
+        return 1;
     }
 
     private void Flush()

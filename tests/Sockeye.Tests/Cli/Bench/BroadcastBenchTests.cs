@@ -66,7 +66,7 @@ public class BroadcastBenchTests
     public async Task A_subscriber_still_owed_messages_once_the_drain_is_over_is_an_error_while_the_others_drain_cleanly()
     {
         // A relay that stops passing messages to its first subscriber after ten, and keeps the connection open.
-        await using var relay = new StarvingRelay(size: 64, starveAfter: 10);
+        await using var relay = new PartialRelay(size: 64, starveAfter: 10);
 
         var bench = await CliProcess.RunAsync(
             "bench", "broadcast", "--port", Port(relay.Port), "-n", "3", "-s", "64", "--window", "4", "--duration", "1", "--warmup", "0",
@@ -82,27 +82,50 @@ public class BroadcastBenchTests
         Assert.NotEqual(0, bench.ExitCode);
     }
 
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task A_subscriber_the_relay_joins_after_the_first_window_picks_the_stream_up_where_it_joined()
+    {
+        // The relay joins its first subscriber only after the publisher's first window (4 messages) has gone to the
+        // others, as a server does whose handler for that client starts late: the publisher must not wait for ever
+        // for that window to reach it.
+        await using var relay = new PartialRelay(size: 64, joinAfter: 4);
+
+        var bench = await CliProcess.RunAsync(
+            "bench", "broadcast", "--port", Port(relay.Port), "-n", "3", "-s", "64", "--window", "4", "--duration", "1", "--warmup", "0",
+            "--json");
+
+        Assert.True(bench.ExitCode == 0, string.Join('\n', bench.StandardOutput.Concat(bench.StandardError)));
+        using var report = JsonDocument.Parse(string.Join('\n', bench.StandardOutput));
+        var root = report.RootElement;
+        Assert.Equal(0, root.GetProperty("errors").GetInt64());
+        Assert.True(root.GetProperty("messages").GetInt64() > 4 * 3);
+        Assert.Equal(1, root.GetProperty("broadcast").GetProperty("lateJoins").GetInt32());
+    }
+
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// A relay for the test above: what any client sends goes to every other client still connected, except that the
+    /// A relay for the tests above: what any client sends goes to every other client still connected, except that the
     /// first of them when the first message comes (a subscriber: they all connect before publishers; the generator's
-    /// probe connection has come and gone) gets only the first <c>starveAfter</c> messages.
+    /// probe connection has come and gone) gets only messages <c>joinAfter</c> up to (not including)
+    /// <c>starveAfter</c>, counted over everything relayed to it (with one publisher, that publisher's messages).
     /// </summary>
-    private sealed class StarvingRelay : IAsyncDisposable
+    private sealed class PartialRelay : IAsyncDisposable
     {
         private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         private readonly List<Socket> _clients = [];
         private readonly List<Task> _readers = [];
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _accepting;
-        private readonly long _starvedLimit;
-        private long _starvedSent;
-        private Socket? _starved;
+        private readonly long _partialFrom;
+        private readonly long _partialTo;
+        private long _partialOffered;
+        private Socket? _partial;
 
-        public StarvingRelay(int size, int starveAfter)
+        public PartialRelay(int size, int joinAfter = 0, int starveAfter = int.MaxValue)
         {
-            _starvedLimit = (long)size * starveAfter;
+            _partialFrom = (long)size * joinAfter;
+            _partialTo = (long)size * starveAfter;
             _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
             _listener.Listen();
             _accepting = AcceptAsync();
@@ -145,14 +168,17 @@ public class BroadcastBenchTests
 
                     lock (_clients)
                     {
-                        _starved ??= _clients.First(client => client != from);
+                        _partial ??= _clients.First(client => client != from);
                         foreach (var to in _clients.Where(client => client != from))
                         {
                             var data = buffer.AsSpan(0, received);
-                            if (to == _starved)
+                            if (to == _partial)
                             {
-                                data = data[..(int)Math.Min(received, _starvedLimit - _starvedSent)];
-                                _starvedSent += data.Length;
+                                // The part of [offered, offered + received) that lies in [from, to).
+                                var start = Math.Clamp(_partialFrom - _partialOffered, 0, received);
+                                var end = Math.Clamp(_partialTo - _partialOffered, start, received);
+                                _partialOffered += received;
+                                data = data[(int)start..(int)end];
                             }
 
                             to.Send(data);
