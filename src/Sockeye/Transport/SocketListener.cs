@@ -81,6 +81,14 @@ internal sealed class SocketListener : IDisposable
                 EnableReusePort(socket);
             }
 
+            if (socket.ProtocolType == ProtocolType.Tcp)
+            {
+                // A client's urgent byte (TCP's out-of-band data, send with MSG_OOB) stays in the stream where it was
+                // sent. Otherwise the kernel takes it out of the stream, to be read only by a recv with MSG_OOB, which no
+                // handler makes: it would be lost without a trace. Accepted connections inherit the option.
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.OutOfBandInline, true);
+            }
+
             socket.Bind(endPoint);
             socket.Listen(backlog);
             return new SocketListener(options, socket);

@@ -34,8 +34,9 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     private const int FlagScatter = TransportFlag << 5;
 
     // Writability is watched only from the first send the socket could not take: watched from the start, epoll would
-    // report every new connection once more, writable, before anything had been sent.
-    private const uint ReadEvents = LinuxNative.EpollIn | LinuxNative.EpollRdHup | LinuxNative.EpollEdgeTriggered;
+    // report every new connection once more, writable, before anything had been sent. EPOLLPRI: urgent data waits (see
+    // OnEvents).
+    private const uint ReadEvents = LinuxNative.EpollIn | LinuxNative.EpollPri | LinuxNative.EpollRdHup | LinuxNative.EpollEdgeTriggered;
 
     private TaskCompletionSource? _receiveEndedSignal;
 
@@ -88,11 +89,13 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
     public void OnEvents(uint events)
     {
         const uint Ended = LinuxNative.EpollRdHup | LinuxNative.EpollHup | LinuxNative.EpollErr;
-        if ((events & (LinuxNative.EpollIn | Ended)) != 0)
+        if ((events & (LinuxNative.EpollIn | LinuxNative.EpollPri | Ended)) != 0)
         {
             // With the client's FIN or an error in this same event, no later arrival will report the socket
-            // again: read on until the socket says so itself.
-            Receive(untilEmpty: (events & Ended) != 0);
+            // again: read on until the socket says so itself. So too while urgent data waits (EPOLLPRI, until it is
+            // read): a recv stops short at the urgent byte, so a short read does not mean the socket is empty, and the
+            // bytes from the urgent one on would wait for the client's next arrival.
+            Receive(untilEmpty: (events & (LinuxNative.EpollPri | Ended)) != 0);
         }
 
         if ((events & (LinuxNative.EpollOut | LinuxNative.EpollHup | LinuxNative.EpollErr)) != 0)

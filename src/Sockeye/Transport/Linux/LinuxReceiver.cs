@@ -74,7 +74,8 @@ internal static class LinuxReceiver
                 scatter = received >= ScatterFrom;
 
                 // Fewer bytes than asked for means the socket is empty now, and an edge-triggered loop reports
-                // the next arrival; a full read means there may be more.
+                // the next arrival; a full read means there may be more. (Not so at TCP's urgent mark, where a recv
+                // stops short: the connection reads until empty while urgent data waits.)
                 if (!keepReceiving || (received < room && !untilEmpty))
                 {
                     return ReceiveOutcome.Continue;
