@@ -14,9 +14,10 @@ internal static class ProxyHeaderParser
     /// <summary>The longest version 1 line, CRLF included: "PROXY UNKNOWN" with two full IPv6 addresses and ports (spec 2.1).</summary>
     public const int MaxV1Length = 107;
 
-    private const int MaxIPv6TextLength = 39;
+    // Six groups and a dotted IPv4 address: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (INET6_ADDRSTRLEN - 1).
+    private const int MaxIPv6TextLength = 45;
 
-    private static readonly SearchValues<byte> s_ipv6Characters = SearchValues.Create("0123456789abcdefABCDEF:"u8);
+    private static readonly SearchValues<byte> s_ipv6Characters = SearchValues.Create("0123456789abcdefABCDEF:."u8);
 
     private static ReadOnlySpan<byte> V1Prefix => "PROXY "u8;
 
@@ -140,10 +141,20 @@ internal static class ProxyHeaderParser
         return count == octets.Length ? new IPAddress(octets) : null;
     }
 
-    /// <summary>Hexadecimal groups and colons only: no embedded IPv4, no scope, no brackets.</summary>
+    /// <summary>
+    /// Hexadecimal groups and colons, and an IPv4 address as the last 32 bits (<c>::ffff:192.0.2.1</c>) held to the same
+    /// rules as a TCP4 one; no scope, no brackets. The spec shows groups only, but HAProxy writes its addresses with
+    /// <c>inet_ntop</c>, which puts an IPv4-mapped one (a client on IPv4 behind a dual-stack bind, or a TCP6 line for a
+    /// mixed pair) in that form, and reads them with <c>inet_pton</c>, which takes it.
+    /// </summary>
     private static IPAddress? ParseIPv6(ReadOnlySpan<byte> text)
     {
         if (text.Length > MaxIPv6TextLength || text.ContainsAnyExcept(s_ipv6Characters))
+        {
+            return null;
+        }
+
+        if (text.IndexOf((byte)'.') >= 0 && ParseIPv4(text[(text.LastIndexOf((byte)':') + 1)..]) is null)
         {
             return null;
         }

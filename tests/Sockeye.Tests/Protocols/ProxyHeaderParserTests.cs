@@ -19,6 +19,13 @@ public class ProxyHeaderParserTests
     [InlineData("PROXY TCP6 2001:db8::1 2001:DB8::2 1234 80\r\n", "[2001:db8::1]:1234", "[2001:db8::2]:80")]
     [InlineData("PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
         "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535", "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")]
+    // IPv4-mapped addresses as HAProxy's inet_ntop writes them: the first, byte for byte, what HAProxy 2.6 (Debian 12)
+    // sent with `bind :::18555 v4v6` and `send-proxy` for a client of 127.0.0.1.
+    [InlineData("PROXY TCP6 ::ffff:127.0.0.1 ::ffff:127.0.0.1 55330 18555\r\n", "[::ffff:127.0.0.1]:55330", "[::ffff:127.0.0.1]:18555")]
+    [InlineData("PROXY TCP6 ::ffff:192.0.2.1 2001:db8::1 1234 80\r\n", "[::ffff:192.0.2.1]:1234", "[2001:db8::1]:80")]
+    [InlineData("PROXY TCP6 ::ffff:10.0.0.5 ::ffff:255.255.255.255 1 2\r\n", "[::ffff:10.0.0.5]:1", "[::ffff:255.255.255.255]:2")]
+    // What .NET writes for an IPv4-compatible address (the proxy-v1 fuzz target writes headers again with it).
+    [InlineData("PROXY TCP6 2001:db8::1 ::0.1.0.1 1 65535\r\n", "[2001:db8::1]:1", "[::1:1]:65535")]
     public Task V1_TCP_headers_give_the_source_and_destination(string line, string source, string destination)
     {
         var header = Parse(V1(line + "payload"));
@@ -66,7 +73,11 @@ public class ProxyHeaderParserTests
     [InlineData("PROXY TCP4 0x7f.0.0.1 5.6.7.8 1 2\r\n", "IPv4")]
     [InlineData("PROXY TCP4 2001:db8::1 5.6.7.8 1 2\r\n", "IPv4")] // the family must match the protocol
     [InlineData("PROXY TCP6 1.2.3.4 ::1 1 2\r\n", "IPv6")]
-    [InlineData("PROXY TCP6 ::ffff:1.2.3.4 ::1 1 2\r\n", "IPv6")]
+    [InlineData("PROXY TCP6 ::ffff:01.2.3.4 ::1 1 2\r\n", "IPv6")] // the IPv4 part holds to TCP4's rules
+    [InlineData("PROXY TCP6 ::ffff:1.2.3 ::1 1 2\r\n", "IPv6")]
+    [InlineData("PROXY TCP6 ::ffff:1.2.3.4.5 ::1 1 2\r\n", "IPv6")]
+    [InlineData("PROXY TCP6 ::1.2.3.4:ffff ::1 1 2\r\n", "IPv6")] // an IPv4 part must come last
+    [InlineData("PROXY TCP6 ::ffff:256.2.3.4 ::1 1 2\r\n", "IPv6")]
     [InlineData("PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n", "IPv6")]
     [InlineData("PROXY TCP6 [::1] ::1 1 2\r\n", "IPv6")]
     [InlineData("PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 2\r\n", "IPv6")]
