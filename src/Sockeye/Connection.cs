@@ -308,6 +308,15 @@ public abstract class Connection
     {
     }
 
+    /// <summary>
+    /// The handler is about to throw, and what it wrote (a last error reply) should still reach the client: the
+    /// connection ends with <see cref="ConnectionEndReason.HandlerError"/> and the exception is logged as any handler's,
+    /// but with a close, not a reset. An in-memory connection always closes so.
+    /// </summary>
+    internal virtual void CloseAfterHandlerError()
+    {
+    }
+
     /// <summary>Records why the connection ended, unless a reason was recorded first.</summary>
     internal bool TrySetEndReason(ConnectionEndReason reason)
     {

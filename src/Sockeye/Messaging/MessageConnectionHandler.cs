@@ -38,7 +38,9 @@ public sealed class MessageConnectionHandler<TMessage> : ConnectionHandler
     /// <summary>
     /// What to do when a message's handler throws anything but a <see cref="ProtocolException"/>: reply with an error
     /// and go on (<see cref="MessageErrorAction.Continue"/>), or end the connection. <see langword="null"/> (the
-    /// default) ends it.
+    /// default) ends it with a reset, as any handler's exception does. Ended by <see cref="MessageErrorAction.EndConnection"/>,
+    /// it closes instead, after what was written (the error handler's reply, say) has been sent; either way it ends with
+    /// <see cref="ConnectionEndReason.HandlerError"/> and the exception is logged.
     /// </summary>
     public MessageErrorHandler<TMessage>? OnError { get; init; }
 
@@ -62,6 +64,8 @@ public sealed class MessageConnectionHandler<TMessage> : ConnectionHandler
             {
                 if (await OnError(connection, message, error).ConfigureAwait(false) == MessageErrorAction.EndConnection)
                 {
+                    // What the error handler wrote (its error reply) goes out before the close, which a reset would lose.
+                    connection.CloseAfterHandlerError();
                     throw;
                 }
             }

@@ -10,8 +10,8 @@ namespace Sockeye.Messaging;
 /// <typeparam name="TKey">The key a message carries.</typeparam>
 /// <remarks>
 /// Map every key before the first message arrives: the routes are frozen then, for lookups without locks. A message
-/// whose key has no handler, when there is no fallback, ends its connection with
-/// <see cref="ConnectionEndReason.ProtocolError"/>. For keys that are text inside the message's bytes, such as a
+/// whose key has no handler, or that has no key (the key reads null), goes to the fallback; when there is none, it ends
+/// its connection with <see cref="ConnectionEndReason.ProtocolError"/>. For keys that are text inside the message's bytes, such as a
 /// command name, <see cref="CommandRouter{TMessage}"/> finds the handler without making a string.
 /// </remarks>
 /// <example>
@@ -90,7 +90,10 @@ public sealed class MessageRouter<TMessage, TKey> : MessageHandler<TMessage>
     public override ValueTask OnMessageAsync(Connection connection, TMessage message)
     {
         var routes = _frozen ?? Freeze();
-        return routes.TryGetValue(_key(message), out var handler)
+
+        // A key the message lacks (a JSON message without its "type") is unknown, as one with no handler is.
+        var key = _key(message);
+        return key is not null && routes.TryGetValue(key, out var handler)
             ? handler.OnMessageAsync(connection, message)
             : Routes.Unknown(_fallback, connection, message);
     }

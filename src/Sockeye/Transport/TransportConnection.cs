@@ -57,6 +57,7 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
     private protected const int FlagClientEndedStream = 1 << 3;
     private protected const int FlagLingering = 1 << 4;
     private protected const int FlagLingerTimed = 1 << 5;
+    private protected const int FlagCloseAfterHandlerError = 1 << 6;
 
     /// <summary>The first flag bit a transport may use for its own state.</summary>
     private protected const int TransportFlag = 1 << 8;
@@ -345,6 +346,8 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
         return receiving;
     }
 
+    internal override void CloseAfterHandlerError() => SetFlag(FlagCloseAfterHandlerError);
+
     private void OnHandlerError(Exception exception)
     {
         if (exception is ProtocolException protocolError)
@@ -360,6 +363,12 @@ internal abstract partial class TransportConnection : Connection, IThreadPoolWor
         if (TrySetEndReason(ConnectionEndReason.HandlerError))
         {
             Log.HandlerError(Logger, Id, exception);
+            if (HasFlag(FlagCloseAfterHandlerError))
+            {
+                // The handler asked for its last words to go out (CloseAfterHandlerError): nothing is aborted, and the
+                // connection closes as after a protocol error.
+                return;
+            }
         }
         else
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Sockeye.Framing;
 using Sockeye.Messaging;
 using Sockeye.Testing;
@@ -119,6 +120,61 @@ public class JsonRoutingTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_message_without_its_type_goes_to_the_fallback_and_the_connection_goes_on()
+    {
+        // Was: the null key reached the route table, whose ArgumentNullException ended the connection as the server's fault.
+        await using var test = TestConnection.Start(Devices(new Dictionary<string, double>()));
+
+        await test.SendAsync(Framed("""{"device":"d5"}"""), Token);
+        await test.SendMessageAsync(s_codec, new DeviceMessage("hello", "d5"), Token);
+
+        Assert.Equal(new DeviceMessage("error", Text: "unknown type ''"), await test.ReceiveMessageAsync(s_codec, Token));
+        Assert.Equal(new DeviceMessage("welcome", "d5"), await test.ReceiveMessageAsync(s_codec, Token));
+        await test.CompleteSendingAsync();
+        await test.Completion;
+        Assert.Equal(ConnectionEndReason.ClientClosed, test.Connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Without_a_fallback_a_message_without_its_type_is_the_clients_protocol_error()
+    {
+        var router = new MessageRouter<DeviceMessage, string>(message => message.Type).Map("hello", new HelloHandler());
+        await using var test = TestConnection.Start(new MessageConnectionHandler<DeviceMessage>(s_codec, router));
+
+        await test.SendAsync(Framed("""{"type":null}"""), Token);
+        await test.Completion;
+
+        Assert.Equal(ConnectionEndReason.ProtocolError, test.Connection.EndReason);
+        Assert.IsType<ProtocolException>(test.HandlerException);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task An_error_handler_that_replies_and_ends_the_connection_gets_its_reply_to_the_client_before_a_clean_close()
+    {
+        // Was: the connection ended with a reset, which threw the queued reply away: the client got nothing but the reset.
+        var handler = new MessageConnectionHandler<DeviceMessage>(s_codec, Router(new Dictionary<string, double>()))
+        {
+            OnError = (connection, message, error) =>
+            {
+                connection.WriteMessage(s_codec, new DeviceMessage("error", message.Device, Text: error.Message));
+                return ValueTask.FromResult(MessageErrorAction.EndConnection);
+            },
+        };
+        await using var server = await Sockeye.Tests.Infrastructure.TestServer.StartAsync(handler);
+        using var client = await server.ConnectAsync();
+
+        var request = new ArrayBufferWriter<byte>();
+        s_codec.WriteMessage(new DeviceMessage("hello", "d6"), request);
+        s_codec.WriteMessage(new DeviceMessage("reading", "d6"), request);
+        await client.SendAsync(request.WrittenMemory);
+
+        var expected = new ArrayBufferWriter<byte>();
+        s_codec.WriteMessage(new DeviceMessage("welcome", "d6"), expected);
+        s_codec.WriteMessage(new DeviceMessage("error", "d6", Text: "A reading names its device and temperature."), expected);
+        Assert.Equal(expected.WrittenSpan.ToArray(), await client.ReceiveToEndAsync());
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public async Task Routes_are_mapped_before_the_first_message_and_once_per_key()
     {
         var router = new MessageRouter<DeviceMessage, string>(message => message.Type).Map("hello", new HelloHandler());
@@ -133,6 +189,16 @@ public class JsonRoutingTests
             .Map("hello", new HelloHandler())
             .Map("reading", new ReadingHandler(temperatures))
             .MapFallback(new UnknownTypeHandler());
+
+    /// <summary>A message as the codec frames it: a 4-byte big-endian length, then the JSON.</summary>
+    private static byte[] Framed(string json)
+    {
+        var body = System.Text.Encoding.UTF8.GetBytes(json);
+        var framed = new byte[4 + body.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(framed, body.Length);
+        body.CopyTo(framed, 4);
+        return framed;
+    }
 
     private static MessageConnectionHandler<DeviceMessage> Devices(Dictionary<string, double> temperatures) => new(s_codec, Router(temperatures));
 }
