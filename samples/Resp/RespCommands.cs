@@ -298,10 +298,36 @@ internal static class RespCommands
         }
     }
 
-    private static bool Glob(ReadOnlySpan<char> pattern, ReadOnlySpan<char> name) =>
-        pattern.IsEmpty ? name.IsEmpty
-        : pattern[0] == '*' ? Glob(pattern[1..], name) || (!name.IsEmpty && Glob(pattern, name[1..]))
-        : !name.IsEmpty && (pattern[0] == '?' || char.ToLowerInvariant(pattern[0]) == name[0]) && Glob(pattern[1..], name[1..]);
+    // '*' and '?', ignoring case, without recursion: on a mismatch, go back to just after the last '*' and let it take
+    // one more character. Stars in a row count as one, so any pattern costs at most its length times the name's.
+    private static bool Glob(ReadOnlySpan<char> pattern, ReadOnlySpan<char> name)
+    {
+        int p = 0, n = 0, star = -1, starAt = 0;
+        while (n < name.Length)
+        {
+            if (p < pattern.Length && pattern[p] == '*')
+            {
+                star = ++p;
+                starAt = n;
+            }
+            else if (p < pattern.Length && (pattern[p] == '?' || char.ToLowerInvariant(pattern[p]) == name[n]))
+            {
+                p++;
+                n++;
+            }
+            else if (star >= 0)
+            {
+                p = star;
+                n = ++starAt;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        return pattern[p..].TrimStart('*').IsEmpty;
+    }
 
     /// <summary>A word as one span: the receive buffer itself unless the word lies across two of its segments.</summary>
     private static ReadOnlySpan<byte> Key(in ReadOnlySequence<byte> word) => word.IsSingleSegment ? word.FirstSpan : word.ToArray();

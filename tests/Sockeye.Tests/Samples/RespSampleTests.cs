@@ -148,6 +148,24 @@ public class RespSampleTests
         Assert.EndsWith("\r\n+OK\r\n", replies, StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Config_get_answers_a_pathological_glob_at_once_and_the_server_goes_on()
+    {
+        await using var sample = await StartAsync();
+        using (var client = await TestClient.ConnectAsync(sample.EndPoint))
+        {
+            // 120,000 stars overflowed the stack of a recursive matcher, and 40 stars before a 'z' took it minutes.
+            await client.SendAsync(Config(new string('*', 120_000)) + Config(new string('*', 40) + "z") + "QUIT\r\n");
+            Assert.Equal(
+                "*8\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n$9\r\ndatabases\r\n$1\r\n1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n*0\r\n+OK\r\n",
+                await client.ReceiveTextToEndAsync());
+        }
+
+        Assert.Equal("+PONG\r\n+OK\r\n", await TestClient.ExchangeAsync(sample.EndPoint, "PING\r\nQUIT\r\n"));
+
+        static string Config(string pattern) => $"*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n${pattern.Length}\r\n{pattern}\r\n";
+    }
+
     [Theory(Timeout = Timeouts.Process)]
     [InlineData("70000", "sockeye-resp: --port needs a number from 0 to 65535, not '70000'.")]
     [InlineData("x", "sockeye-resp: --port needs a number from 0 to 65535, not 'x'.")]
