@@ -106,16 +106,8 @@ internal static class RespCommands
             Reply(c, RespReply.Ok);
         });
         Map("DBSIZE", 1, (c, _) => Reply(c, RespReply.Number(store.Count)));
-        Map("FLUSHALL", -1, (c, _) =>
-        {
-            store.Clear();
-            Reply(c, RespReply.Ok);
-        });
-        Map("FLUSHDB", -1, (c, _) =>
-        {
-            store.Clear();
-            Reply(c, RespReply.Ok);
-        });
+        Map("FLUSHALL", -1, Flush);
+        Map("FLUSHDB", -1, Flush);
 
         // What clients ask before they start.
         Map("HELLO", -1, (c, cmd) => Hello(c, cmd));
@@ -138,6 +130,20 @@ internal static class RespCommands
             return default;
         });
         return router;
+
+        // FLUSHALL [ASYNC | SYNC]: anything else is a syntax error, and nothing is flushed.
+        void Flush(Connection connection, RespCommand command)
+        {
+            if (command.Count == 1 || (command.Count == 2 && (Equals(command[1], "ASYNC"u8) || Equals(command[1], "SYNC"u8))))
+            {
+                store.Clear();
+                Reply(connection, RespReply.Ok);
+            }
+            else
+            {
+                Reply(connection, s_syntax);
+            }
+        }
 
         void Map(string name, int arity, Action<Connection, RespCommand> handler)
         {

@@ -167,6 +167,21 @@ public class RespSampleTests
     }
 
     [Theory(Timeout = Timeouts.Process)]
+    // FLUSHALL and FLUSHDB take only ASYNC or SYNC: anything else is a syntax error, and the keys stay.
+    [InlineData(
+        "SET k v\r\nFLUSHALL bogus\r\nFLUSHDB bogus\r\nFLUSHALL a b\r\nDBSIZE\r\nFLUSHALL async\r\nDBSIZE\r\nSET k v\r\nFLUSHDB SYNC\r\nDBSIZE\r\nQUIT\r\n",
+        "+OK\r\n-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n:1\r\n+OK\r\n:0\r\n+OK\r\n+OK\r\n:0\r\n+OK\r\n")]
+    public async Task Commands_get_the_replies_Redis_gives_until_QUIT_closes_the_connection(string commands, string replies)
+    {
+        await using var sample = await StartAsync();
+        using var client = await TestClient.ConnectAsync(sample.EndPoint);
+
+        await client.SendAsync(commands);
+
+        Assert.Equal(replies, await client.ReceiveTextToEndAsync());
+    }
+
+    [Theory(Timeout = Timeouts.Process)]
     [InlineData("70000", "sockeye-resp: --port needs a number from 0 to 65535, not '70000'.")]
     [InlineData("x", "sockeye-resp: --port needs a number from 0 to 65535, not 'x'.")]
     public async Task A_bad_port_is_one_clear_line(string port, string line)
