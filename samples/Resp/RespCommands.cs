@@ -164,8 +164,8 @@ internal static class RespCommands
         }
     }
 
-    /// <summary>Whether the command is QUIT, after which the connection closes.</summary>
-    public static bool IsQuit(in RespCommand command) => command.Count == 1 && Equals(command.Name, "QUIT"u8);
+    /// <summary>Whether the command is QUIT, after which the connection closes (whatever arguments it has, as in Redis).</summary>
+    public static bool IsQuit(in RespCommand command) => Equals(command.Name, "QUIT"u8);
 
     private static void Reply(Connection connection, RespReply reply) => connection.WriteMessage(RespReplyWriter.Instance, reply);
 

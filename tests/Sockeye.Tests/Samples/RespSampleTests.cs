@@ -171,6 +171,10 @@ public class RespSampleTests
     [InlineData(
         "SET k v\r\nFLUSHALL bogus\r\nFLUSHDB bogus\r\nFLUSHALL a b\r\nDBSIZE\r\nFLUSHALL async\r\nDBSIZE\r\nSET k v\r\nFLUSHDB SYNC\r\nDBSIZE\r\nQUIT\r\n",
         "+OK\r\n-ERR syntax error\r\n-ERR syntax error\r\n-ERR syntax error\r\n:1\r\n+OK\r\n:0\r\n+OK\r\n+OK\r\n:0\r\n+OK\r\n")]
+
+    // QUIT closes the connection whatever arguments follow it.
+    [InlineData("*2\r\n$4\r\nQUIT\r\n$1\r\nx\r\n", "+OK\r\n")]
+
     public async Task Commands_get_the_replies_Redis_gives_until_QUIT_closes_the_connection(string commands, string replies)
     {
         await using var sample = await StartAsync();
