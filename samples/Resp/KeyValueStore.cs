@@ -98,7 +98,7 @@ internal sealed class KeyValueStore : IDisposable
         {
             result = 0;
             if (TryFind(key, out var entry)
-                && !(Utf8Parser.TryParse(entry.Value, out result, out var used) && used == entry.Value.Length && used > 0))
+                && !RespCommandReader.TryParseInteger(entry.Value, out result))
             {
                 return IncrementResult.NotAnInteger;
             }

@@ -274,16 +274,50 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
     /// <exception cref="ProtocolException">The line is not a number.</exception>
     private static long ParseLength(ReadOnlySpan<byte> line)
     {
-        if (line.Length < 2
+        if (line.IsEmpty
             || line[^1] != (byte)'\r'
-            || !Utf8Parser.TryParse(line[..^1], out long value, out var used)
-            || used != line.Length - 1
+            || !TryParseInteger(line[..^1], out var value)
             || value < -1)
         {
             throw new ProtocolException("Protocol error: a length is not a number.");
         }
 
         return value;
+    }
+
+    /// <summary>
+    /// An integer as Redis reads one (its <c>string2ll</c>), in headers, arguments and stored values alike: an optional
+    /// <c>-</c>, then digits with no leading zero (<c>0</c> alone aside), in a <see cref="long"/>. No <c>+</c>, no
+    /// spaces, no <c>-0</c>: <see cref="Utf8Parser"/> would take <c>+5</c> and <c>05</c>.
+    /// </summary>
+    public static bool TryParseInteger(ReadOnlySpan<byte> text, out long value)
+    {
+        value = 0;
+        var negative = !text.IsEmpty && text[0] == (byte)'-';
+        var digits = negative ? text[1..] : text;
+        if (digits.IsEmpty || digits.Length > 19 || (digits[0] == (byte)'0' && (digits.Length > 1 || negative)))
+        {
+            return false;
+        }
+
+        ulong magnitude = 0;   // 19 digits fit in a ulong
+        foreach (var digit in digits)
+        {
+            if (!char.IsAsciiDigit((char)digit))
+            {
+                return false;
+            }
+
+            magnitude = (magnitude * 10) + (ulong)(digit - '0');
+        }
+
+        if (magnitude > (negative ? (ulong)long.MaxValue + 1 : long.MaxValue))
+        {
+            return false;
+        }
+
+        value = negative ? unchecked((long)(0 - magnitude)) : (long)magnitude;
+        return true;
     }
 
     private static bool TryReadMultibulk(ref SequenceReader<byte> reader, long maxMessageSize, out RespCommand message)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Text;
 using System.Text;
 using Sockeye.Framing;
 using Sockeye.Messaging;
@@ -341,8 +340,7 @@ internal static class RespCommands
     private static bool Equals(in ReadOnlySequence<byte> word, ReadOnlySpan<byte> upper) =>
         word.Length == upper.Length && Ascii.EqualsIgnoreCase(Key(word), upper);
 
-    private static bool TryParseInteger(in ReadOnlySequence<byte> word, out long value) =>
-        Utf8Parser.TryParse(Key(word), out value, out var used) && used == word.Length && used > 0;
+    private static bool TryParseInteger(in ReadOnlySequence<byte> word, out long value) => RespCommandReader.TryParseInteger(Key(word), out value);
 
     private static string Text(in ReadOnlySequence<byte> word) => Encoding.UTF8.GetString(word).Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 }

@@ -44,12 +44,41 @@ public class RespCommandReaderTests
     [InlineData("*1\n$1\r\na\r\n")]
     [InlineData("*1\r\n$99999999999999999999999999\r\n")]
     [InlineData("*2000000\r\n")]
+    [InlineData("*+1\r\n$4\r\nPING\r\n")]
+    [InlineData("*01\r\n$4\r\nPING\r\n")]
+    [InlineData("*1\r\n$+4\r\nPING\r\n")]
+    [InlineData("*1\r\n$ 4\r\nPING\r\n")]
     [InlineData("*1\r\n$3\r\nGET\r\n*1\r\n$1")]
     public async Task Malformed_or_truncated_input_is_a_protocol_error(string input)
     {
         var error = await Assert.ThrowsAsync<ProtocolException>(() => ReadAllAsync(new ScriptedPipeReader([Encoding.ASCII.GetBytes(input)])));
 
         Assert.Equal(ConnectionEndReason.ProtocolError, error.EndReason);
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("0", 0L)]
+    [InlineData("-1", -1L)]
+    [InlineData("42", 42L)]
+    [InlineData("9223372036854775807", long.MaxValue)]
+    [InlineData("-9223372036854775808", long.MinValue)]
+    [InlineData("9223372036854775808", null)]
+    [InlineData("-9223372036854775809", null)]
+    [InlineData("99999999999999999999", null)]
+    [InlineData("", null)]
+    [InlineData("-", null)]
+    [InlineData("-0", null)]
+    [InlineData("05", null)]
+    [InlineData("+5", null)]
+    [InlineData(" 5", null)]
+    [InlineData("5 ", null)]
+    [InlineData("1e3", null)]
+    public Task Integers_are_read_as_Redis_reads_them(string text, long? expected)
+    {
+        var parsed = RespCommandReader.TryParseInteger(Encoding.ASCII.GetBytes(text), out var value);
+
+        Assert.Equal(expected, parsed ? value : null);
+        return Task.CompletedTask;
     }
 
     [Fact(Timeout = Timeouts.Fast)]

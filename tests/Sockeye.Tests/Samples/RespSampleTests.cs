@@ -14,6 +14,8 @@ namespace Sockeye.Tests.Samples;
 /// </summary>
 public class RespSampleTests
 {
+    private const string NotInteger = "-ERR value is not an integer or out of range\r\n";
+
     private static readonly string s_samplePath = typeof(RespSampleTests).Assembly
         .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RespSamplePath").Value!;
 
@@ -175,6 +177,12 @@ public class RespSampleTests
     // QUIT closes the connection whatever arguments follow it.
     [InlineData("*2\r\n$4\r\nQUIT\r\n$1\r\nx\r\n", "+OK\r\n")]
 
+    // Integers as Redis's string2ll reads them (no '+', no leading zero, no "-0"), in arguments and stored values alike.
+    [InlineData(
+        "SET n 1\r\nINCRBY n +5\r\nINCRBY n 05\r\nINCRBY n -0\r\nDECRBY n 1\r\nSET s 007\r\nINCR s\r\nSET s +7\r\nINCR s\r\nSET s -0\r\nDECR s\r\n"
+            + "SET k v EX +5\r\nSET k v EX 05\r\nEXISTS k\r\nQUIT\r\n",
+        "+OK\r\n" + NotInteger + NotInteger + NotInteger + ":0\r\n+OK\r\n" + NotInteger + "+OK\r\n" + NotInteger + "+OK\r\n" + NotInteger
+            + NotInteger + NotInteger + ":0\r\n+OK\r\n")]
     public async Task Commands_get_the_replies_Redis_gives_until_QUIT_closes_the_connection(string commands, string replies)
     {
         await using var sample = await StartAsync();
