@@ -36,6 +36,15 @@ using var store = new KeyValueStore();
 var options = new SocketServerOptions
 {
     IdleTimeout = Timeout.InfiniteTimeSpan,     // Redis keeps idle clients (its "timeout 0")
+
+    // Redis has no minimum data rate: someone typing a command into telnet may take as long as they like. (The
+    // library's default, 240 B/s after 5 s, would reset them mid-command.)
+    MinDataRate = 0,
+
+    // Redis closes a connection at once, after QUIT or when it stops, without waiting for the client's FIN; the
+    // library's 2 s lingering close would hold every idle client, and so the shutdown, for 2 to 3 s. The cost, as in
+    // Redis: a client that sends more after QUIT or a protocol error may get a reset instead of its last reply.
+    LingerTimeout = TimeSpan.Zero,
     InlineScheduling = true,                     // no handler here ever blocks
     ConnectionLogScope = false,
 };

@@ -193,6 +193,21 @@ public class RespSampleTests
         Assert.Equal(replies, await client.ReceiveTextToEndAsync());
     }
 
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task A_command_typed_slowly_is_still_answered()
+    {
+        // The sample runs as a process on the system clock, so the gap is real: longer than the library's 5 s grace
+        // for its minimum data rate (240 B/s), which the sample turns off, as Redis has no such limit.
+        await using var sample = await StartAsync();
+        using var client = await TestClient.ConnectAsync(sample.EndPoint);
+
+        await client.SendAsync("ECHO he");
+        await Task.Delay(TimeSpan.FromSeconds(7), TestContext.Current.CancellationToken);
+        await client.SendAsync("llo\r\nQUIT\r\n");
+
+        Assert.Equal("$5\r\nhello\r\n+OK\r\n", await client.ReceiveTextToEndAsync());
+    }
+
     [Theory(Timeout = Timeouts.Process)]
     [InlineData("70000", "sockeye-resp: --port needs a number from 0 to 65535, not '70000'.")]
     [InlineData("x", "sockeye-resp: --port needs a number from 0 to 65535, not 'x'.")]
@@ -214,9 +229,13 @@ public class RespSampleTests
         Assert.Single(second.StandardError);
         Assert.StartsWith($"sockeye-resp: cannot listen on 127.0.0.1:{first.Port}: ", second.StandardError[0], StringComparison.Ordinal);
 
+        // An idle client that never ends its side does not hold the shutdown up (the library's 2 s linger would).
         using var idle = await TestClient.ConnectAsync(first.EndPoint);
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
         first.Process.Signal(PosixSignal.SIGTERM);
         Assert.Equal(string.Empty, await idle.ReceiveTextToEndAsync());
+        await first.Process.WaitForStandardOutputAsync("^Stopped$");
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(2), $"stopping took {stopping.Elapsed}");
         Assert.Equal(0, await first.Process.WaitForExitAsync());
         Assert.Equal("Stopped", first.Process.StandardOutput[^1]);
     }
