@@ -342,5 +342,5 @@ internal static class RespCommands
 
     private static bool TryParseInteger(in ReadOnlySequence<byte> word, out long value) => RespCommandReader.TryParseInteger(Key(word), out value);
 
-    private static string Text(in ReadOnlySequence<byte> word) => Encoding.UTF8.GetString(word).Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+    private static string Text(in ReadOnlySequence<byte> word) => Encoding.UTF8.GetString(word);
 }

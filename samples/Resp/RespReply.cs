@@ -54,8 +54,20 @@ internal readonly struct RespReply
     /// <summary>A status line such as <c>+PONG</c>: text without CR or LF.</summary>
     public static RespReply Simple(ReadOnlyMemory<byte> text) => new(RespReplyKind.Simple, new(text), 0);
 
-    /// <summary>An error, <c>-ERR ...</c>: its text, which starts with the error's code.</summary>
-    public static RespReply Error(string text) => new(RespReplyKind.Error, new(System.Text.Encoding.UTF8.GetBytes(text)), 0);
+    /// <summary>
+    /// An error, <c>-ERR ...</c>: its text, which starts with the error's code. A CR or LF in it would end the line
+    /// early and break the framing, so every control character becomes a space, as Redis makes CR and LF spaces.
+    /// </summary>
+    public static RespReply Error(string text)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        foreach (ref var b in bytes.AsSpan())
+        {
+            b = b is < 0x20 or 0x7F ? (byte)' ' : b;
+        }
+
+        return new(RespReplyKind.Error, new(bytes), 0);
+    }
 
     public static RespReply Number(long value) => new(RespReplyKind.Integer, default, value);
 

@@ -102,6 +102,7 @@ public class RespSampleTests
     [InlineData("*1\r\n$x\r\n", "-ERR Protocol error: a length is not a number.\r\n")]
     [InlineData("*2\r\n$3\r\nGET\r\n$1\r\nab\r\n", "-ERR Protocol error: a bulk string does not end with CRLF.\r\n")]
     [InlineData("*1\r\n$2000000\r\n", null)]
+    [InlineData("*1\r\n\r\n", "-ERR Protocol error: expected '$', got ' '.\r\n")]   // never a raw CR in an error line
     public async Task Malformed_input_ends_only_its_own_connection(string malformed, string? reply)
     {
         var cli = ExternalTool.Require("redis-cli", "redis-tools");
