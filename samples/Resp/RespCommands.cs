@@ -198,7 +198,7 @@ internal static class RespCommands
                     return;
                 }
 
-                if (amount <= 0 || amount > long.MaxValue / 1000 / 2)
+                if (amount <= 0 || amount > (long.MaxValue - Environment.TickCount64) / scale)   // the deadline must fit
                 {
                     Reply(connection, RespReply.Error("ERR invalid expire time in 'set' command"));
                     return;

@@ -15,6 +15,7 @@ namespace Sockeye.Tests.Samples;
 public class RespSampleTests
 {
     private const string NotInteger = "-ERR value is not an integer or out of range\r\n";
+    private const string InvalidExpire = "-ERR invalid expire time in 'set' command\r\n";
 
     private static readonly string s_samplePath = typeof(RespSampleTests).Assembly
         .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RespSamplePath").Value!;
@@ -184,6 +185,11 @@ public class RespSampleTests
             + "SET k v EX +5\r\nSET k v EX 05\r\nEXISTS k\r\nQUIT\r\n",
         "+OK\r\n" + NotInteger + NotInteger + NotInteger + ":0\r\n+OK\r\n" + NotInteger + "+OK\r\n" + NotInteger + "+OK\r\n" + NotInteger
             + NotInteger + NotInteger + ":0\r\n+OK\r\n")]
+
+    // EX and PX each as large as the deadline allows, not PX held to EX's limit.
+    [InlineData(
+        "SET k v PX 9000000000000000000\r\nSET k v EX 9000000000000000\r\nSET k v PX 9223372036854775807\r\nSET k v EX 9300000000000000\r\nQUIT\r\n",
+        "+OK\r\n+OK\r\n" + InvalidExpire + InvalidExpire + "+OK\r\n")]
     public async Task Commands_get_the_replies_Redis_gives_until_QUIT_closes_the_connection(string commands, string replies)
     {
         await using var sample = await StartAsync();
