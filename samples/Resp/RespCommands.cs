@@ -13,7 +13,7 @@ namespace Sockeye.Samples.Resp;
 internal static class RespCommands
 {
     private static readonly RespReply s_pong = RespReply.Simple("PONG"u8.ToArray());
-    private static readonly RespReply s_noProto = RespReply.Error("NOPROTO sorry, this protocol version is not supported");
+    private static readonly RespReply s_noProto = RespReply.Error("NOPROTO unsupported protocol version");
     private static readonly RespReply s_notInteger = RespReply.Error("ERR value is not an integer or out of range");
     private static readonly RespReply s_syntax = RespReply.Error("ERR syntax error");
     private static readonly RespReply s_emptyArray = RespReply.Array(0);
