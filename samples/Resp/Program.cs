@@ -41,10 +41,11 @@ var options = new SocketServerOptions
     // library's default, 240 B/s after 5 s, would reset them mid-command.)
     MinDataRate = 0,
 
-    // Redis closes a connection at once, after QUIT or when it stops, without waiting for the client's FIN; the
-    // library's 2 s lingering close would hold every idle client, and so the shutdown, for 2 to 3 s. The cost, as in
-    // Redis: a client that sends more after QUIT or a protocol error may get a reset instead of its last reply.
-    LingerTimeout = TimeSpan.Zero,
+    // After QUIT, a protocol error or the stop, the connection waits for the client's FIN (reading and dropping what
+    // it still sends, so the close sends no reset that could destroy the last reply) for a quarter of a second, not
+    // the library's 2 s: an idle redis-cli answers a FIN only when it next reads, and would hold the shutdown that
+    // long. Redis does not wait at all.
+    LingerTimeout = TimeSpan.FromMilliseconds(250),
     InlineScheduling = true,                     // no handler here ever blocks
     ConnectionLogScope = false,
 };
