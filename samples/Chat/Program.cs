@@ -25,7 +25,9 @@ for (var i = 0; i < args.Length; i++)
     i++;
 }
 
-var options = new SocketServerOptions();
+// People type into telnet or socat a keystroke at a time: no minimum data rate (the default, 240 B/s after 5 s, would
+// end them partway through a line).
+var options = new SocketServerOptions { MinDataRate = 0 };
 options.Listen(host, port);
 var chat = new ChatServer();
 await using var server = new SocketServer(options, chat.RunAsync);

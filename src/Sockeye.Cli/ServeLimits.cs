@@ -97,6 +97,11 @@ internal sealed class ServeLimits
         "--write-timeout", "End a connection whose client has taken no bytes of a send for this long (a client that stops reading).",
         s_defaults.WriteTimeout.TotalSeconds, ZeroSeconds.Off);
 
+    private readonly Option<double> _slowReaderGrace = CommonOptions.Seconds(
+        "--slow-reader-grace", "With --outbound-queue-policy disconnect, how long a push to a full queue waits for its client to " +
+        "make room (slowing the sender to the client's pace) before the client is ended as a slow reader.",
+        s_defaults.SlowReaderGrace.TotalSeconds, ZeroSeconds.Immediately);
+
     private readonly Option<double> _drainTimeout = CommonOptions.Seconds(
         "--drain-timeout", "On SIGTERM or Ctrl+C, how long connections get to finish before they are aborted.",
         s_defaults.ShutdownTimeout.TotalSeconds, ZeroSeconds.Immediately);
@@ -112,6 +117,7 @@ internal sealed class ServeLimits
         ServeSettings.Server(_maxSendBuffer, nameof(SocketServerOptions.MaxSendBufferSize), (o, value) => o.MaxSendBufferSize = value.Bytes),
         ServeSettings.Server(_maxOutboundQueue, nameof(SocketServerOptions.MaxOutboundQueueSize), (o, value) => o.MaxOutboundQueueSize = value.Bytes),
         ServeSettings.Server(_outboundQueuePolicy, nameof(SocketServerOptions.OutboundQueuePolicy), (o, value) => o.OutboundQueuePolicy = value),
+        ServeSettings.Server(_slowReaderGrace, nameof(SocketServerOptions.SlowReaderGrace), (o, value) => o.SlowReaderGrace = TimeSpan.FromSeconds(value)),
         ServeSettings.Server(_writeTimeout, nameof(SocketServerOptions.WriteTimeout), (o, value) => o.WriteTimeout = OffWhenZero(value)),
         ServeSettings.Server(_drainTimeout, nameof(SocketServerOptions.ShutdownTimeout), (o, value) => o.ShutdownTimeout = TimeSpan.FromSeconds(value)),
     ];

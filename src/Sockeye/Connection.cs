@@ -123,10 +123,11 @@ public abstract class Connection
     /// It may be called concurrently with other sends and with the handler's own writes to <c>Transport.Output</c>.
     /// </summary>
     /// <param name="message">The bytes to send; copied before this returns, so the caller may reuse the memory.</param>
-    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>).</param>
+    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
     /// <returns>
     /// Whether the message was queued, dropped, or the connection is closed. It completes once the message is queued, not
-    /// once it is sent: at once, unless the queue is full under <see cref="OutboundQueuePolicy.Wait"/>.
+    /// once it is sent: at once, unless the queue is full under <see cref="OutboundQueuePolicy.Wait"/> or for
+    /// <see cref="OutboundQueuePolicy.Disconnect"/>'s <see cref="SocketServerOptions.SlowReaderGrace"/>.
     /// </returns>
     /// <remarks>
     /// <para>
@@ -149,7 +150,7 @@ public abstract class Connection
 
     /// <summary>Sends <paramref name="message"/>, as it is, from any thread, as <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/> does.</summary>
     /// <param name="message">The bytes to send, possibly in several segments; copied before this returns.</param>
-    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>).</param>
+    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
     /// <returns>Whether the message was queued, dropped, or the connection is closed.</returns>
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]
     public ValueTask<SendStatus> SendAsync(in ReadOnlySequence<byte> message, CancellationToken cancellationToken = default) =>
@@ -161,7 +162,7 @@ public abstract class Connection
     /// </summary>
     /// <param name="framer">The message format.</param>
     /// <param name="message">The message, without framing; framed into a buffer of the send's own before this returns.</param>
-    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>).</param>
+    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
     /// <returns>Whether the message was queued, dropped, or the connection is closed.</returns>
     /// <exception cref="ArgumentException">The message cannot be framed in this format.</exception>
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]
@@ -179,7 +180,7 @@ public abstract class Connection
     /// <typeparam name="TMessage">What a message is before it is written.</typeparam>
     /// <param name="writer">The protocol's writer.</param>
     /// <param name="message">The message; written into a buffer of the send's own before this returns.</param>
-    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>).</param>
+    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
     /// <returns>Whether the message was queued, dropped, or the connection is closed.</returns>
     /// <exception cref="ArgumentException">The message cannot be written in this format.</exception>
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]

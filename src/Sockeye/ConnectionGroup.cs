@@ -15,8 +15,9 @@ namespace Sockeye;
 /// A broadcast frames its message once, into one pooled buffer that every member's queue shares (nothing is copied or
 /// allocated per member), and queues it for each member without waiting on any of them: a member that reads slowly
 /// never holds up the others. Each member's queue is bounded by <see cref="SocketServerOptions.MaxOutboundQueueSize"/>
-/// and follows <see cref="SocketServerOptions.OutboundQueuePolicy"/>, so a member that stops reading is disconnected
-/// (or misses messages, or makes the broadcast wait, as the policy says) while the rest go on.
+/// and follows <see cref="SocketServerOptions.OutboundQueuePolicy"/>, so a member that stops reading is disconnected once
+/// its grace has passed (or misses messages, or makes the broadcast wait, as the policy says) while the rest go on; a
+/// member that reads, but slower than the broadcasts come, slows the broadcasts' task to its pace instead.
 /// </para>
 /// <para>
 /// A broadcast reads the members without a lock, so joins and leaves never wait for one: a connection that joins or
@@ -137,11 +138,12 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
     /// </summary>
     /// <param name="message">The bytes to send; copied once, before this returns, and shared by every member.</param>
     /// <param name="except">A member not to send to, such as the one the message came from.</param>
-    /// <param name="cancellationToken">Cancels waits for room under <see cref="OutboundQueuePolicy.Wait"/>.</param>
+    /// <param name="cancellationToken">Cancels waits for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
     /// <returns>
     /// How many members the message was queued for. It completes at once unless a member's queue is full under
-    /// <see cref="OutboundQueuePolicy.Wait"/>; then every other member has it queued already, and it completes once the
-    /// waiting ones have room.
+    /// <see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/> with a
+    /// <see cref="SocketServerOptions.SlowReaderGrace"/>; then every other member has it queued already, and it completes
+    /// once the waiting ones have room (or, under Disconnect, have been ended when the grace ran out).
     /// </returns>
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional exception and token.")]
     public ValueTask<int> BroadcastAsync(ReadOnlyMemory<byte> message, Connection? except = null, CancellationToken cancellationToken = default) =>
@@ -150,7 +152,7 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
     /// <summary>Sends <paramref name="message"/>, as it is, to every member but <paramref name="except"/>.</summary>
     /// <param name="message">The bytes to send, possibly in several segments; copied once, before this returns.</param>
     /// <param name="except">A member not to send to, such as the one the message came from.</param>
-    /// <param name="cancellationToken">Cancels waits for room under <see cref="OutboundQueuePolicy.Wait"/>.</param>
+    /// <param name="cancellationToken">Cancels waits for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
     /// <returns>How many members the message was queued for.</returns>
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional exception and token.")]
     public ValueTask<int> BroadcastAsync(in ReadOnlySequence<byte> message, Connection? except = null, CancellationToken cancellationToken = default) =>
@@ -162,7 +164,7 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
     /// <param name="framer">The message format.</param>
     /// <param name="message">The message, without framing.</param>
     /// <param name="except">A member not to send to, such as the one the message came from.</param>
-    /// <param name="cancellationToken">Cancels waits for room under <see cref="OutboundQueuePolicy.Wait"/>.</param>
+    /// <param name="cancellationToken">Cancels waits for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
     /// <returns>How many members the message was queued for.</returns>
     /// <exception cref="ArgumentException">The message cannot be framed in this format.</exception>
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional exception and token.")]
@@ -177,7 +179,7 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
     /// <param name="writer">The protocol's writer, or a framer.</param>
     /// <param name="message">The message.</param>
     /// <param name="except">A member not to send to, such as the one the message came from.</param>
-    /// <param name="cancellationToken">Cancels waits for room under <see cref="OutboundQueuePolicy.Wait"/>.</param>
+    /// <param name="cancellationToken">Cancels waits for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
     /// <returns>How many members the message was queued for.</returns>
     /// <exception cref="ArgumentException">The message cannot be written in this format.</exception>
     [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional exception and token.")]

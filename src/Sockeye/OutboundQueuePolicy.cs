@@ -7,8 +7,10 @@ namespace Sockeye;
 public enum OutboundQueuePolicy
 {
     /// <summary>
-    /// The connection is ended as <see cref="ConnectionEndReason.SlowReader"/>, logged and counted, and the send reports
-    /// <see cref="SendStatus.Closed"/>: a consumer that cannot keep up is cut off rather than held in memory. The default.
+    /// The send waits up to <see cref="SocketServerOptions.SlowReaderGrace"/> for room, so a sender is slowed to the pace
+    /// of a client that reads; if the client makes none, it is ended as <see cref="ConnectionEndReason.SlowReader"/>,
+    /// logged and counted, and the send reports <see cref="SendStatus.Closed"/>: a consumer that has stopped is cut off
+    /// rather than held in memory. The default.
     /// </summary>
     Disconnect,
 

@@ -52,6 +52,15 @@ public sealed class SocketServerOptions
     public OutboundQueuePolicy OutboundQueuePolicy { get; set; } = OutboundQueuePolicy.Disconnect;
 
     /// <summary>
+    /// Under <see cref="OutboundQueuePolicy.Disconnect"/>, how long a send to a full outbound queue waits for room before
+    /// the connection is ended as <see cref="ConnectionEndReason.SlowReader"/>. A client that reads keeps making room, so a
+    /// sender that outpaces it (one client flooding a room, a burst of broadcasts) is slowed to its pace instead of
+    /// cutting it off; one that has stopped reading is ended once this has passed. 1 second by default;
+    /// <see cref="TimeSpan.Zero"/> ends the connection at once, with the send.
+    /// </summary>
+    public TimeSpan SlowReaderGrace { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// How long <see cref="SocketServer.StopAsync"/> lets handlers finish before it aborts them. 30 seconds by default.
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -204,6 +213,7 @@ public sealed class SocketServerOptions
         }
 
         RequireNonNegative(LingerTimeout, nameof(LingerTimeout));
+        RequireNonNegative(SlowReaderGrace, nameof(SlowReaderGrace));
         RequirePositiveOrInfinite(IdleTimeout, nameof(IdleTimeout));
         RequirePositiveOrInfinite(WriteTimeout, nameof(WriteTimeout));
         RequireNonNegative(MinDataRateGracePeriod, nameof(MinDataRateGracePeriod));

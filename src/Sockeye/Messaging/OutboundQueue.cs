@@ -113,6 +113,13 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
                         break;
                     case OutboundQueuePolicy.Wait:
                         return ValueTask.FromCanceled<SendStatus>(cancellationToken);
+                    case OutboundQueuePolicy.Disconnect when _settings.SlowReaderGrace > TimeSpan.Zero && !cancellationToken.IsCancellationRequested:
+                        // A client that reads makes room soon: the send waits for it, which slows whoever sends to the
+                        // client's pace. One that has stopped reading is ended when the grace runs out (GraceExpired).
+                        waiter = new Waiter(this, message, cost);
+                        AddWaiter(waiter);
+                        waiter.StartGrace(_settings.TimeProvider, _settings.SlowReaderGrace);
+                        break;
                     default:
                         status = SendStatus.Closed;
                         overflowed = true;
@@ -484,7 +491,22 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
         Close(null);
     }
 
-    // ---- Sends waiting for room (OutboundQueuePolicy.Wait) -----------------------------------------------------
+    /// <summary>A send has waited for room for the whole grace: the client has stopped reading, and is ended as too slow.</summary>
+    private void GraceExpired(Waiter waiter)
+    {
+        using (_gate.Enter())
+        {
+            // Admitted, canceled or closed meanwhile: the client made room, or it has ended already.
+            if (!waiter.Linked)
+            {
+                return;
+            }
+        }
+
+        Overflowed();
+    }
+
+    // ---- Sends waiting for room (OutboundQueuePolicy.Wait, and Disconnect's grace) -----------------------------
 
     private void AddWaiter(Waiter waiter)
     {
@@ -553,11 +575,15 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
         }
     }
 
-    /// <summary>A send waiting for room. Allocated only when the queue is full under <see cref="OutboundQueuePolicy.Wait"/>.</summary>
+    /// <summary>
+    /// A send waiting for room. Allocated only when the queue is full, under <see cref="OutboundQueuePolicy.Wait"/> or
+    /// during <see cref="OutboundQueuePolicy.Disconnect"/>'s grace.
+    /// </summary>
     private sealed class Waiter(OutboundQueue queue, OutboundMessage message, long cost)
     {
         private readonly TaskCompletionSource<SendStatus> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private CancellationTokenRegistration _registration;
+        private ITimer? _grace;
 
         public OutboundMessage Message { get; } = message;
 
@@ -580,9 +606,16 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
             return new ValueTask<SendStatus>(_completion.Task);
         }
 
+        /// <summary>Ends the client as too slow if this send is still waiting when <paramref name="grace"/> has passed.</summary>
+        public void StartGrace(TimeProvider time, TimeSpan grace) =>
+            _grace = time.CreateTimer(static state => ((Waiter)state!).GraceExpired(), this, grace, Timeout.InfiniteTimeSpan);
+
+        private void GraceExpired() => queue.GraceExpired(this);
+
         public void Complete(SendStatus status)
         {
             _registration.Dispose();
+            _grace?.Dispose();
             if (status != SendStatus.Queued)
             {
                 Message.Release();
@@ -604,6 +637,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem, IEventLoopWork
                 queue.RemoveWaiter(this);
             }
 
+            _grace?.Dispose();
             Message.Release();
             _completion.TrySetCanceled(token);
         }

@@ -41,7 +41,7 @@ public sealed class TestConnection : IAsyncDisposable
             maxMessageSize: options.MaxMessageSize,
             receiveBufferSize: options.EffectiveReceiveBufferSize,
             serverDraining: _serverDraining.Token,
-            pushSettings: new PushSettings(options, metrics: null, logger: null));
+            pushSettings: new PushSettings(options, metrics: null, logger: null, timeProvider));
         _output = new ClientWriter(_connection.Client.Output);
         _drainDelay = options.DrainDelay;
         _shutdownTimeout = options.ShutdownTimeout;

@@ -23,7 +23,7 @@ internal sealed class ServerContext : IDisposable
         Metrics = new SockeyeMetrics(meterFactory);
         ServerLogger = loggerFactory.CreateLogger<SocketServer>();
         ConnectionLogger = loggerFactory.CreateLogger("Sockeye.Connection");
-        PushSettings = new PushSettings(options, Metrics, ConnectionLogger);
+        PushSettings = new PushSettings(options, Metrics, ConnectionLogger, timeProvider);
 
         // Standard error's one-line default shows no scopes: a scope per connection would cost each one for nothing.
         ConnectionLogScopes = options.ConnectionLogScope && loggerFactory is not StandardErrorLoggerFactory;

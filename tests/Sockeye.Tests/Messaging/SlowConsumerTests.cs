@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Sockeye.Framing;
 using Sockeye.Handlers;
 using Sockeye.Messaging;
@@ -39,6 +40,86 @@ public class SlowConsumerTests
         Assert.Equal(ConnectionEndReason.SlowReader, test.Connection.EndReason);
         Assert.Equal(0, queue.Size);
         Assert.Equal(SendStatus.Closed, await test.Connection.SendMessageAsync(s_lines, s_message, Token));
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task Disconnect_waits_the_grace_for_room_before_ending_a_client_that_has_stopped_reading()
+    {
+        var time = new FakeTimeProvider();
+        var hold = new TaskCompletionSource();
+        await using var test = Start(OutboundQueuePolicy.Disconnect, hold.Task, TimeSpan.FromSeconds(5), time);
+        var queue = QueueOf(test.Connection);
+        try
+        {
+            // The handler holds its output, so nothing drains: the queue fills to its bound, and the next send waits.
+            var waiting = test.Connection.SendMessageAsync(s_lines, s_message, Token).AsTask();
+            for (var sent = 0; waiting.IsCompleted && sent < 1000; sent++)
+            {
+                Assert.Equal(SendStatus.Queued, await waiting);
+                waiting = test.Connection.SendMessageAsync(s_lines, s_message, Token).AsTask();
+            }
+
+            Assert.False(waiting.IsCompleted);
+            time.Advance(TimeSpan.FromSeconds(4.9));
+            Assert.False(waiting.IsCompleted);
+            Assert.Equal(ConnectionEndReason.None, test.Connection.EndReason);
+
+            time.Advance(TimeSpan.FromSeconds(0.2));
+            Assert.Equal(SendStatus.Closed, await waiting.WithTestTimeout());
+            Assert.Equal(ConnectionEndReason.SlowReader, test.Connection.EndReason);
+            Assert.Equal(0, queue.Size);
+        }
+        finally
+        {
+            hold.TrySetResult();
+        }
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task One_client_flooding_a_room_is_slowed_to_its_readers_pace_instead_of_cutting_them_off()
+    {
+        // Was: the flood filled the readers' queues faster than the server could send to them, and every reader, reading
+        // as fast as it could, was ended as SlowReader (300 lines of 4 KB cut off all three readers of samples/Chat).
+        const int Lines = 300;
+        var line = Encoding.ASCII.GetBytes(new string('y', 4000) + "\n");
+        var room = new ConnectionGroup();
+        var framer = new LineFramer { MaxMessageSize = 4096 };
+        await using var server = await TestServer.StartAsync(
+            async connection =>
+            {
+                room.Add(connection);
+                await foreach (var message in connection.ReadMessagesAsync(framer))
+                {
+                    await room.BroadcastMessageAsync(framer, message, except: connection);
+                }
+            },
+            // A grace no reader that reads comes near, even on a loaded machine: the test is of the pacing, not the clock.
+            options => options.SlowReaderGrace = TimeSpan.FromSeconds(20));
+
+        var readers = new List<TestClient>();
+        for (var i = 0; i < 3; i++)
+        {
+            readers.Add(await server.ConnectAsync());
+        }
+
+        using var flooder = await server.ConnectAsync();
+        await WaitUntilAsync(() => room.Count == 4);
+
+        var reading = readers.Select(reader => reader.ReceiveExactlyAsync(Lines * line.Length)).ToList();
+        for (var i = 0; i < Lines; i++)
+        {
+            await flooder.SendAsync(line);
+        }
+
+        foreach (var received in await Task.WhenAll(reading))
+        {
+            Assert.Equal(Lines * line.Length, received.Length);
+        }
+
+        foreach (var reader in readers)
+        {
+            reader.Dispose();
+        }
     }
 
     [Fact(Timeout = Timeouts.Fast)]
@@ -177,9 +258,10 @@ public class SlowConsumerTests
         Assert.Equal(0, queued.GetMeasurementSnapshot().EvaluateAsCounter());
     }
 
-    private static TestConnection Start(OutboundQueuePolicy policy, Task? holdOutputUntil = null)
+    private static TestConnection Start(OutboundQueuePolicy policy, Task? holdOutputUntil = null, TimeSpan? slowReaderGrace = null, TimeProvider? time = null)
     {
         var options = new SocketServerOptions { MaxOutboundQueueSize = Bound, OutboundQueuePolicy = policy };
+        options.SlowReaderGrace = slowReaderGrace ?? options.SlowReaderGrace;
         return TestConnection.Start(ConnectionHandler.Create(async connection =>
         {
             if (holdOutputUntil is not null)
@@ -200,7 +282,7 @@ public class SlowConsumerTests
                     return;
                 }
             }
-        }), options);
+        }), options, time);
     }
 
     private static OutboundQueue QueueOf(Connection connection)
