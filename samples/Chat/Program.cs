@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Sockeye;
 
 // A line-based chat server. Try it: `dotnet run --project samples/Chat`, then `nc localhost 11000` in two terminals.
@@ -42,9 +41,5 @@ catch (Exception ex) when (ex is AddressInUseException or SocketException)
 }
 
 Console.WriteLine($"Chat listening on {server.EndPoints[0]}");
-var stop = new TaskCompletionSource();
-using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.TrySetResult(); });
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.TrySetResult(); });
-await stop.Task;
-await server.StopAsync();
+await server.WaitForShutdownAsync();
 return 0;

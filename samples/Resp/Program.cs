@@ -1,7 +1,6 @@
 // A Redis-protocol (RESP2) in-memory key-value server on Sockeye: see README.md beside this file.
 using System.Globalization;
 using System.Net;
-using System.Runtime.InteropServices;
 using Sockeye;
 using Sockeye.Samples.Resp;
 
@@ -46,6 +45,9 @@ var options = new SocketServerOptions
     // the library's 2 s: an idle redis-cli answers a FIN only when it next reads, and would hold the shutdown that
     // long. Redis does not wait at all.
     LingerTimeout = TimeSpan.FromMilliseconds(250),
+
+    // A command half-sent when the server stops gets 5 s to arrive whole, not the library's 30.
+    ShutdownTimeout = TimeSpan.FromSeconds(5),
     InlineScheduling = true,                     // no handler here ever blocks
     ConnectionLogScope = false,
 };
@@ -62,20 +64,9 @@ catch (IOException error)
 }
 
 Console.WriteLine($"Listening on {server.EndPoints[0]}");
-var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-await stop.Task;
-
-await server.StopAsync();
+await server.WaitForShutdownAsync();        // SIGTERM or Ctrl+C: a graceful stop; a second one aborts what is left
 Console.WriteLine("Stopped");
 return 0;
-
-void Stop(PosixSignalContext context)
-{
-    context.Cancel = true;
-    stop.TrySetResult();
-}
 
 static int Fail(string message)
 {

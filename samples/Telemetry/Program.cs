@@ -7,7 +7,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Text.Json.Serialization;
 using Sockeye;
 using Sockeye.Framing;
@@ -55,11 +54,7 @@ catch (IOException error)
 }
 
 Console.WriteLine($"Listening on {server.EndPoints[0]}");
-var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.TrySetResult(); });
-using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.TrySetResult(); });
-await stop.Task;
-await server.StopAsync();
+await server.WaitForShutdownAsync();
 return 0;
 
 // Queued, not flushed: replies to messages that arrived together leave in one send.

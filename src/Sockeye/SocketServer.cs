@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Net;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 using Sockeye.Transport;
@@ -235,6 +236,50 @@ public sealed partial class SocketServer : IAsyncDisposable
         {
             return _stopping ??= StopCoreAsync();
         }
+    }
+
+    /// <summary>
+    /// For a console program: waits for Ctrl+C or SIGTERM (or <paramref name="cancellationToken"/>), then stops gracefully,
+    /// as <see cref="StopAsync"/> does. A second Ctrl+C or SIGTERM while it stops aborts the connections still open. While
+    /// it waits, those signals no longer end the process on their own. (Under the Generic Host, Sockeye.Hosting stops the
+    /// server when the host stops.)
+    /// </summary>
+    /// <param name="cancellationToken">Stops the server as a signal would.</param>
+    /// <returns>A task that completes when the server has stopped and every connection has ended.</returns>
+    /// <example>
+    /// <code>
+    /// await server.StartAsync();
+    /// Console.WriteLine($"Listening on {server.EndPoints[0]}");
+    /// await server.WaitForShutdownAsync();
+    /// </code>
+    /// </example>
+    public async Task WaitForShutdownAsync(CancellationToken cancellationToken = default)
+    {
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var abort = new CancellationTokenSource();
+        var signals = 0;
+        void OnSignal(PosixSignalContext context)
+        {
+            // The process lives on: it ends when the program returns, after the graceful stop.
+            context.Cancel = true;
+            if (Interlocked.Increment(ref signals) == 1)
+            {
+                stop.TrySetResult();
+            }
+            else
+            {
+                abort.Cancel();
+            }
+        }
+
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using (cancellationToken.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), stop))
+        {
+            await stop.Task.ConfigureAwait(false);
+        }
+
+        await StopAsync(abort.Token).ConfigureAwait(false);
     }
 
     /// <summary>Stops the server as <see cref="StopAsync"/> does.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -246,6 +247,45 @@ public class RespSampleTests
         Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(2), $"stopping took {stopping.Elapsed}");
         Assert.Equal(0, await first.Process.WaitForExitAsync());
         Assert.Equal("Stopped", first.Process.StandardOutput[^1]);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task A_second_SIGTERM_aborts_a_stop_that_waits_on_a_half_sent_command()
+    {
+        await using var sample = await StartAsync();
+        using var client = await TestClient.ConnectAsync(sample.EndPoint);
+        // A whole PING, then half of another in the same send: once the first is answered, the server holds the half,
+        // and the graceful stop waits for the rest (up to the sample's 5 s).
+        await client.SendAsync("PING\r\n*1\r\n$4\r\nPI");
+        Assert.Equal("+PONG\r\n"u8.ToArray(), await client.ReceiveExactlyAsync(7));
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        sample.Process.Signal(PosixSignal.SIGTERM);
+
+        // The second only once the first has been taken (the listener has closed): two SIGTERMs pending at once are one.
+        while (await AcceptsAsync(sample.EndPoint))
+        {
+        }
+
+        sample.Process.Signal(PosixSignal.SIGTERM);
+
+        Assert.Equal(0, await sample.Process.WaitForExitAsync());
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(3), $"stopping took {stopping.Elapsed} (the graceful stop's timeout is 5 s)");
+        Assert.Equal("Stopped", sample.Process.StandardOutput[^1]);
+    }
+
+    private static async Task<bool> AcceptsAsync(IPEndPoint endPoint)
+    {
+        try
+        {
+            using var probe = await TestClient.ConnectAsync(endPoint);
+            return true;
+        }
+        catch (SocketException error) when (error.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
+        {
+            // Refused once the listener has closed; reset while it closes with this connection in its queue.
+            return false;
+        }
     }
 
     private static async Task<Sample> StartAsync()

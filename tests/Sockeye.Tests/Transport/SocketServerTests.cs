@@ -33,6 +33,28 @@ public class SocketServerTests
     }
 
     [Fact(Timeout = Timeouts.Network)]
+    public async Task WaitForShutdownAsync_stops_the_server_gracefully_when_its_token_is_canceled()
+    {
+        var options = new SocketServerOptions();
+        options.Listen(IPAddress.Loopback, 0);
+        await using var server = new SocketServer(options, new EchoHandler(new Sockeye.Framing.LineFramer()));
+        await server.StartAsync(TestContext.Current.CancellationToken);
+        using var client = await TestClient.ConnectAsync(server.EndPoints[0]);
+        await client.SendAsync("ping\n");
+        Assert.Equal("ping\n"u8.ToArray(), await client.ReceiveExactlyAsync(5));
+
+        using var stop = new CancellationTokenSource();
+        var waiting = server.WaitForShutdownAsync(stop.Token);
+        Assert.False(waiting.IsCompleted);
+        await stop.CancelAsync();
+
+        // Between two messages, the handler ends at once: the client sees the end of the stream, and the server has stopped.
+        Assert.Empty(await client.ReceiveToEndAsync());
+        await waiting.WaitAsync(TestContext.Current.CancellationToken);
+        Assert.Empty(server.Connections);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
     public async Task Localhost_binds_both_loopback_addresses_on_one_port()
     {
         var options = new SocketServerOptions();
