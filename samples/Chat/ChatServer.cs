@@ -59,7 +59,7 @@ internal sealed class ChatServer
                         await SendAsync(connection, $"* Unknown command {command}. Commands: /join ROOM, /who, /msg NICK text");
                         break;
                     default:
-                        await room.Members.BroadcastMessageAsync(Lines, Encoding.UTF8.GetBytes($"{nick}: {line}"), except: connection);
+                        await room.Members.BroadcastMessageAsync(Lines, $"{nick}: {line}", except: connection);
                         break;
                 }
             }
@@ -127,7 +127,7 @@ internal sealed class ChatServer
 
         // The others hear of it before the newcomer is told: once told, the newcomer's next move (or someone else's join)
         // can never come before this announcement and reach a member who joined after it.
-        await members.BroadcastMessageAsync(Lines, Encoding.UTF8.GetBytes($"* {nick} joined"), except: connection);
+        await members.BroadcastMessageAsync(Lines, $"* {nick} joined", except: connection);
         await SendAsync(connection, $"* You are {nick}, in #{name} with: {Nicks(members)}");
         return (name, members);
     }
@@ -143,7 +143,7 @@ internal sealed class ChatServer
             }
         }
 
-        await room.Members.BroadcastMessageAsync(Lines, Encoding.UTF8.GetBytes($"* {nick} left"));
+        await room.Members.BroadcastMessageAsync(Lines, $"* {nick} left");
     }
 
     private static string Nicks(ConnectionGroup members) =>
@@ -151,7 +151,7 @@ internal sealed class ChatServer
 
     // Thread-safe, and queued in order with what others push to this client: a reply never cuts into another's line.
     private static ValueTask<SendStatus> SendAsync(Connection connection, string line) =>
-        connection.SendMessageAsync(Lines, Encoding.UTF8.GetBytes(line));
+        connection.SendMessageAsync(Lines, line);
 
     private static (string Head, string Tail) Split(string text)
     {

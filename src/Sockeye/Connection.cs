@@ -173,6 +173,23 @@ public abstract class Connection
     }
 
     /// <summary>
+    /// Sends <paramref name="message"/> as UTF-8, framed by <paramref name="framer"/>, from any thread, as
+    /// <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/> does: a chat line, a notice.
+    /// </summary>
+    /// <param name="framer">The message format.</param>
+    /// <param name="message">The text, without framing; encoded and framed into a buffer of the send's own before this returns.</param>
+    /// <param name="cancellationToken">Cancels a wait for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
+    /// <returns>Whether the message was queued, dropped, or the connection is closed.</returns>
+    /// <exception cref="ArgumentException">The message cannot be framed in this format (a line with a line break in it, say).</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]
+    public ValueTask<SendStatus> SendMessageAsync(MessageFramer framer, string message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(framer);
+        ArgumentNullException.ThrowIfNull(message);
+        return GetOutboundQueue() is { } queue ? queue.Enqueue(OutboundMessage.Frame(framer, message), cancellationToken) : Closed;
+    }
+
+    /// <summary>
     /// Sends <paramref name="message"/> written by <paramref name="writer"/> (a protocol's serializer, or a framer for a
     /// message straight from <c>ReadMessagesAsync</c>), from any thread, as
     /// <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/> does.

@@ -159,6 +159,24 @@ public sealed class ConnectionGroup : IReadOnlyCollection<Connection>
         Broadcast(OutboundMessage.Copy(message), except, cancellationToken);
 
     /// <summary>
+    /// Sends <paramref name="message"/> as UTF-8, framed once by <paramref name="framer"/>, to every member but
+    /// <paramref name="except"/>: a chat line, a notice.
+    /// </summary>
+    /// <param name="framer">The message format.</param>
+    /// <param name="message">The text, without framing.</param>
+    /// <param name="except">A member not to send to, such as the one the message came from.</param>
+    /// <param name="cancellationToken">Cancels waits for room (<see cref="OutboundQueuePolicy.Wait"/>, or <see cref="OutboundQueuePolicy.Disconnect"/>'s grace).</param>
+    /// <returns>How many members the message was queued for.</returns>
+    /// <exception cref="ArgumentException">The message cannot be framed in this format.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional exception and token.")]
+    public ValueTask<int> BroadcastMessageAsync(MessageFramer framer, string message, Connection? except = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(framer);
+        ArgumentNullException.ThrowIfNull(message);
+        return Broadcast(OutboundMessage.Frame(framer, message), except, cancellationToken);
+    }
+
+    /// <summary>
     /// Sends <paramref name="message"/>, framed once by <paramref name="framer"/>, to every member but <paramref name="except"/>.
     /// </summary>
     /// <param name="framer">The message format.</param>

@@ -38,6 +38,24 @@ public class ConnectionGroupTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task Text_is_sent_and_broadcast_as_UTF8_in_the_framers_format()
+    {
+        var group = new ConnectionGroup();
+        await using var members = await Members.StartAsync(2);
+        var (alice, bob) = (members[0], members[1]);
+        Assert.All(members.Tests, test => Assert.True(group.Add(test.Connection)));
+
+        Assert.Equal(1, await group.BroadcastMessageAsync(s_lines, "* zoë joined ✓", except: alice.Connection, cancellationToken: Token));
+        Assert.Equal(SendStatus.Queued, await alice.Connection.SendMessageAsync(s_lines, "welcome, zoë", Token));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await alice.Connection.SendMessageAsync(s_lines, "two\nlines", Token));
+
+        var joined = Encoding.UTF8.GetBytes("* zoë joined ✓\n");
+        var welcome = Encoding.UTF8.GetBytes("welcome, zoë\n");
+        Assert.Equal(joined, await bob.ReceiveAsync(joined.Length, Token));
+        Assert.Equal(welcome, await alice.ReceiveAsync(welcome.Length, Token));
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public async Task Typed_messages_and_messages_read_from_a_member_are_written_once_for_everyone()
     {
         var group = new ConnectionGroup();
