@@ -94,13 +94,38 @@ internal static class SettingsBinder
         {
             value = duration;
         }
-        else if (type.IsEnum && Array.Find(Enum.GetNames(type), name => name.Equals(text.Trim(), StringComparison.OrdinalIgnoreCase)) is { } name)
+        else if (type.IsEnum && type.IsDefined(typeof(FlagsAttribute), inherit: false))
+        {
+            // Flags (TLS's protocols): a list of defined names, "Tls12, Tls13" (a configuration list arrives joined so).
+            value = TryParseFlags(type, text);
+        }
+        else if (type.IsEnum && DefinedName(type, text) is { } name)
         {
             // One defined name only: Enum.TryParse would also take numbers ("5", "+5") and lists ("Wait, Disconnect").
             value = Enum.Parse(type, name);
         }
 
         return value is not null;
+    }
+
+    private static string? DefinedName(Type type, string text) =>
+        Array.Find(Enum.GetNames(type), name => name.Equals(text.Trim(), StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The names of a flags enum, each defined (no numbers), joined; null if one is not.</summary>
+    private static object? TryParseFlags(Type type, string text)
+    {
+        ulong flags = 0;
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (DefinedName(type, part) is not { } name)
+            {
+                return null;
+            }
+
+            flags |= Convert.ToUInt64(Enum.Parse(type, name), CultureInfo.InvariantCulture);
+        }
+
+        return Enum.ToObject(type, flags);
     }
 
     /// <summary>Seconds (<c>30</c>, <c>2.5</c>), a .NET time span (<c>00:00:30</c>), or <c>Infinite</c>.</summary>
@@ -130,6 +155,7 @@ internal static class SettingsBinder
         : type == typeof(double) ? "a number"
         : type == typeof(bool) ? "true or false"
         : type == typeof(TimeSpan) ? "a number of seconds (such as 30 or 2.5), a time span (00:00:30) or Infinite"
+        : type.IsEnum && type.IsDefined(typeof(FlagsAttribute), inherit: false) ? $"a list of {string.Join(", ", Enum.GetNames(type))}"
         : type.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(type))}"
         : "a value";
 }

@@ -43,6 +43,34 @@ public sealed class EndpointTlsConfigurationTests : IDisposable
         return Task.CompletedTask;
     }
 
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("list")]
+    [InlineData("text")]
+    public Task Both_TLS_versions_are_taken_as_docs_configuration_md_writes_them(string form)
+    {
+        // Was: "'Tls12, Tls13' is not one of None, Ssl2, ...": one name only, so the documented default could not be written.
+        var settings = new Dictionary<string, string?>
+        {
+            ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:Path"] = "server.crt",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:KeyPath"] = "server.key",
+        };
+        if (form == "list")
+        {
+            settings["Sockeye:Endpoints:Main:Tls:EnabledProtocols:0"] = "Tls12";
+            settings["Sockeye:Endpoints:Main:Tls:EnabledProtocols:1"] = "Tls13";
+        }
+        else
+        {
+            settings["Sockeye:Endpoints:Main:Tls:EnabledProtocols"] = "Tls12, Tls13";
+        }
+
+        var options = Bind(settings);
+
+        Assert.Equal(SslProtocols.Tls12 | SslProtocols.Tls13, Assert.Single(options.Listeners).Tls!.EnabledProtocols);
+        return Task.CompletedTask;
+    }
+
     [Fact(Timeout = Timeouts.Fast)]
     public Task A_PKCS12_file_takes_its_password()
     {
