@@ -154,7 +154,10 @@ internal abstract partial class TransportConnection
     {
         if (_quietSinceBeat < 0)
         {
-            _quietSinceBeat = _startBeat;
+            // The connection began after its start beat, within the second before the next: quiet from that next beat,
+            // as a connection whose bytes moved within a second is quiet from the beat that saw them. From the start
+            // beat itself, the timeout could end it up to a second early.
+            _quietSinceBeat = _startBeat + 1;
         }
 
         var moved = BytesReceived + BytesSent;

@@ -30,6 +30,26 @@ public class TimeoutTests
     }
 
     [Fact(Timeout = Timeouts.Network)]
+    public async Task A_connection_made_just_before_a_beat_is_not_ended_before_its_idle_timeout_has_passed()
+    {
+        // Was: quiet from the beat before it began, so with 3 s it could end 2.1 s after the connect (an operator saw 2.14).
+        var time = new FakeTimeProvider();
+        var (server, accepted) = await StartAsync(new EchoHandler(), time, o => o.IdleTimeout = TimeSpan.FromSeconds(3));
+        await using var _ = server;
+        time.Advance(TimeSpan.FromSeconds(0.9));
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        Beat(time, seconds: 2);
+        Assert.Equal(ConnectionEndReason.None, connection.EndReason);    // 2.1 s after the connect
+
+        Beat(time, seconds: 1);                                             // 3.1 s
+        await connection.WaitClosedAsync();
+        Assert.Equal(ConnectionEndReason.IdleTimeout, connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
     public async Task Traffic_in_either_direction_keeps_a_connection_alive()
     {
         var time = new FakeTimeProvider();
