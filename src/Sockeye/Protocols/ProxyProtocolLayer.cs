@@ -18,6 +18,14 @@ internal sealed class ProxyProtocolLayer(ProxyProtocolOptions options, ServerCon
     {
         var logger = context.ConnectionLogger;
         var proxy = connection.RemoteEndPoint;
+        if (proxy is null)
+        {
+            // No peer address: the client was gone before its address was read (an HAProxy health check sends a LOCAL
+            // header and resets). Nothing to trust or refuse, and no untrusted proxy to report: a reset, at Debug.
+            connection.Abort(ConnectionEndReason.ConnectionReset);
+            return;
+        }
+
         if (!options.IsTrusted(proxy))
         {
             Log.UntrustedProxy(logger, connection.Id, proxy);

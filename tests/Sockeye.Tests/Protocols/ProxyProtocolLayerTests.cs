@@ -29,6 +29,22 @@ public class ProxyProtocolLayerTests
         Assert.Contains(harness.Logs.Records, r => r.EventId.Id == 40 && r.Message.Contains("192.0.2.50:1234", StringComparison.Ordinal));
     }
 
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_peer_gone_before_its_address_was_read_is_a_reset_not_an_untrusted_proxy()
+    {
+        // Was: "refused (null), which is not a trusted proxy" at Information, counted as untrusted, for HAProxy's health
+        // checks (a LOCAL header, then a reset) whenever the reset came before the address was read.
+        using var harness = Harness();
+        var connection = new InMemoryConnection { RemoteEndPoint = null };
+        await connection.Client.Output.WriteAsync(V2(Local, Unspecified, []), TestContext.Current.CancellationToken);
+
+        await harness.RunAsync(connection, _ => Task.CompletedTask).WithTestTimeout();
+
+        Assert.Equal(0, harness.HandlerRuns);
+        Assert.Equal(ConnectionEndReason.ConnectionReset, connection.EndReason);
+        Assert.DoesNotContain(harness.Logs.Records, r => r.EventId.Id == 40);
+    }
+
     [Theory(Timeout = Timeouts.Fast)]
     [InlineData("::ffff:10.0.0.5", true)] // an IPv4 proxy on a dual-mode listener
     [InlineData("::ffff:192.0.2.1", false)]
