@@ -237,7 +237,7 @@ public sealed class SocketServerOptions
     {
         if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
         {
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must be greater than zero, or Timeout.InfiniteTimeSpan to turn it off.");
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be greater than zero, or infinite to turn it off (Timeout.InfiniteTimeSpan; Infinite in configuration).");
         }
     }
 
