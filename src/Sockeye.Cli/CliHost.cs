@@ -21,7 +21,9 @@ internal static class CliHost
         Action<SockeyeBuilder>? configureSockeye = null)
     {
         // The empty builder: no configuration sources, logging providers or lifetime messages of its own.
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        // The content root is the current folder, as docs/configuration.md says: relative paths in the configuration (a
+        // certificate's) are read from where the tool runs, as the same path given to a flag is, not from its install folder.
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.AddConfiguration(serverConfiguration);
 
         // The server's own drain timeout bounds a stop; the host must not cut it short at its default 30 s.

@@ -31,6 +31,26 @@ public sealed class ServeConfigurationTests : IDisposable
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task A_relative_certificate_path_in_the_configuration_is_read_from_the_current_folder()
+    {
+        // Was: from the tool's install folder, where no such file is, though the same path given to --tls-cert was found.
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "CN=localhost", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        File.WriteAllText(Path.Combine(_folder, "relative.crt"), certificate.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(_folder, "relative.key"), key.ExportPkcs8PrivateKeyPem());
+        var file = Write("""
+            { "Sockeye": { "Endpoints": { "Main": { "Url": "tcp://127.0.0.1:0",
+              "Tls": { "Certificate": { "Path": "relative.crt", "KeyPath": "relative.key" } } } } } }
+            """);
+
+        await using var server = CliProcess.StartDotnet(CliProcess.ToolPath, ["serve", "--config", file], workingDirectory: _folder);
+
+        await server.WaitForStandardErrorAsync(@"^Listening on 127\.0\.0\.1:(\d+)$");
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task Flags_given_override_the_configured_endpoint_and_handler()
     {
         // Port 1 would be refused to an ordinary user: serving at all shows the flags' endpoint replaced it.
