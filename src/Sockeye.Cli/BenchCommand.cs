@@ -33,7 +33,7 @@ internal static class BenchCommand
             Description = "The server's host name or address.",
             DefaultValueFactory = _ => "localhost",
             HelpName = "HOST",
-        };
+        }.NotBlank("a host name or address");
         var port = CommonOptions.Port("The server's port.");
         var connectionCount = workload == BenchWorkload.Broadcast
             ? Count("--subscribers", "-n", "Subscribers: connections that only receive.", connections, max: 1_000_000)

@@ -63,6 +63,20 @@ internal static class CommonOptions
         HelpName = "BYTES",
     };
 
+    /// <summary>Refuses an empty or blank value of <paramref name="option"/> (<c>--host ''</c>) in one line, naming what it wants.</summary>
+    public static TOption NotBlank<TOption>(this TOption option, string wanted)
+        where TOption : Option
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Any(token => string.IsNullOrWhiteSpace(token.Value)))
+            {
+                result.AddError($"{option.Name} needs {wanted}, not an empty value.");
+            }
+        });
+        return option;
+    }
+
     /// <summary>
     /// A duration option in seconds, decimals allowed. 0 is refused unless <paramref name="zero"/> says what it means.
     /// </summary>

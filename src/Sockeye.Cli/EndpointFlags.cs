@@ -15,21 +15,21 @@ internal sealed class EndpointFlags : IConfigBinding
     /// <summary>The endpoint when neither the command line nor the configuration names one.</summary>
     public static readonly string DefaultUrl = Url("localhost", CommonOptions.DefaultPort);
 
-    private readonly Option<string[]> _hosts = new("--host")
+    private readonly Option<string[]> _hosts = new Option<string[]>("--host")
     {
         Description = "An address to listen on; repeat for more. The default, localhost, is 127.0.0.1 and ::1. " +
             "Use 0.0.0.0 or :: to accept connections from other machines.",
         HelpName = "ADDR",
-    };
+    }.NotBlank("an address");
 
     private readonly Option<int> _port = CommonOptions.Port("The port to listen on; 0 picks a free one, shown in the 'Listening on' line.");
 
-    private readonly Option<string[]> _unix = new("--unix")
+    private readonly Option<string[]> _unix = new Option<string[]>("--unix")
     {
         Description = "Also listen on a Unix domain socket at PATH; repeat for more. Without --host, listen only on the socket(s). " +
             "The file is removed when the server stops.",
         HelpName = "PATH",
-    };
+    }.NotBlank("a socket file path");
 
     public string Key => $"{SockeyeConfiguration.SectionName}:Endpoints";
 

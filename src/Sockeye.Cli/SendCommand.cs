@@ -27,7 +27,7 @@ internal static class SendCommand
             Description = "The server's host name or address.",
             DefaultValueFactory = _ => "localhost",
             HelpName = "HOST",
-        };
+        }.NotBlank("a host name or address");
         var port = CommonOptions.Port("The server's port.");
         var halfClose = new Option<bool>("--half-close")
         {

@@ -55,6 +55,10 @@ public class ErrorTests
     [InlineData("send", "--count", "abc")]
     [InlineData("send", "--count", "0")]
     [InlineData("frobnicate")]
+    [InlineData("serve", "--unix", "")]        // was: .NET's "The value cannot be an empty string. (Parameter 'path')", exit 1
+    [InlineData("serve", "--host", "")]
+    [InlineData("send", "--host", "", "hi")]   // was the same, exit 1
+    [InlineData("bench", "echo", "--host", " ", "--duration", "1")]
     public async Task A_bad_command_line_gets_one_line_and_exit_code_two(params string[] arguments)
     {
         var run = await CliProcess.RunAsync(arguments);
