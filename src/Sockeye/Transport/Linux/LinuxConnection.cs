@@ -239,6 +239,12 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     // ---- Sending (under the output's lock, on the flushing thread or the loop's) ----------------------------
 
+    /// <summary>The input's completion with a send's failure, run on the loop once the send has returned.</summary>
+    private sealed class InputFailure(ConnectionInput input, Exception failure) : IEventLoopWork
+    {
+        public void Execute() => input.CompleteWriter(failure);
+    }
+
     SendResult IOutputTransport.Send(in ReadOnlySequence<byte> data)
     {
         if (!_descriptor.TryEnter(this))
@@ -259,7 +265,11 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
             {
                 if (SendFailed(result.Error) is { } failure)
                 {
-                    _input.CompleteWriter(failure);
+                    // Not from inside the send: completing the input runs the handler's continuation (inline scheduling),
+                    // which may end the handler and complete the output that this send holds, as a push queue's drainer
+                    // or a flush, further down this same stack: a thread waiting on itself for ever (a relay whose member
+                    // reset while its pushes drained froze an event loop). After the loop's current round instead.
+                    _loop.Defer(new InputFailure(_input, failure));
                 }
             }
             else if (!result.WouldBlock)
