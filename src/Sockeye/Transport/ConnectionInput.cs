@@ -646,7 +646,10 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
             return true;
         }
 
-        if (_writerCompleted && _writerError is { } error)
+        // A failure (the client's reset, say) is reported once the reader has seen every byte that arrived before it,
+        // as a socket delivers what it holds before the reset: a message that arrived whole is not lost to a reset
+        // that came after it.
+        if (_writerCompleted && _writerError is { } error && _committed <= _examined)
         {
             throw error;
         }
@@ -665,7 +668,9 @@ internal sealed class ConnectionInput : PipeReader, IValueTaskSource<ReadResult>
     private ReadResult BuildResult(bool canceled)
     {
         var buffer = _head is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_head, _headIndex, _tail!, _tail!.End);
-        return new ReadResult(buffer, canceled, _writerCompleted);
+
+        // Not completed while a failure waits behind these bytes: the next read reports it, not a clean end.
+        return new ReadResult(buffer, canceled, _writerCompleted && _writerError is null);
     }
 
     private long PositionOf(SequencePosition position) =>
