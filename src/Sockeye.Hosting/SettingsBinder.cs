@@ -94,7 +94,7 @@ internal static class SettingsBinder
         {
             value = duration;
         }
-        else if (type.IsEnum && type.IsDefined(typeof(FlagsAttribute), inherit: false))
+        else if (IsFlags(type))
         {
             // Flags (TLS's protocols): a list of defined names, "Tls12, Tls13" (a configuration list arrives joined so).
             value = TryParseFlags(type, text);
@@ -107,6 +107,8 @@ internal static class SettingsBinder
 
         return value is not null;
     }
+
+    private static bool IsFlags(Type type) => type.IsEnum && type.IsDefined(typeof(FlagsAttribute), inherit: false);
 
     private static string? DefinedName(Type type, string text) =>
         Array.Find(Enum.GetNames(type), name => name.Equals(text.Trim(), StringComparison.OrdinalIgnoreCase));
@@ -155,7 +157,7 @@ internal static class SettingsBinder
         : type == typeof(double) ? "a number"
         : type == typeof(bool) ? "true or false"
         : type == typeof(TimeSpan) ? "a number of seconds (such as 30 or 2.5), a time span (00:00:30) or Infinite"
-        : type.IsEnum && type.IsDefined(typeof(FlagsAttribute), inherit: false) ? $"a list of {string.Join(", ", Enum.GetNames(type))}"
+        : IsFlags(type) ? $"a list of {string.Join(", ", Enum.GetNames(type))}"
         : type.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(type))}"
         : "a value";
 }

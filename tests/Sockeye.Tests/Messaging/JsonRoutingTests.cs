@@ -36,14 +36,7 @@ public class JsonRoutingTests
     [Fact(Timeout = Timeouts.Fast)]
     public async Task A_handler_that_throws_gets_an_error_reply_and_the_connection_goes_on_when_the_user_says_so()
     {
-        var handler = new MessageConnectionHandler<DeviceMessage>(s_codec, Router(new Dictionary<string, double>()))
-        {
-            OnError = (connection, message, error) =>
-            {
-                connection.WriteMessage(s_codec, new DeviceMessage("error", message.Device, Text: error.Message));
-                return ValueTask.FromResult(MessageErrorAction.Continue);
-            },
-        };
+        var handler = RepliesOnError(MessageErrorAction.Continue);
         await using var test = TestConnection.Start(handler);
 
         await test.SendMessageAsync(s_codec, new DeviceMessage("reading", "d2"), Token);
@@ -152,14 +145,7 @@ public class JsonRoutingTests
     public async Task An_error_handler_that_replies_and_ends_the_connection_gets_its_reply_to_the_client_before_a_clean_close()
     {
         // Was: the connection ended with a reset, which threw the queued reply away: the client got nothing but the reset.
-        var handler = new MessageConnectionHandler<DeviceMessage>(s_codec, Router(new Dictionary<string, double>()))
-        {
-            OnError = (connection, message, error) =>
-            {
-                connection.WriteMessage(s_codec, new DeviceMessage("error", message.Device, Text: error.Message));
-                return ValueTask.FromResult(MessageErrorAction.EndConnection);
-            },
-        };
+        var handler = RepliesOnError(MessageErrorAction.EndConnection);
         await using var server = await Sockeye.Tests.Infrastructure.TestServer.StartAsync(handler);
         using var client = await server.ConnectAsync();
 
@@ -189,6 +175,17 @@ public class JsonRoutingTests
             .Map("hello", new HelloHandler())
             .Map("reading", new ReadingHandler(temperatures))
             .MapFallback(new UnknownTypeHandler());
+
+    /// <summary>The devices' handler whose error handler replies with the error's message, then does <paramref name="action"/>.</summary>
+    private static MessageConnectionHandler<DeviceMessage> RepliesOnError(MessageErrorAction action) =>
+        new(s_codec, Router(new Dictionary<string, double>()))
+        {
+            OnError = (connection, message, error) =>
+            {
+                connection.WriteMessage(s_codec, new DeviceMessage("error", message.Device, Text: error.Message));
+                return ValueTask.FromResult(action);
+            },
+        };
 
     /// <summary>A message as the codec frames it: a 4-byte big-endian length, then the JSON.</summary>
     private static byte[] Framed(string json)
