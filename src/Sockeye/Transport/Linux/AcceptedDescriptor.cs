@@ -1,12 +1,11 @@
 using System.Net;
-using System.Net.Sockets;
 
 namespace Sockeye.Transport.Linux;
 
-/// <summary>A client the Linux transport has accepted: its descriptor, non-blocking already.</summary>
-internal readonly struct AcceptedDescriptor(int fd, AddressFamily family, LinuxTransport transport) : IAcceptedSocket
+/// <summary>A client the Linux transport has accepted: its descriptor, non-blocking already, and its address.</summary>
+internal readonly struct AcceptedDescriptor(int fd, PeerAddress peer, LinuxTransport transport) : IAcceptedSocket
 {
-    public EndPoint? ReadRemoteEndPoint() => SocketAddresses.Read(fd, family, peer: true);
+    public EndPoint? ReadRemoteEndPoint() => peer.HasValue ? peer.ToEndPoint() : SocketAddresses.Read(fd, peer.Family, peer: true);
 
     public unsafe void Reset()
     {
@@ -16,7 +15,7 @@ internal readonly struct AcceptedDescriptor(int fd, AddressFamily family, LinuxT
     }
 
     public TransportConnection CreateConnection(long id, ConnectionDispatcher dispatcher) =>
-        new LinuxConnection(id, fd, family, transport.NextLoop(), transport.Pipes, dispatcher.Pipeline, dispatcher.Context);
+        new LinuxConnection(id, fd, peer, transport.NextLoop(), transport.Pipes, dispatcher.Pipeline, dispatcher.Context);
 
     public bool Start(TransportConnection connection)
     {

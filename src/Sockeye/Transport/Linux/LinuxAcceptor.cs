@@ -75,12 +75,21 @@ internal sealed class LinuxAcceptor : IEventHandler, IEventLoopWork, IConnection
 
     private unsafe void Accept(bool sweep)
     {
+        // A TCP client's address comes with the accept, for free; a Unix socket's peer is read only if asked for.
+        var keepsPeer = PeerAddress.Keeps(_family);
+        var sockaddr = stackalloc byte[PeerAddress.BufferSize];
         while (sweep || !_stopping)
         {
-            var fd = LinuxNative.accept4(_fd, null, null, LinuxNative.SockNonBlock | LinuxNative.SockCloexec);
+            var length = PeerAddress.BufferSize;
+            var fd = keepsPeer
+                ? LinuxNative.accept4(_fd, sockaddr, &length, LinuxNative.SockNonBlock | LinuxNative.SockCloexec)
+                : LinuxNative.accept4(_fd, null, null, LinuxNative.SockNonBlock | LinuxNative.SockCloexec);
             if (fd >= 0)
             {
-                _dispatcher.Dispatch(new AcceptedDescriptor(fd, _family, _transport));
+                var peer = keepsPeer
+                    ? PeerAddress.From(_family, new ReadOnlySpan<byte>(sockaddr, PeerAddress.BufferSize), length)
+                    : PeerAddress.None(_family);
+                _dispatcher.Dispatch(new AcceptedDescriptor(fd, peer, _transport));
                 continue;
             }
 

@@ -15,7 +15,9 @@ namespace Sockeye.Transport.Linux;
 internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEventHandler, IEventLoopWork, IInputTransport, IOutputTransport, IDescriptorOwner
 {
     private readonly int _fd;
-    private readonly AddressFamily _family;
+
+    // The socket's family, and the client's address as the accept gave it.
+    private readonly PeerAddress _peer;
     private readonly EventLoop _loop;
     private readonly ConnectionInput _input;
     private readonly ConnectionOutput _output;
@@ -40,11 +42,11 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
     private TaskCompletionSource? _receiveEndedSignal;
 
-    public LinuxConnection(long id, int fd, AddressFamily family, EventLoop loop, LinuxPipeSettings pipes, ConnectionDelegate pipeline, ServerContext context)
+    public LinuxConnection(long id, int fd, PeerAddress peer, EventLoop loop, LinuxPipeSettings pipes, ConnectionDelegate pipeline, ServerContext context)
         : base(id, remoteEndPoint: null, pipeline, context)
     {
         _fd = fd;
-        _family = family;
+        _peer = peer;
         _loop = loop;
         _input = new ConnectionInput(pipes.Input, this);
         _output = new ConnectionOutput(pipes.Output, this);
@@ -418,7 +420,7 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
 
         try
         {
-            return SocketAddresses.Read(_fd, _family, peer);
+            return SocketAddresses.Read(_fd, _peer.Family, peer);
         }
         finally
         {
@@ -426,6 +428,9 @@ internal sealed class LinuxConnection : TransportConnection, IDuplexPipe, IEvent
         }
     }
 
-    /// <summary>The peer's address, read the first time it is asked for: most connections never need it.</summary>
-    private protected override EndPoint? ResolveRemoteEndPoint() => ReadAddress(peer: true);
+    /// <summary>
+    /// The peer's address, made an endpoint the first time it is asked for (most connections never need it): as the
+    /// accept gave it, or, for a Unix socket, read from the socket.
+    /// </summary>
+    private protected override EndPoint? ResolveRemoteEndPoint() => _peer.HasValue ? _peer.ToEndPoint() : ReadAddress(peer: true);
 }
