@@ -8,13 +8,18 @@ namespace Sockeye.Cli.Handlers;
 /// sends it back (delimiter included), reports <c>Sent {N} bytes to client.</c>, and closes. One message per
 /// connection. A client that ends its side before the delimiter has what it sent reported, and is closed.
 /// </summary>
+/// <remarks>
+/// Nothing that arrived is lost: when the connection ends otherwise before the delimiter (a reset, the idle timeout,
+/// the minimum data rate, a message over the maximum, a stop that timed out), what arrived of the message is reported
+/// as <c>print</c> reports it, and nothing is echoed.
+/// </remarks>
 internal sealed class EofEchoHandler : ConnectionHandler
 {
     /// <summary>The companion's delimiter.</summary>
     public const string DefaultDelimiter = DelimiterFramer.DefaultDelimiter;
 
     private readonly HandlerOutput _output;
-    private readonly CompanionReader _reader;
+    private readonly DelimiterFramer _framer;
 
     /// <summary>Creates the handler.</summary>
     /// <param name="output">Where to report.</param>
@@ -24,16 +29,17 @@ internal sealed class EofEchoHandler : ConnectionHandler
         ArgumentNullException.ThrowIfNull(output);
         ArgumentException.ThrowIfNullOrEmpty(delimiter);
         _output = output;
-        _reader = new CompanionReader(new DelimiterFramer(delimiter));
+        _framer = new DelimiterFramer(delimiter);
     }
 
     /// <inheritdoc />
     public override async Task OnConnectedAsync(Connection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        using var copy = new UnfinishedFrameCopy(_framer);
         try
         {
-            await foreach (var (text, isWholeFrame) in connection.ReadMessagesAsync(_reader).ConfigureAwait(false))
+            await foreach (var (text, isWholeFrame) in connection.ReadMessagesAsync(new CompanionReader(copy)).ConfigureAwait(false))
             {
                 // The companion reports and counts the whole text it read, delimiter included.
                 await _output.MessageReceivedAsync(connection, text).ConfigureAwait(false);
@@ -44,13 +50,21 @@ internal sealed class EofEchoHandler : ConnectionHandler
 
                 // Otherwise the client ended before the delimiter: what arrived is reported, and the connection closed
                 // (the docs' server leaks this socket). Either way, one message per connection.
-                break;
+                return;
             }
+
+            return;
         }
         catch (ProtocolException)
         {
             // The message was too large: the reader has aborted the connection, and its end line says why.
         }
+        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException)
+        {
+            // The connection ended under the read (a reset, a timeout, a stop that timed out), which recorded why.
+        }
+
+        await copy.ReportAsync(_output, connection).ConfigureAwait(false);
     }
 
     private async Task EchoAsync(Connection connection, ReadOnlySequence<byte> frame)
@@ -77,7 +91,11 @@ internal sealed class EofEchoHandler : ConnectionHandler
     /// (the client simply closed; the connection ends as <see cref="ConnectionEndReason.ClientClosed"/>). The delimiter
     /// framer keeps the maximum message size, delimiter excluded, as it does for every framed message.
     /// </summary>
-    private sealed class CompanionReader(DelimiterFramer framer) : IMessageReader<CompanionText>
+    /// <remarks>
+    /// One per connection: its framer is the connection's <see cref="UnfinishedFrameCopy"/>, which keeps what arrived of
+    /// the frame for when the connection ends otherwise.
+    /// </remarks>
+    private sealed class CompanionReader(MessageFramer framer) : IMessageReader<CompanionText>
     {
         public bool TryParseMessage(
             in ReadOnlySequence<byte> input,

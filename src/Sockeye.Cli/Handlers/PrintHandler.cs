@@ -61,9 +61,6 @@ internal sealed class PrintHandler : ConnectionHandler
             // The connection ended under the read (a reset, a timeout, a stop that timed out), which recorded why.
         }
 
-        if (copy.Unfinished is { IsEmpty: false } unfinished)
-        {
-            await _output.MessageReceivedAsync(connection, unfinished).ConfigureAwait(false);
-        }
+        await copy.ReportAsync(_output, connection).ConfigureAwait(false);
     }
 }

@@ -25,9 +25,6 @@ internal sealed class UnfinishedFrameCopy : MessageFramer, IDisposable
 
     public override bool MessageEndsWithStream => _framer.MessageEndsWithStream;
 
-    /// <summary>What arrived of the frame under way, if any.</summary>
-    public ReadOnlySequence<byte> Unfinished => _kept.Bytes;
-
     public override bool TryParseMessage(
         in ReadOnlySequence<byte> input,
         long maxMessageSize,
@@ -70,6 +67,10 @@ internal sealed class UnfinishedFrameCopy : MessageFramer, IDisposable
     }
 
     public override void WriteMessage(ReadOnlySpan<byte> message, IBufferWriter<byte> output) => _framer.WriteMessage(message, output);
+
+    /// <summary>Reports what arrived of the frame under way, if anything did: once the connection has ended under it.</summary>
+    public ValueTask ReportAsync(HandlerOutput output, Connection connection) =>
+        _kept.Length > 0 ? output.MessageReceivedAsync(connection, _kept.Bytes) : ValueTask.CompletedTask;
 
     public void Dispose() => _kept.Dispose();
 

@@ -187,6 +187,25 @@ public class TimeoutTests
     }
 
     [Fact(Timeout = Timeouts.Network)]
+    public async Task Eof_echo_reports_what_arrived_when_the_minimum_data_rate_ends_the_connection()
+    {
+        var time = new FakeTimeProvider();
+        var output = new RecordingOutput();
+        var (server, accepted, input) = await StartWatchedAsync(new EofEchoHandler(output), time, SlowClientOptions);
+        await using var _ = server;
+        using var client = await server.ConnectAsync();
+        var connection = await accepted.Task.WithTestTimeout();
+
+        await client.SendAsync("no delimiter yet");
+        await (await input.Task.WithTestTimeout()).ExaminedAsync(16);
+        Beat(time, seconds: 7);
+        await connection.WaitClosedAsync();
+
+        Assert.Equal(ConnectionEndReason.SlowClient, connection.EndReason);
+        Assert.Equal(["Read 16 bytes from socket.", " Data : no delimiter yet"], await output.WaitForLinesAsync(2));
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
     public async Task Time_the_server_spends_not_reading_does_not_count_against_the_client()
     {
         // The handler stops reading mid-message, the receive buffer fills, and the server stops reading the socket.

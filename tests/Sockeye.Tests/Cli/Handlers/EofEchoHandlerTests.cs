@@ -95,7 +95,7 @@ public class EofEchoHandlerTests
     [Theory(Timeout = Timeouts.Fast)]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task One_byte_over_the_maximum_ends_the_connection_as_too_large(bool delimiterArrives)
+    public async Task One_byte_over_the_maximum_ends_the_connection_as_too_large_and_reports_what_arrived(bool delimiterArrives)
     {
         var message = new string('a', 33) + (delimiterArrives ? "<EOF>" : "bbbbbbbbbb");
         var connection = InMemory.WithInput(ScriptedPipeReader.ByteByByte(Encoding.UTF8.GetBytes(message)), maxMessageSize: 32);
@@ -104,6 +104,48 @@ public class EofEchoHandlerTests
         await connection.RunAsync(new EofEchoHandler(output)).WithTestTimeout();
 
         Assert.Equal(ConnectionEndReason.MessageTooLarge, connection.EndReason);
-        Assert.Empty(output.Lines);
+        // What the framer had looked at when it saw the message could not fit: past the maximum, with room for a delimiter.
+        var reported = Assert.Single(output.Lines, line => line.StartsWith(" Data : ", StringComparison.Ordinal))[" Data : ".Length..];
+        Assert.InRange(reported.Length, 33, 32 + "<EOF>".Length);
+        Assert.StartsWith(reported, message, StringComparison.Ordinal);
+        Assert.Equal($"Read {reported.Length} bytes from socket.", output.Lines[0]);
+        Assert.Equal(string.Empty, await connection.ReadAllTextAsync());
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_reset_before_the_delimiter_reports_what_arrived_and_echoes_nothing()
+    {
+        var output = new RecordingOutput();
+        var connection = new InMemoryConnection();
+        var watched = WatchedInput.Watch(connection);
+        var run = connection.RunAsync(new EofEchoHandler(output));
+
+        await connection.Client.Output.WriteAsync("half a ");
+        await connection.Client.Output.WriteAsync("message<EO");
+        await watched.ExaminedAsync(17);
+        connection.Reset();
+        await run.WithTestTimeout();
+
+        Assert.Equal(["Read 17 bytes from socket.", " Data : half a message<EO"], output.Lines);
+        Assert.Equal(ConnectionEndReason.ConnectionReset, connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_stop_that_times_out_before_the_delimiter_reports_what_arrived()
+    {
+        var output = new RecordingOutput();
+        var connection = new InMemoryConnection();
+        var watched = WatchedInput.Watch(connection);
+        var run = connection.RunAsync(new EofEchoHandler(output));
+
+        await connection.Client.Output.WriteAsync("unfinished");
+        await watched.ExaminedAsync(10);
+        connection.RequestClose();
+        connection.Abort(ConnectionEndReason.ServerShutdown);
+        await run.WithTestTimeout();
+
+        Assert.Equal(["Read 10 bytes from socket.", " Data : unfinished"], output.Lines);
+        Assert.Equal(ConnectionEndReason.ServerShutdown, connection.EndReason);
+        Assert.Equal(string.Empty, await connection.ReadAllTextAsync());
     }
 }
