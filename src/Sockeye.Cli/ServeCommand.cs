@@ -33,7 +33,7 @@ internal static class ServeCommand
             "--max-message-size", "The largest message a client may send; a client that sends more is disconnected.", MessageFramer.DefaultMaxMessageSize);
         var output = new Option<string>("--output")
         {
-            Description = "How handlers report on standard output: text (the seed's lines) or jsonl (one JSON object per message).",
+            Description = "How handlers report on standard output: text (the seed's lines, a client's control characters escaped) or jsonl (one JSON object per message).",
             DefaultValueFactory = _ => "text",
             HelpName = "FORMAT",
         }.AcceptOnlyFromAmong("text", "jsonl");

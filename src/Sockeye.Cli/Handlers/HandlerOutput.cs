@@ -13,7 +13,8 @@ internal abstract class HandlerOutput : IAsyncDisposable
 
     /// <summary>
     /// The seed's format: <c>Read {N} bytes from socket.</c> then <c> Data : {text}</c> for a message received,
-    /// and <c>Sent {N} bytes to client.</c> for a reply. Text is decoded as UTF-8.
+    /// and <c>Sent {N} bytes to client.</c> for a reply. Text is UTF-8, with control characters and invalid bytes
+    /// escaped (<c>\n</c>, <c>\r</c>, <c>\xNN</c>; see <see cref="TextFormat"/>).
     /// </summary>
     /// <param name="stream">
     /// Where the lines go, in UTF-8, written from a thread of the output's own and flushed whenever its queue runs
