@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
 
 namespace Sockeye.Cli;
 
@@ -16,7 +17,10 @@ internal enum LogFormat
     Json,
 }
 
-/// <summary>Log lines on standard error, so standard output carries only what handlers print.</summary>
+/// <summary>
+/// Log lines on standard error, so standard output carries only what handlers print: the console logger's formatters,
+/// written by <see cref="StandardErrorLoggerProvider"/>, which never holds a server thread when standard error is not read.
+/// </summary>
 internal static class ConsoleLogging
 {
     public static ILoggerFactory Create(LogLevel minimumLevel, LogFormat format = LogFormat.Simple) =>
@@ -26,12 +30,7 @@ internal static class ConsoleLogging
     public static void Configure(ILoggingBuilder builder, LogLevel minimumLevel, LogFormat format)
     {
         builder.SetMinimumLevel(minimumLevel);
-        builder.AddConsole(options =>
-        {
-            options.FormatterName = format == LogFormat.Json ? ConsoleFormatterNames.Json : PlainFormatter.FormatterName;
-            options.LogToStandardErrorThreshold = LogLevel.Trace;
-        });
-
+        builder.AddConsole(options => options.FormatterName = format == LogFormat.Json ? ConsoleFormatterNames.Json : PlainFormatter.FormatterName);
         if (format == LogFormat.Json)
         {
             builder.AddJsonConsole(options =>
@@ -52,6 +51,16 @@ internal static class ConsoleLogging
             builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter>(
                 new PlainFormatter(journal: Environment.GetEnvironmentVariable("JOURNAL_STREAM") is not null)));
         }
+
+        // The console logger's formatters and their options, without its provider: that one holds a thread that logs
+        // while standard error is not read (its queue full, a pipe nobody reads); StandardErrorLoggerProvider drops lines.
+        builder.Services.Remove(builder.Services.Single(service => service.ImplementationType == typeof(ConsoleLoggerProvider)));
+        builder.Services.AddSingleton<ILoggerProvider>(services =>
+        {
+            var name = services.GetRequiredService<IOptions<ConsoleLoggerOptions>>().Value.FormatterName;
+            var formatter = services.GetServices<ConsoleFormatter>().Single(formatter => formatter.Name == name);
+            return new StandardErrorLoggerProvider(formatter, StandardStream.OpenError(), minimumLevel);
+        });
     }
 
     /// <summary>The <c>--log-format</c> option.</summary>

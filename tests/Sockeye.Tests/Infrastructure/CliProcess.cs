@@ -16,13 +16,38 @@ internal sealed partial class CliProcess : IAsyncDisposable
     private readonly TaskCompletionSource _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stderrClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private CliProcess(Process process)
+    private CliProcess(Process process, Unread unread)
     {
         _process = process;
-        process.OutputDataReceived += (_, e) => Collect(e.Data, _stdout, _stdoutClosed);
-        process.ErrorDataReceived += (_, e) => Collect(e.Data, _stderr, _stderrClosed);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        if (unread == Unread.StandardOutput)
+        {
+            // Nobody reads it: once its pipe is full, the tool's writes to it block. Nothing waits for its end either.
+            _stdoutClosed.TrySetResult();
+        }
+        else
+        {
+            process.OutputDataReceived += (_, e) => Collect(e.Data, _stdout, _stdoutClosed);
+            process.BeginOutputReadLine();
+        }
+
+        if (unread == Unread.StandardError)
+        {
+            // Read line by line by StartServerAsync until the tool listens, then by nobody unless ResumeStandardError.
+            _stderrClosed.TrySetResult();
+        }
+        else
+        {
+            process.ErrorDataReceived += (_, e) => Collect(e.Data, _stderr, _stderrClosed);
+            process.BeginErrorReadLine();
+        }
+    }
+
+    /// <summary>Which of the tool's output streams a test leaves unread, as a stalled reader would: a pager left alone, a stuck log shipper.</summary>
+    public enum Unread
+    {
+        Nothing,
+        StandardOutput,
+        StandardError,
     }
 
     public static string ToolPath { get; } = typeof(CliProcess).Assembly
@@ -48,8 +73,9 @@ internal sealed partial class CliProcess : IAsyncDisposable
         IEnumerable<string> arguments,
         string? standardInput = null,
         string? workingDirectory = null,
-        IReadOnlyDictionary<string, string?>? environment = null) =>
-        StartProgram("dotnet", [assemblyPath, .. arguments], standardInput, workingDirectory, environment);
+        IReadOnlyDictionary<string, string?>? environment = null,
+        Unread unread = Unread.Nothing) =>
+        StartProgram("dotnet", [assemblyPath, .. arguments], standardInput, workingDirectory, environment, unread);
 
     /// <summary>Starts any program as <see cref="StartDotnet"/> starts a .NET one.</summary>
     public static CliProcess StartProgram(
@@ -57,7 +83,8 @@ internal sealed partial class CliProcess : IAsyncDisposable
         IEnumerable<string> arguments,
         string? standardInput = null,
         string? workingDirectory = null,
-        IReadOnlyDictionary<string, string?>? environment = null)
+        IReadOnlyDictionary<string, string?>? environment = null,
+        Unread unread = Unread.Nothing)
     {
         // Through env(1) so SIGINT has its default disposition even when the test run itself was started in
         // the background, where shells ignore SIGINT and children inherit that.
@@ -88,7 +115,7 @@ internal sealed partial class CliProcess : IAsyncDisposable
         }
 
         process.StandardInput.Close();
-        return new CliProcess(process);
+        return new CliProcess(process, unread);
     }
 
     /// <summary>Runs the tool to completion and returns its exit code.</summary>
@@ -127,12 +154,24 @@ internal sealed partial class CliProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>sockeye serve</c> on a free port and returns it once it listens.</summary>
-    public static async Task<(CliProcess Process, int Port)> StartServerAsync(params string[] arguments)
+    public static Task<(CliProcess Process, int Port)> StartServerAsync(params string[] arguments) => StartServerAsync(Unread.Nothing, arguments);
+
+    /// <summary>
+    /// Starts <c>sockeye serve</c> on a free port and returns it once it listens, leaving one of its output streams
+    /// unread: standard output from the start, standard error from its line that says where it listens on.
+    /// </summary>
+    public static async Task<(CliProcess Process, int Port)> StartServerAsync(Unread unread, params string[] arguments)
     {
-        var process = Start(["serve", "--port", "0", .. arguments]);
-        var match = await process.WaitForStandardErrorAsync(@"^Listening on 127\.0\.0\.1:(\d+)$");
+        var process = StartDotnet(ToolPath, ["serve", "--port", "0", .. arguments], unread: unread);
+        var listening = new Regex(@"^Listening on 127\.0\.0\.1:(\d+)$");
+        var match = unread == Unread.StandardError
+            ? await process.ReadStandardErrorUntilAsync(listening)
+            : await process.WaitForLineAsync(process._stderr, listening);
         return (process, int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
     }
+
+    /// <summary>Reads standard error again, which <see cref="Unread.StandardError"/> left unread, from where it stopped.</summary>
+    public void ResumeStandardError() => _ = ReadStandardErrorAsync();
 
     /// <summary>Sends a POSIX signal, as a terminal's Ctrl+C (SIGINT) or a service manager (SIGTERM) would.</summary>
     public void Signal(PosixSignal signal) => Signal(_process.Id, signal);
@@ -185,6 +224,36 @@ internal sealed partial class CliProcess : IAsyncDisposable
             }
 
             await WaitForAnyLineAsync();
+        }
+    }
+
+    /// <summary>Reads standard error line by line up to the first that matches <paramref name="pattern"/>, and no further.</summary>
+    private async Task<Match> ReadStandardErrorUntilAsync(Regex pattern)
+    {
+        while (await _process.StandardError.ReadLineAsync(TestContext.Current.CancellationToken) is { } line)
+        {
+            Collect(line, _stderr, _stderrClosed);
+            if (pattern.Match(line) is { Success: true } match)
+            {
+                return match;
+            }
+        }
+
+        throw new InvalidOperationException($"The tool closed standard error without a line matching '{pattern}':\n{string.Join('\n', _stderr)}");
+    }
+
+    private async Task ReadStandardErrorAsync()
+    {
+        try
+        {
+            while (await _process.StandardError.ReadLineAsync(TestContext.Current.CancellationToken) is { } line)
+            {
+                Collect(line, _stderr, _stderrClosed);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The test ended.
         }
     }
 

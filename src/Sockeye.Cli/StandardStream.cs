@@ -1,0 +1,95 @@
+using System.Runtime.InteropServices;
+
+namespace Sockeye.Cli;
+
+/// <summary>
+/// Standard error as a stream that calls write(2) itself, for <c>serve</c>'s log. The console's own streams hold one
+/// lock of the console's (<c>Console.Out</c>) around every write to standard output or standard error: a write blocked
+/// on a pipe nobody reads (a stalled log shipper) would hold every other write to both, and stop the handlers' output.
+/// </summary>
+/// <remarks>
+/// Writes go to the descriptor as the console's streams send them: at the offset it shares with whatever else writes
+/// there (a file given as both <c>&gt;out 2&gt;&amp;1</c>), and through poll(2) when whoever started the tool made it
+/// non-blocking. A reader that went away is an <see cref="IOException"/> (EPIPE), where the console's streams pretend
+/// the write succeeded. Linux only; elsewhere the console's streams.
+/// </remarks>
+internal sealed partial class StandardStream : Stream
+{
+    private const string Libc = "libc";
+    private const int Eintr = 4;
+    private const int Eagain = 11;
+    private const short PollOut = 4;
+
+    private readonly int _descriptor;
+
+    private StandardStream(int descriptor) => _descriptor = descriptor;
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public static Stream OpenError() => OperatingSystem.IsLinux() ? new StandardStream(2) : Console.OpenStandardError();
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var written = WriteCall(_descriptor, ref MemoryMarshal.GetReference(buffer), (nuint)buffer.Length);
+            if (written >= 0)
+            {
+                buffer = buffer[(int)written..];
+                continue;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == Eagain)
+            {
+                // Non-blocking: wait until it takes bytes, then write again (which fails anew if something else is wrong).
+                var descriptor = new PollDescriptor { Descriptor = _descriptor, Events = PollOut };
+                _ = PollCall(ref descriptor, 1, -1);
+            }
+            else if (errno != Eintr)
+            {
+                throw new IOException(Marshal.GetPInvokeErrorMessage(errno), errno);
+            }
+        }
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Flush()
+    {
+        // Nothing is buffered.
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
+    private static partial nint WriteCall(int descriptor, ref byte buffer, nuint count);
+
+    [LibraryImport(Libc, EntryPoint = "poll", SetLastError = true)]
+    private static partial int PollCall(ref PollDescriptor descriptors, nuint count, int timeout);
+
+    /// <summary>struct pollfd.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollDescriptor
+    {
+        public int Descriptor;
+        public short Events;
+        public short ReturnedEvents;
+    }
+}
