@@ -122,9 +122,9 @@ internal static class ServeCommand
     {
         using var signal = new ShutdownSignal();
 
-        // The handler output queues its lines and writes them in one call whenever its queue runs empty (under load,
-        // about once a millisecond).
-        using var stdout = Console.OpenStandardOutput();
+        // The handler output queues its lines and writes them whenever its queue runs empty (under load, about once a
+        // millisecond), through write(2) itself rather than the console's stream (see StandardStream).
+        using var stdout = StandardStream.OpenOutput();
         await using var output = tool.Output == "jsonl" ? HandlerOutput.JsonLines(stdout) : HandlerOutput.Text(stdout);
 
         // Disposed first: it stops the server and flushes the log lines.
@@ -139,6 +139,14 @@ internal static class ServeCommand
         }
 
         await CliHost.RunAsync(host, signal.StopRequested, () => CliLog.ShuttingDown(logger), signal.AbortRequested);
+
+        // The server has stopped: what the handlers reported is written out, unless standard output takes nothing.
+        if (await output.CloseAsync(signal.AbortRequested) is { } lost)
+        {
+            CliLog.OutputLost(logger, lost.Lines, lost.Bytes, signal.AbortRequested.IsCancellationRequested
+                ? "the stop was forced" : $"standard output took nothing for {WriteProgress.StallLimit.TotalSeconds:0} s");
+        }
+
         return ExitCodes.Success;
     }
 

@@ -3,9 +3,10 @@ using System.Runtime.InteropServices;
 namespace Sockeye.Cli;
 
 /// <summary>
-/// Standard error as a stream that calls write(2) itself, for <c>serve</c>'s log. The console's own streams hold one
-/// lock of the console's (<c>Console.Out</c>) around every write to standard output or standard error: a write blocked
-/// on a pipe nobody reads (a stalled log shipper) would hold every other write to both, and stop the handlers' output.
+/// Standard output or standard error as a stream that calls write(2) itself, for <c>serve</c>'s handler output and log.
+/// The console's own streams hold one lock of the console's (<c>Console.Out</c>) around every write to either: a write
+/// blocked on a pipe nobody reads (a pager left alone, a stalled log shipper) would hold every other write to both, so a
+/// stalled standard output would silence the log and a stalled standard error would stop the handlers' output.
 /// </summary>
 /// <remarks>
 /// Writes go to the descriptor as the console's streams send them: at the offset it shares with whatever else writes
@@ -37,6 +38,8 @@ internal sealed partial class StandardStream : Stream
         get => throw new NotSupportedException();
         set => throw new NotSupportedException();
     }
+
+    public static Stream OpenOutput() => OperatingSystem.IsLinux() ? new StandardStream(1) : Console.OpenStandardOutput();
 
     public static Stream OpenError() => OperatingSystem.IsLinux() ? new StandardStream(2) : Console.OpenStandardError();
 

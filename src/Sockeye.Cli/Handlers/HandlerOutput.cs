@@ -6,6 +6,9 @@ namespace Sockeye.Cli.Handlers;
 /// Where the built-in handlers report what they received and sent: the seed's text lines, JSON lines, or
 /// nowhere. Writing is queued, so a slow terminal never stalls a connection until the queue is full.
 /// </summary>
+/// <remarks>
+/// Close it (<see cref="CloseAsync"/>) once the server has stopped: it writes out what is queued.
+/// </remarks>
 internal abstract class HandlerOutput : IAsyncDisposable
 {
     /// <summary>An output that discards everything.</summary>
@@ -20,7 +23,7 @@ internal abstract class HandlerOutput : IAsyncDisposable
     /// Where the lines go, in UTF-8, written from a thread of the output's own and flushed whenever its queue runs
     /// empty: at once for a lone line, about once a millisecond under load.
     /// </param>
-    /// <returns>An output to dispose when the server has stopped, which flushes what is queued.</returns>
+    /// <returns>An output to close when the server has stopped, which writes out what is queued.</returns>
     public static HandlerOutput Text(Stream stream) => new QueuedOutput(stream, new TextFormat());
 
     /// <summary>
@@ -33,7 +36,7 @@ internal abstract class HandlerOutput : IAsyncDisposable
     /// empty: at once for a lone line, about once a millisecond under load.
     /// </param>
     /// <param name="timeProvider">The clock for the <c>time</c> field; the system clock by default.</param>
-    /// <returns>An output to dispose when the server has stopped, which flushes what is queued.</returns>
+    /// <returns>An output to close when the server has stopped, which writes out what is queued.</returns>
     public static HandlerOutput JsonLines(Stream stream, TimeProvider? timeProvider = null) =>
         new QueuedOutput(stream, new JsonLinesFormat(timeProvider ?? TimeProvider.System));
 
@@ -49,12 +52,22 @@ internal abstract class HandlerOutput : IAsyncDisposable
     /// <returns>A task that completes once the report is queued.</returns>
     public abstract ValueTask MessageSentAsync(Connection connection, long byteCount);
 
-    /// <summary>Writes out everything queued, then stops.</summary>
-    /// <returns>A task that completes when the output is flushed.</returns>
-    public virtual ValueTask DisposeAsync()
+    /// <summary>
+    /// Writes out what is queued while the stream takes it, then stops. A stream that takes nothing for
+    /// <see cref="WriteProgress.StallLimit"/> (a pipe nobody reads) is given up on, as it is at once when
+    /// <paramref name="abort"/> is canceled. Records reported meanwhile (by handlers the stop could not end) are queued
+    /// whatever the bound, and dropped once the output gave up.
+    /// </summary>
+    /// <param name="abort">Gives up at once: the stop was forced.</param>
+    /// <returns>What was queued and not written; <see langword="null"/> when everything was.</returns>
+    public virtual ValueTask<OutputLoss?> CloseAsync(CancellationToken abort = default) => ValueTask.FromResult<OutputLoss?>(null);
+
+    /// <summary>Closes the output (<see cref="CloseAsync"/>) if it was not closed yet.</summary>
+    /// <returns>A task that completes when the output is closed.</returns>
+    public async ValueTask DisposeAsync()
     {
+        await CloseAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);
-        return ValueTask.CompletedTask;
     }
 
     private sealed class NullOutput : HandlerOutput
@@ -64,3 +77,8 @@ internal abstract class HandlerOutput : IAsyncDisposable
         public override ValueTask MessageSentAsync(Connection connection, long byteCount) => ValueTask.CompletedTask;
     }
 }
+
+/// <summary>What an output could not write before it was closed: lines and bytes queued that the stream never took.</summary>
+/// <param name="Lines">The lines, counted by their ends: one cut short counts.</param>
+/// <param name="Bytes">The bytes.</param>
+internal readonly record struct OutputLoss(long Lines, long Bytes);

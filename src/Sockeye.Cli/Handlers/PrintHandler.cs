@@ -11,7 +11,8 @@ namespace Sockeye.Cli.Handlers;
 /// Nothing that arrived is lost: when the connection ends before the client has finished (a reset, the idle timeout,
 /// the minimum data rate for a framed message, a message over the maximum, a stop that timed out), what arrived of
 /// the unfinished message is reported all the same. Without a framer only the idle timeout applies: a person typing
-/// into <c>nc</c> may pause as long as they like within it.
+/// into <c>nc</c> may pause as long as they like within it. What is reported is lost only when the output takes
+/// nothing at the stop (<see cref="HandlerOutput.CloseAsync"/>), which the tool says in a warning.
 /// </remarks>
 internal sealed class PrintHandler : ConnectionHandler
 {
