@@ -329,7 +329,7 @@ public abstract class Connection
     /// <summary>
     /// The handler is about to throw, and what it wrote (a last error reply) should still reach the client: the
     /// connection ends with <see cref="ConnectionEndReason.HandlerError"/> and the exception is logged as any handler's,
-    /// but with a close, not a reset. An in-memory connection always closes so.
+    /// but with a close, not a reset.
     /// </summary>
     internal virtual void CloseAfterHandlerError()
     {

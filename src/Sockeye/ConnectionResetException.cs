@@ -3,7 +3,8 @@ namespace Sockeye;
 /// <summary>
 /// Thrown from a connection's input when the client reset the connection or the network failed under it.
 /// A handler need not catch it: the server records <see cref="ConnectionEndReason.ConnectionReset"/>, not a
-/// handler error.
+/// handler error. In the testing kit, the other way round too: a <see cref="Testing.TestConnection"/>'s reads throw it
+/// when the server reset the connection (its message names the end reason), after the bytes sent before the reset.
 /// </summary>
 public sealed class ConnectionResetException : IOException
 {

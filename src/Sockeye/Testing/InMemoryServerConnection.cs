@@ -10,29 +10,33 @@ namespace Sockeye.Testing;
 /// A connection of a real <see cref="SocketServer"/> whose socket is a pair of pipes: what <see cref="TestServer"/> gives
 /// a test. The server's lifetime, registry, limits, timeouts, metrics and logs apply to it as to a socket. The handler
 /// reads the transports' own input, bounded by the server's receive buffer size, and a client that sends faster than
-/// the handler reads waits, as over TCP; the client's receive window is a bounded pipe, so a client that does not read
+/// the handler reads waits, as over TCP; the client's receive window is bounded too, so a client that does not read
 /// pushes back on the handler (and, past the write timeout, is ended as <see cref="ConnectionEndReason.SlowReader"/>).
+/// The connection ends as over a socket: the client reads the end of the stream after a close, and a reset after an
+/// abort (a handler's fault, <see cref="Connection.Abort()"/>, a timeout, the server's stop), in both cases after the
+/// bytes that reached it first.
 /// </summary>
 internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPipe
 {
-    // What the client has not read yet, before a send has to wait: a socket's buffers, roughly.
-    private const long ClientWindow = 64 * 1024;
-
     private readonly InMemoryInput _input;
     private readonly Pipe _output;
-    private readonly Pipe _toClient;
+    private readonly InMemoryInput _toClient;
+    private readonly AbortableWriter _sendBuffer;
     private readonly GuardedPipeWriter _handlerOutput;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _sending;
+
+    // How many bytes the handler had flushed when the connection was aborted: what the client may still get.
+    private long _flushedAtAbort;
 
     public InMemoryServerConnection(long id, EndPoint remoteEndPoint, ConnectionDelegate pipeline, ServerContext context)
         : base(id, remoteEndPoint, pipeline, context)
     {
         _input = new InMemoryInput(context.InputSettings);
         _output = new Pipe(context.OutputPipeOptions);
-        _toClient = new Pipe(new PipeOptions(
-            pauseWriterThreshold: ClientWindow, resumeWriterThreshold: ClientWindow / 2, useSynchronizationContext: false));
-        _handlerOutput = new GuardedPipeWriter(_output.Writer);
+        _toClient = InMemoryInput.ToClient();
+        _sendBuffer = new AbortableWriter(_output.Writer, this);
+        _handlerOutput = new GuardedPipeWriter(_sendBuffer);
         LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 11000);
         Transport = this;
         ClientInput = _toClient.Reader;
@@ -104,7 +108,9 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
 
     protected override void AbortTransport()
     {
-        // Wake whatever waits: the handler's read, the send loop on either side. The client sees the end of the stream.
+        // Wake whatever waits: the handler's read, the send loop on either side. The send loop resets the client's side
+        // once it has passed on what the handler had flushed by now.
+        Volatile.Write(ref _flushedAtAbort, _sendBuffer.Flushed);
         _input.Reader.CancelPendingRead();
         _output.Reader.CancelPendingRead();
         _toClient.Writer.CancelPendingFlush();
@@ -112,11 +118,16 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
 
     private protected override void OnFinished() => _finished.TrySetResult();
 
-    /// <summary>Moves what the handler flushed to the client, a send at a time, waiting (and timed) while the client does not read.</summary>
+    /// <summary>
+    /// Moves what the handler flushed to the client, a send at a time, waiting (and timed) while the client does not read.
+    /// Once the connection is aborted, the client gets what the handler had flushed, as far as its window has room (as a
+    /// socket's send takes it before the reset), then the reset; a close ends the client's stream instead.
+    /// </summary>
     private async Task SendLoopAsync()
     {
         var reader = _output.Reader;
         var toClient = _toClient.Writer;
+        var last = ReadOnlySequence<byte>.Empty;
         try
         {
             while (true)
@@ -124,6 +135,7 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
                 var result = await reader.ReadAsync().ConfigureAwait(false);
                 if (result.IsCanceled || IsAborted)
                 {
+                    last = result.Buffer;
                     break;
                 }
 
@@ -141,6 +153,7 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
                     EndSend();
                     if (flushed.IsCanceled || IsAborted)
                     {
+                        // Aborted while the client's window was full: what it had no room for is lost with the reset.
                         break;
                     }
 
@@ -155,14 +168,59 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
                 }
             }
         }
-        catch (InvalidOperationException)
-        {
-            // The client's end was completed under the send (a reset): nothing more goes out.
-        }
         finally
         {
+            if (IsAborted)
+            {
+                // Before the reader completes: the last bytes are the pipe's until then. Of those, only what the handler
+                // had flushed before the abort: completing its output commits what it wrote after.
+                var owed = Math.Clamp(Volatile.Read(ref _flushedAtAbort) - BytesSent, 0, last.Length);
+                _toClient.ResetByServer(EndReason, last.Slice(0, owed));
+            }
+            else
+            {
+                await toClient.CompleteAsync().ConfigureAwait(false);
+            }
+
             await reader.CompleteAsync().ConfigureAwait(false);
-            await toClient.CompleteAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The handler's writer into its send buffer, which counts what it flushes. Once the connection is aborted, a flush
+    /// hands nothing on and reports that nobody reads, as a socket's does after the reset: only what was flushed before
+    /// the abort reaches the client, whenever the send loop gets to it.
+    /// </summary>
+    private sealed class AbortableWriter(PipeWriter inner, InMemoryServerConnection connection) : PipeWriter
+    {
+        private long _flushed;
+
+        /// <summary>The bytes flushed so far.</summary>
+        public long Flushed => Volatile.Read(ref _flushed);
+
+        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => inner.UnflushedBytes;
+
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            if (connection.IsAborted)
+            {
+                return new(new FlushResult(isCanceled: false, isCompleted: true));
+            }
+
+            Volatile.Write(ref _flushed, _flushed + inner.UnflushedBytes);
+            return inner.FlushAsync(cancellationToken);
+        }
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
     }
 }

@@ -12,14 +12,30 @@ namespace Sockeye.Testing;
 /// connection ended. The shutdown timeout runs on the <see cref="TimeProvider"/> given, so with a fake clock
 /// (<c>FakeTimeProvider</c> from Microsoft.Extensions.TimeProvider.Testing) shutdown tests need no waiting.
 /// </summary>
+/// <remarks>
+/// The client sees the connection end as a socket's client would. When the server closes it (the handler returned,
+/// threw a <see cref="Framing.ProtocolException"/>, or ended after an error reply), the reads end with the end of the
+/// stream: <see cref="ReceiveToEndAsync"/> returns. When the server resets it (the handler threw anything else, or the
+/// connection was aborted: <see cref="Connection.Abort()"/>, a message too large, a timeout, the server's stop), the
+/// reads return the bytes that reached the client before the reset, then every read throws
+/// <see cref="ConnectionResetException"/>: an <see cref="IOException"/> whose inner exception is a
+/// <see cref="System.Net.Sockets.SocketException"/> with <see cref="System.Net.Sockets.SocketError.ConnectionReset"/>, as
+/// a <see cref="System.Net.Sockets.NetworkStream"/> throws, and whose message names the end reason. What the handler
+/// had not flushed when it was reset, or writes after it, never arrives.
+/// </remarks>
 /// <example>
 /// <code>
 /// await using var test = TestConnection.Start(new UpperCaseHandler());
 /// await test.SendAsync("hello");
 /// await test.CompleteSendingAsync();
-/// Assert.Equal("HELLO", Encoding.UTF8.GetString(await test.ReceiveToEndAsync()));
+/// Assert.Equal("HELLO", Encoding.UTF8.GetString(await test.ReceiveToEndAsync()));   // a close, not a reset
 /// await test.Completion;
 /// Assert.Equal(ConnectionEndReason.ClientClosed, test.Connection.EndReason);
+/// </code>
+/// A handler that must fail, and be seen to:
+/// <code>
+/// await Assert.ThrowsAsync&lt;ConnectionResetException&gt;(() => test.ReceiveToEndAsync());
+/// Assert.Equal(ConnectionEndReason.HandlerError, test.Connection.EndReason);
 /// </code>
 /// </example>
 public sealed class TestConnection : IAsyncDisposable
@@ -63,7 +79,11 @@ public sealed class TestConnection : IAsyncDisposable
     /// <summary>The connection as the handler sees it: its <see cref="Connection.EndReason"/> is final once <see cref="Completion"/> has completed.</summary>
     public Connection Connection => (Connection?)_connection ?? _serverConnection!;
 
-    /// <summary>What the handler sends; read it here, or with <see cref="ReceiveAsync(int, CancellationToken)"/> and <see cref="ReceiveToEndAsync"/>.</summary>
+    /// <summary>
+    /// What the handler sends; read it here, or with <see cref="ReceiveAsync(int, CancellationToken)"/> and
+    /// <see cref="ReceiveToEndAsync"/>. A read's result is completed at the end of the stream; after a reset, the bytes
+    /// before it come in results that are not completed, and the read after them throws <see cref="ConnectionResetException"/>.
+    /// </summary>
     public PipeReader Input { get; }
 
     /// <summary>What the client sends to the handler; completing it ends the client's side, as <see cref="CompleteSendingAsync"/> does.</summary>
@@ -71,9 +91,9 @@ public sealed class TestConnection : IAsyncDisposable
 
     /// <summary>
     /// Completes when the handler has returned and the connection has ended. It never faults: an exception from
-    /// the handler ends the connection with <see cref="ConnectionEndReason.HandlerError"/> (a
-    /// <see cref="Framing.ProtocolException"/>, the client's error, with its <see cref="Framing.ProtocolException.EndReason"/>)
-    /// and is kept in <see cref="HandlerException"/>.
+    /// the handler ends the connection with <see cref="ConnectionEndReason.HandlerError"/> and a reset (a
+    /// <see cref="Framing.ProtocolException"/>, the client's error, with its <see cref="Framing.ProtocolException.EndReason"/>
+    /// and a close), and is kept in <see cref="HandlerException"/>.
     /// </summary>
     public Task Completion { get; }
 
@@ -116,6 +136,10 @@ public sealed class TestConnection : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The bytes.</returns>
     /// <exception cref="EndOfStreamException">The handler's side ended before <paramref name="count"/> bytes arrived.</exception>
+    /// <exception cref="ConnectionResetException">
+    /// The server reset the connection before <paramref name="count"/> bytes arrived (the bytes this call read are lost
+    /// with it: ask for fewer to check them).
+    /// </exception>
     public async Task<byte[]> ReceiveAsync(int count, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -129,9 +153,13 @@ public sealed class TestConnection : IAsyncDisposable
         return received.WrittenSpan.ToArray();
     }
 
-    /// <summary>Reads everything the handler sends until its side ends.</summary>
+    /// <summary>Reads everything the handler sends until the server closes the connection.</summary>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The bytes.</returns>
+    /// <exception cref="ConnectionResetException">
+    /// The server reset the connection instead: the handler threw, or the connection was aborted (its
+    /// <see cref="Connection.EndReason"/> says why, as does the message).
+    /// </exception>
     public async Task<byte[]> ReceiveToEndAsync(CancellationToken cancellationToken = default)
     {
         var received = new ArrayBufferWriter<byte>();

@@ -33,6 +33,7 @@ public static class TestConnectionMessageExtensions
     /// after this returns (read those with <c>test.Input.ReadMessagesAsync(reader)</c>).
     /// </returns>
     /// <exception cref="ProtocolException">The handler sent something the reader rejects, or ended the stream in the middle of a message.</exception>
+    /// <exception cref="ConnectionResetException">The server reset the connection, and every message that arrived before it has been received.</exception>
     public static async Task<TMessage?> ReceiveMessageAsync<TMessage>(this TestConnection test, IMessageReader<TMessage> reader, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(test);

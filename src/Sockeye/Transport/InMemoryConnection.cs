@@ -8,19 +8,19 @@ namespace Sockeye.Transport;
 /// <summary>
 /// A connection with no socket: the handler's side and a client's side joined in memory. For testing handlers and
 /// protocols byte by byte, without the network. The handler reads the transports' own input, bounded as the server
-/// bounds it: a client that sends faster than the handler reads waits, as over TCP.
+/// bounds it: a client that sends faster than the handler reads waits, as over TCP. What the handler flushes reaches
+/// the client's window at once, as a send on the epoll transport does, and ends as over a socket: with the end of the
+/// stream when the handler returns, with a reset when the connection is aborted or the handler fails.
 /// </summary>
 internal sealed class InMemoryConnection : Connection, IDuplexPipe
 {
-    // The blocks of every in-memory connection's input: a pool per connection would keep its blocks for nothing.
-    private static readonly PinnedBlockMemoryPool s_pool = new();
-
     private readonly InMemoryInput _toServer;
-    private readonly Pipe _toClient;
+    private readonly InMemoryInput _toClient;
     private readonly long _maxMessageSize;
     private readonly CancellationToken _serverDraining;
     private readonly GuardedPipeWriter _handlerOutput;
     private readonly PushSettings _pushSettings;
+    private volatile bool _closeAfterHandlerError;
 
     /// <param name="id">The connection's id.</param>
     /// <param name="maxMessageSize">The server's maximum message size.</param>
@@ -47,8 +47,8 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
             receiveBufferSize = new SocketServerOptions { MaxMessageSize = maxMessageSize }.EffectiveReceiveBufferSize;
         }
 
-        _toServer = new InMemoryInput(new PipeSettings(s_pool, receiveBufferSize, inlineContinuations: false));
-        _toClient = new Pipe(new PipeOptions(useSynchronizationContext: false));
+        _toServer = InMemoryInput.ToHandler(receiveBufferSize);
+        _toClient = InMemoryInput.ToClient();
         _handlerOutput = new GuardedPipeWriter(_toClient.Writer);
         _maxMessageSize = maxMessageSize;
         LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 11000);
@@ -74,7 +74,9 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
 
     /// <summary>
     /// Runs <paramref name="handler"/> as the server would: when it returns, its pipes are completed (the client
-    /// sees the end of the stream) and the connection ends with one reason.
+    /// sees the end of the stream) and the connection ends with one reason. When it throws, the connection is aborted
+    /// (the client sees a reset after what the handler sent), unless the exception is a <see cref="ProtocolException"/>
+    /// or the handler asked for its last words to go out (<see cref="CloseAfterHandlerError"/>): those close it.
     /// </summary>
     public async Task RunAsync(ConnectionHandler handler)
     {
@@ -85,12 +87,17 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
         }
         catch (ProtocolException error)
         {
-            // As over a socket: the client's protocol error, not the handler's.
+            // As over a socket: the client's protocol error, not the handler's, and a close.
             TrySetEndReason(error.EndReason);
         }
-        catch (Exception) when (EndReason != ConnectionEndReason.None || TrySetEndReason(ConnectionEndReason.HandlerError))
+        catch (Exception)
         {
-            // Recorded as the connection's end reason; a test reads it from EndReason.
+            // As a transport does: recorded as the connection's end reason (a test reads it from EndReason), and a reset,
+            // also when the connection had already ended (the exception is then the echo of that end).
+            if (!TrySetEndReason(ConnectionEndReason.HandlerError) || !_closeAfterHandlerError)
+            {
+                AbortCore();
+            }
         }
         finally
         {
@@ -116,8 +123,13 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
 
     private protected override CancellationToken ServerDrainingToken => _serverDraining;
 
+    internal override void CloseAfterHandlerError() => _closeAfterHandlerError = true;
+
     private protected override void AbortCore()
     {
+        // The client reads what the handler had flushed, then the reset; what the handler writes from now on goes nowhere.
+        _toClient.ResetByServer(EndReason);
+
         // The client's writer belongs to the test; wake the handler's pending read instead of completing it.
         _toServer.Reader.CancelPendingRead();
         FireConnectionClosed();

@@ -1,32 +1,94 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 
 namespace Sockeye.Transport;
 
 /// <summary>
-/// A <see cref="ConnectionInput"/> fed by an in-memory client instead of a socket: the client's <see cref="Writer"/>
-/// plays the transport. The handler reads the same input, with the same pause and resume, as over TCP: a flush hands
-/// the input at most what it has room for and, once the input is full, waits until the handler has read half of it,
-/// as a sender waits on a full receive window.
+/// A <see cref="ConnectionInput"/> fed by an in-memory peer instead of a socket: the peer's <see cref="Writer"/>
+/// plays the transport. Each direction of the testing kit's connections is one: the handler reads what the client sends
+/// from one, and the client reads what the handler sends from another. The reader gets the same input, with the same
+/// pause and resume, as over TCP: a flush hands the input at most what it has room for and, once the input is full,
+/// waits until the reader has read half of it, as a sender waits on a full receive window.
 /// </summary>
 internal sealed class InMemoryInput : IInputTransport
 {
+    /// <summary>What a client of the testing kit has not read yet, before a send to it has to wait: a socket's buffers, roughly.</summary>
+    public const long ClientWindow = 64 * 1024;
+
+    // The blocks of every in-memory input that no server owns: a pool per connection would keep its blocks for nothing.
+    private static readonly PinnedBlockMemoryPool s_pool = new();
+    private static readonly PipeSettings s_clientSide = new(s_pool, ClientWindow, inlineContinuations: false);
+
     private readonly Lock _gate = new();
+    private readonly InputWriter _writer;
     private TaskCompletionSource? _waiter;
     private bool _resumed;
     private bool _flushCanceled;
+    private volatile bool _reset;
 
     public InMemoryInput(PipeSettings settings)
     {
         Reader = new ConnectionInput(settings, this);
-        Writer = new InputWriter(this);
+        _writer = new InputWriter(this);
     }
 
-    /// <summary>The handler's side.</summary>
+    /// <summary>The reader's side: the handler's input, or what a client reads.</summary>
     public ConnectionInput Reader { get; }
 
-    /// <summary>The client's side: what it flushes, the handler reads.</summary>
-    public PipeWriter Writer { get; }
+    /// <summary>The sender's side: what it flushes, the reader reads.</summary>
+    public PipeWriter Writer => _writer;
+
+    /// <summary>
+    /// What a client of the testing kit reads: the handler's bytes, within <see cref="ClientWindow"/>. A reset
+    /// (<see cref="ResetByServer"/>) reaches it after the bytes that arrived before it, as a socket reports one.
+    /// </summary>
+    public static InMemoryInput ToClient() => new(s_clientSide);
+
+    /// <summary>The handler's input of a connection that no server owns, bounded by <paramref name="receiveBufferSize"/>.</summary>
+    public static InMemoryInput ToHandler(long receiveBufferSize) => new(new PipeSettings(s_pool, receiveBufferSize, inlineContinuations: false));
+
+    /// <summary>
+    /// The server resets the connection, as a transport's abort does: the first bytes of <paramref name="last"/> (what
+    /// the handler had flushed and the transport had not handed over yet) that the reader's window has room for arrive
+    /// as a socket's last send would, and everything that arrived before stays readable. Then the reader's next read
+    /// throws a <see cref="ConnectionResetException"/> that says why, as a socket's client sees a reset (an
+    /// <see cref="IOException"/> over a <see cref="SocketException"/>, <see cref="SocketError.ConnectionReset"/>).
+    /// What the writer had not flushed, and anything it writes from now on, goes nowhere. Nothing changes once the
+    /// writer has completed: the end of the stream was sent before the reset. The first call counts; from any thread
+    /// without <paramref name="last"/>, and with it only from the writer's (it appends them as a flush would).
+    /// </summary>
+    public void ResetByServer(ConnectionEndReason reason, ReadOnlySequence<byte> last = default)
+    {
+        lock (_gate)
+        {
+            if (_reset || _writer.IsCompleted)
+            {
+                return;
+            }
+
+            _reset = true;
+        }
+
+        var room = (long)Reader.ReceiveRoom;
+        foreach (var segment in last)
+        {
+            if (room <= 0)
+            {
+                break;
+            }
+
+            var count = (int)Math.Min(segment.Length, room);
+            Reader.Append(segment.Span[..count]);
+            room -= count;
+        }
+
+        Reader.CompleteWriter(new ConnectionResetException(
+            $"The server reset the connection ({reason}).", new SocketException((int)SocketError.ConnectionReset)));
+
+        // A flush that waits for room gives up: nothing more goes through.
+        Wake(cancel: false);
+    }
 
     void IInputTransport.ResumeReceiving() => Wake(cancel: false);
 
@@ -89,6 +151,8 @@ internal sealed class InMemoryInput : IInputTransport
         private volatile bool _flushing;
         private volatile bool _completed;
 
+        public bool IsCompleted => _completed;
+
         public override bool CanGetUnflushedBytes => true;
 
         public override long UnflushedBytes => _unflushed.WrittenCount;
@@ -112,9 +176,9 @@ internal sealed class InMemoryInput : IInputTransport
                 return new(new FlushResult(isCanceled: true, isCompleted: false));
             }
 
-            if (owner.Reader.IsReaderCompleted)
+            if (owner.Reader.IsReaderCompleted || owner._reset)
             {
-                // Nobody reads any more: what was written goes nowhere, as a socket's reader drops it.
+                // Nobody reads any more, or the connection was reset: what was written goes nowhere, as over a socket.
                 _unflushed.ResetWrittenCount();
                 return new(new FlushResult(isCanceled: false, isCompleted: true));
             }
@@ -140,7 +204,7 @@ internal sealed class InMemoryInput : IInputTransport
                 // A flush waits for room: it gives up (the wake below), and its bytes go no further, as a reset's would.
                 owner.Wake(cancel: false);
             }
-            else if (_unflushed.WrittenCount > 0 && !input.IsReaderCompleted)
+            else if (_unflushed.WrittenCount > 0 && !input.IsReaderCompleted && !owner._reset)
             {
                 // Written and not flushed: it still reaches the reader, as a pipe's writer commits it on completing.
                 input.Append(_unflushed.WrittenSpan);
@@ -167,7 +231,7 @@ internal sealed class InMemoryInput : IInputTransport
                             await owner.WaitForRoomAsync().ConfigureAwait(false);
                         }
 
-                        if (_completed || input.IsReaderCompleted)
+                        if (_completed || input.IsReaderCompleted || owner._reset)
                         {
                             return new FlushResult(isCanceled: false, isCompleted: true);
                         }

@@ -23,6 +23,14 @@ internal static class InMemory
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
+    /// <summary>Everything the handler wrote before the connection was reset (aborted); fails if it ended cleanly instead.</summary>
+    public static async Task<string> ReadAllTextBeforeResetAsync(this InMemoryConnection connection)
+    {
+        using var buffer = new MemoryStream();
+        await Assert.ThrowsAsync<ConnectionResetException>(() => connection.Client.Input.CopyToAsync(buffer, TestContext.Current.CancellationToken));
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     /// <summary>Reads at least <paramref name="count"/> bytes the handler wrote, and whatever else has arrived with them.</summary>
     public static async Task<string> ReadTextAsync(this InMemoryConnection connection, int count)
     {

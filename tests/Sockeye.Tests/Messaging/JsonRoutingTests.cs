@@ -55,14 +55,16 @@ public class JsonRoutingTests
         await using var test = TestConnection.Start(Devices(new Dictionary<string, double>()));
 
         await test.SendMessageAsync(s_codec, new DeviceMessage("hello", "d3"), Token);
+        Assert.Equal(new DeviceMessage("welcome", "d3"), await test.ReceiveMessageAsync(s_codec, Token));
         await test.SendMessageAsync(s_codec, new DeviceMessage("reading", "d3"), Token);
         await test.SendMessageAsync(s_codec, new DeviceMessage("hello", "d3"), Token);
         await test.Completion;
 
         Assert.Equal(ConnectionEndReason.HandlerError, test.Connection.EndReason);
         Assert.IsType<ArgumentException>(test.HandlerException);
-        Assert.Equal(new DeviceMessage("welcome", "d3"), await test.ReceiveMessageAsync(s_codec, Token));
-        Assert.Null(await test.ReceiveMessageAsync(s_codec, Token));
+
+        // A fault, not a close: after what was sent before it, the client sees a reset, as over a socket.
+        await Assert.ThrowsAsync<ConnectionResetException>(() => test.ReceiveMessageAsync(s_codec, Token));
     }
 
     [Fact(Timeout = Timeouts.Fast)]

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Sockeye.Framing;
@@ -47,6 +50,73 @@ public class TestConnectionTests
 
         Assert.Equal(ConnectionEndReason.HandlerError, test.Connection.EndReason);
         Assert.Equal("bad frame", Assert.IsType<InvalidDataException>(test.HandlerException).Message);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_handler_exception_reaches_the_client_as_a_reset_after_what_the_handler_flushed()
+    {
+        await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>
+        {
+            await connection.Transport.Output.WriteAsync("sent"u8.ToArray());
+
+            // Written and never flushed: lost with the reset, as it never left the server.
+            connection.Transport.Output.Write("unsent"u8);
+            throw new InvalidDataException("bad frame");
+        }));
+        await test.Completion.WithTestTimeout();
+
+        // The bytes first, and not as the end of the stream: a reset follows them.
+        var result = await test.Input.ReadAsync(Token);
+        Assert.Equal("sent"u8.ToArray(), result.Buffer.ToArray());
+        Assert.False(result.IsCompleted);
+        test.Input.AdvanceTo(result.Buffer.End);
+
+        var reset = await Assert.ThrowsAsync<ConnectionResetException>(async () => await test.Input.ReadAsync(Token));
+        Assert.Equal("The server reset the connection (HandlerError).", reset.Message);
+        Assert.Equal(SocketError.ConnectionReset, Assert.IsType<SocketException>(reset.InnerException).SocketErrorCode);
+        Assert.Equal(ConnectionEndReason.HandlerError, test.Connection.EndReason);
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("ReceiveAsync")]
+    [InlineData("ReceiveToEndAsync")]
+    [InlineData("ReceiveMessageAsync")]
+    public async Task Every_read_reports_the_reset_once_the_bytes_before_it_are_read(string read)
+    {
+        await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>
+        {
+            await connection.Transport.Output.WriteAsync("first\nsecond\n"u8.ToArray());
+            connection.Abort();
+        }));
+        await test.Completion.WithTestTimeout();
+
+        Assert.Equal("first\n"u8.ToArray(), await test.ReceiveAsync(6, Token));
+        var reset = read switch
+        {
+            // More than arrived: the reset, where a clean end would be an EndOfStreamException.
+            "ReceiveAsync" => await Assert.ThrowsAsync<ConnectionResetException>(() => test.ReceiveAsync(100, Token)),
+            "ReceiveToEndAsync" => await Assert.ThrowsAsync<ConnectionResetException>(() => test.ReceiveToEndAsync(Token)),
+            _ => await ReceiveMessagesUntilResetAsync(test),
+        };
+
+        Assert.Equal("The server reset the connection (Aborted).", reset.Message);
+        await Assert.ThrowsAsync<ConnectionResetException>(() => test.ReceiveToEndAsync(Token));
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task What_the_handler_writes_after_an_abort_never_reaches_the_client()
+    {
+        var writeAfterAbort = new TaskCompletionSource<FlushResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>
+        {
+            connection.Abort();
+            writeAfterAbort.TrySetResult(await connection.Transport.Output.WriteAsync("too late"u8.ToArray()));
+        }));
+        await test.Completion.WithTestTimeout();
+
+        Assert.True((await writeAfterAbort.Task).IsCompleted, "A write after an abort should report that nobody reads.");
+        await Assert.ThrowsAsync<ConnectionResetException>(() => test.ReceiveAsync(1, Token));
+        Assert.Equal(ConnectionEndReason.Aborted, test.Connection.EndReason);
     }
 
     [Fact(Timeout = Timeouts.Fast)]
@@ -109,6 +179,7 @@ public class TestConnectionTests
         await stopping.WithTestTimeout();
 
         Assert.Equal(ConnectionEndReason.ServerShutdown, test.Connection.EndReason);
+        await Assert.ThrowsAsync<ConnectionResetException>(() => test.ReceiveToEndAsync(Token));
     }
 
     [Fact(Timeout = Timeouts.Fast)]
@@ -224,6 +295,13 @@ public class TestConnectionTests
 
         Assert.True(test.Completion.IsCompleted);
         Assert.Equal(ConnectionEndReason.ConnectionReset, test.Connection.EndReason);
+    }
+
+    private static async Task<ConnectionResetException> ReceiveMessagesUntilResetAsync(TestConnection test)
+    {
+        var lines = new LineFramer();
+        Assert.Equal("second"u8.ToArray(), (await test.ReceiveMessageAsync(lines, Token)).ToArray());
+        return await Assert.ThrowsAsync<ConnectionResetException>(() => test.ReceiveMessageAsync(lines, Token));
     }
 
     /// <summary>A user's handler: upper-cases what arrives, until the client ends its side.</summary>

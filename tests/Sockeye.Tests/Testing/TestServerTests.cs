@@ -104,6 +104,58 @@ public class TestServerTests
         await stopping.WithTestTimeout();
         Assert.Equal(ConnectionEndReason.ServerShutdown, stubborn.Connection.EndReason);
         Assert.Throws<ObjectDisposedException>(() => server.Connect());
+
+        // The one that finished was closed; the one aborted, reset.
+        Assert.Empty(await polite.ReceiveToEndAsync(Token));
+        await Assert.ThrowsAsync<ConnectionResetException>(() => stubborn.ReceiveToEndAsync(Token));
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_client_ended_by_a_timeout_reads_what_reached_it_then_a_reset()
+    {
+        var clock = new FakeTimeProvider();
+        var options = new SocketServerOptions { IdleTimeout = TimeSpan.FromSeconds(60), WriteTimeout = TimeSpan.FromSeconds(10) };
+        var chunk = new byte[16 * 1024];
+        await using var server = TestServer.Start(ConnectionHandler.Create(async connection =>
+        {
+            if (connection.Id == 1)
+            {
+                // To the client that never reads: until the send waits on it, and then until it is cut off.
+                while (!(await connection.Transport.Output.WriteAsync(chunk)).IsCompleted)
+                {
+                }
+
+                return;
+            }
+
+            await connection.Transport.Output.WriteAsync("hello\n"u8.ToArray());
+            while (!(await connection.Transport.Input.ReadAsync()).IsCanceled)
+            {
+            }
+        }), options, clock);
+        await using var stalled = server.Connect();
+        await using var quiet = server.Connect();
+
+        // The stalled client's window is full (read, not consumed): the server's send waits on it from now on.
+        var window = await stalled.Input.ReadAtLeastAsync(64 * 1024, Token);
+        var waiting = window.Buffer.Length;
+        stalled.Input.AdvanceTo(window.Buffer.Start);
+        Assert.Equal("hello\n"u8.ToArray(), await quiet.ReceiveAsync(6, Token));
+
+        for (var second = 0; second < 62 && quiet.Connection.EndReason == ConnectionEndReason.None; second++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        await stalled.Completion.WithTestTimeout();
+        await quiet.Completion.WithTestTimeout();
+        Assert.Equal(ConnectionEndReason.SlowReader, stalled.Connection.EndReason);
+        Assert.Equal(ConnectionEndReason.IdleTimeout, quiet.Connection.EndReason);
+
+        // What had reached the stalled client is all there, then the reset; nothing more came after it.
+        Assert.Equal(waiting, (await stalled.ReceiveAsync((int)waiting, Token)).Length);
+        await Assert.ThrowsAsync<ConnectionResetException>(() => stalled.ReceiveAsync(1, Token));
+        await Assert.ThrowsAsync<ConnectionResetException>(() => quiet.ReceiveToEndAsync(Token));
     }
 
     [Fact(Timeout = Timeouts.Fast)]
@@ -125,6 +177,7 @@ public class TestServerTests
         Assert.Equal(ConnectionEndReason.HandlerError, failing.Connection.EndReason);
         Assert.Equal("bad frame", Assert.IsType<InvalidDataException>(failing.HandlerException).Message);
         Assert.Equal(1, failing.Connection.BytesReceived);
+        await Assert.ThrowsAsync<ConnectionResetException>(() => failing.ReceiveToEndAsync(Token));
 
         resetting.Reset();
         await resetting.Completion.WithTestTimeout();

@@ -109,7 +109,7 @@ public class EofEchoHandlerTests
         Assert.InRange(reported.Length, 33, 32 + "<EOF>".Length);
         Assert.StartsWith(reported, message, StringComparison.Ordinal);
         Assert.Equal($"Read {reported.Length} bytes from socket.", output.Lines[0]);
-        Assert.Equal(string.Empty, await connection.ReadAllTextAsync());
+        Assert.Equal(string.Empty, await connection.ReadAllTextBeforeResetAsync());
     }
 
     [Fact(Timeout = Timeouts.Fast)]
@@ -146,6 +146,6 @@ public class EofEchoHandlerTests
 
         Assert.Equal(["Read 10 bytes from socket.", " Data : unfinished"], output.Lines);
         Assert.Equal(ConnectionEndReason.ServerShutdown, connection.EndReason);
-        Assert.Equal(string.Empty, await connection.ReadAllTextAsync());
+        Assert.Equal(string.Empty, await connection.ReadAllTextBeforeResetAsync());
     }
 }

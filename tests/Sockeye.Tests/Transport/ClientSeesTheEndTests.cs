@@ -1,0 +1,279 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Text;
+using Sockeye.Framing;
+using Sockeye.Messaging;
+using Sockeye.Testing;
+using Sockeye.Tests.Infrastructure;
+using SocketTestServer = Sockeye.Tests.Infrastructure.TestServer;
+using TestServer = Sockeye.Testing.TestServer;
+
+namespace Sockeye.Tests.Transport;
+
+/// <summary>
+/// How the client sees the server end a connection, over a socket and over the testing kit's in-memory connections: the
+/// same, so that a test of a handler passes in memory only if it would pass over TCP. A close is the end of the stream
+/// after the last byte (a return, a <see cref="ProtocolException"/>, or an error handler that ends the connection after
+/// its reply); an abort (a handler's fault, <see cref="Connection.Abort()"/>, a message too large) is a reset after the
+/// bytes sent before it, with nothing the handler had not flushed by then, or wrote after it. Here, not with the testing
+/// kit's own tests, so that the portable transport's pass runs the sockets' side too.
+/// </summary>
+public class ClientSeesTheEndTests
+{
+    private const string Clean = "end of stream";
+    private const string Reset = "connection reset";
+    private static readonly LineFramer s_lines = new();
+
+    public enum Client
+    {
+        Socket,
+        TestConnection,
+        TestServer,
+    }
+
+    /// <summary>What the handler does once it has replied and the client sends its next line.</summary>
+    public enum Ending
+    {
+        Returns,
+        ThrowsProtocolException,
+        ThrowsAfterAnErrorReply,
+        Throws,
+        ThrowsLeavingAReplyUnflushed,
+        Aborts,
+        MessageTooLarge,
+    }
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Theory(Timeout = Timeouts.Network)]
+    [InlineData(Client.Socket, Ending.Returns, ConnectionEndReason.ServerClosed, "", Clean)]
+    [InlineData(Client.TestConnection, Ending.Returns, ConnectionEndReason.ServerClosed, "", Clean)]
+    [InlineData(Client.TestServer, Ending.Returns, ConnectionEndReason.ServerClosed, "", Clean)]
+    [InlineData(Client.Socket, Ending.ThrowsProtocolException, ConnectionEndReason.ProtocolError, "", Clean)]
+    [InlineData(Client.TestConnection, Ending.ThrowsProtocolException, ConnectionEndReason.ProtocolError, "", Clean)]
+    [InlineData(Client.TestServer, Ending.ThrowsProtocolException, ConnectionEndReason.ProtocolError, "", Clean)]
+    [InlineData(Client.Socket, Ending.ThrowsAfterAnErrorReply, ConnectionEndReason.HandlerError, "sorry\n", Clean)]
+    [InlineData(Client.TestConnection, Ending.ThrowsAfterAnErrorReply, ConnectionEndReason.HandlerError, "sorry\n", Clean)]
+    [InlineData(Client.TestServer, Ending.ThrowsAfterAnErrorReply, ConnectionEndReason.HandlerError, "sorry\n", Clean)]
+    [InlineData(Client.Socket, Ending.Throws, ConnectionEndReason.HandlerError, "", Reset)]
+    [InlineData(Client.TestConnection, Ending.Throws, ConnectionEndReason.HandlerError, "", Reset)]
+    [InlineData(Client.TestServer, Ending.Throws, ConnectionEndReason.HandlerError, "", Reset)]
+    [InlineData(Client.Socket, Ending.ThrowsLeavingAReplyUnflushed, ConnectionEndReason.HandlerError, "", Reset)]
+    [InlineData(Client.TestConnection, Ending.ThrowsLeavingAReplyUnflushed, ConnectionEndReason.HandlerError, "", Reset)]
+    [InlineData(Client.TestServer, Ending.ThrowsLeavingAReplyUnflushed, ConnectionEndReason.HandlerError, "", Reset)]
+    [InlineData(Client.Socket, Ending.Aborts, ConnectionEndReason.Aborted, "", Reset)]
+    [InlineData(Client.TestConnection, Ending.Aborts, ConnectionEndReason.Aborted, "", Reset)]
+    [InlineData(Client.TestServer, Ending.Aborts, ConnectionEndReason.Aborted, "", Reset)]
+    [InlineData(Client.Socket, Ending.MessageTooLarge, ConnectionEndReason.MessageTooLarge, "", Reset)]
+    [InlineData(Client.TestConnection, Ending.MessageTooLarge, ConnectionEndReason.MessageTooLarge, "", Reset)]
+    [InlineData(Client.TestServer, Ending.MessageTooLarge, ConnectionEndReason.MessageTooLarge, "", Reset)]
+    public async Task The_reply_arrives_then_a_close_or_a_reset_as_over_a_socket(
+        Client kind, Ending ending, ConnectionEndReason reason, string rest, string end)
+    {
+        var served = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await ConnectAsync(kind, Handler(ending, served));
+
+        await client.SendAsync("go\n");
+
+        // The reply has arrived, and is left unread: the end must come after it, not in its place.
+        await client.WaitUntilArrivedAsync(6);
+        await client.SendAsync(ending == Ending.MessageTooLarge ? new string('x', 4096) + "\n" : "next\n");
+
+        Assert.Equal("hello\n", await client.ReceiveAsync(6));
+        Assert.Equal((rest, end), await client.ReceiveToEndAsync());
+        var connection = await served.Task.WithTestTimeout();
+        await connection.WaitClosedAsync();
+        Assert.Equal(reason, connection.EndReason);
+    }
+
+    /// <summary>Replies to "go"; on the next line (or a line too large), ends as <paramref name="ending"/> says.</summary>
+    private static ConnectionHandler Handler(Ending ending, TaskCompletionSource<Connection> served)
+    {
+        if (ending == Ending.ThrowsAfterAnErrorReply)
+        {
+            // The way a handler has its last words sent before it fails: an error handler that ends the connection.
+            return new MessageConnectionHandler<ReadOnlySequence<byte>>(s_lines, MessageHandler.Create<ReadOnlySequence<byte>>(async (connection, line) =>
+            {
+                served.TrySetResult(connection);
+                if (!line.FirstSpan.SequenceEqual("go"u8))
+                {
+                    throw new InvalidOperationException("A bug in the handler.");
+                }
+
+                await connection.WriteMessageAsync(s_lines, "hello"u8.ToArray());
+            }))
+            {
+                OnError = async (connection, _, _) =>
+                {
+                    await connection.WriteMessageAsync(s_lines, "sorry"u8.ToArray());
+                    return MessageErrorAction.EndConnection;
+                },
+            };
+        }
+
+        return ConnectionHandler.Create(async connection =>
+        {
+            served.TrySetResult(connection);
+            await foreach (var line in connection.ReadMessagesAsync(s_lines))
+            {
+                if (line.FirstSpan.SequenceEqual("go"u8))
+                {
+                    await connection.WriteMessageAsync(s_lines, "hello"u8.ToArray());
+                    continue;
+                }
+
+                switch (ending)
+                {
+                    case Ending.ThrowsProtocolException:
+                        throw new ProtocolException("The client said something else.");
+                    case Ending.Throws:
+                        throw new InvalidOperationException("A bug in the handler.");
+                    case Ending.ThrowsLeavingAReplyUnflushed:
+                        // Never sent: the reset discards it with everything the server still held.
+                        connection.WriteMessage(s_lines, "unsent"u8);
+                        throw new InvalidOperationException("A bug in the handler.");
+                    case Ending.Aborts:
+                        connection.Abort();
+
+                        // Gone with the abort: a socket's reset drops it.
+                        await connection.WriteMessageAsync(s_lines, "too late"u8.ToArray());
+                        return;
+                    default:
+                        return;
+                }
+            }
+        });
+    }
+
+    private static async Task<IClient> ConnectAsync(Client kind, ConnectionHandler handler)
+    {
+        var options = new SocketServerOptions { MaxMessageSize = 1024 };
+        switch (kind)
+        {
+            case Client.Socket:
+                var server = await SocketTestServer.StartAsync(handler, o => o.MaxMessageSize = options.MaxMessageSize);
+                return new SocketClient(server, await server.ConnectAsync());
+            case Client.TestConnection:
+                return new InMemoryClient(null, TestConnection.Start(handler, options));
+            default:
+                var testServer = TestServer.Start(handler, options);
+                return new InMemoryClient(testServer, testServer.Connect());
+        }
+    }
+
+    /// <summary>A client as a test would drive it: the reads name a reset as the socket reports it.</summary>
+    private interface IClient : IAsyncDisposable
+    {
+        Task SendAsync(string text);
+
+        /// <summary>Waits until <paramref name="count"/> bytes have arrived, and reads none of them.</summary>
+        Task WaitUntilArrivedAsync(int count);
+
+        Task<string> ReceiveAsync(int count);
+
+        /// <summary>What arrived until the end, and how it ended: <see cref="Clean"/> or <see cref="Reset"/>.</summary>
+        Task<(string Text, string End)> ReceiveToEndAsync();
+    }
+
+    private static string EndOf(IOException error) =>
+        error.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset } ? Reset : error.ToString();
+
+    private sealed class SocketClient(SocketTestServer server, TestClient client) : IClient
+    {
+        private readonly NetworkStream _stream = new(client.Socket);
+
+        public Task SendAsync(string text) => client.SendAsync(text);
+
+        public async Task WaitUntilArrivedAsync(int count)
+        {
+            var peek = new byte[count];
+            while (await client.Socket.ReceiveAsync(peek, SocketFlags.Peek, Token) < count)
+            {
+                // Part of it: the rest is on its way (a peek returns at once while any byte waits).
+                await Task.Yield();
+            }
+        }
+
+        public async Task<string> ReceiveAsync(int count)
+        {
+            var buffer = new byte[count];
+            await _stream.ReadExactlyAsync(buffer, Token);
+            return Encoding.UTF8.GetString(buffer);
+        }
+
+        public async Task<(string Text, string End)> ReceiveToEndAsync()
+        {
+            var received = new MemoryStream();
+            var buffer = new byte[4096];
+            try
+            {
+                int read;
+                while ((read = await _stream.ReadAsync(buffer, Token)) > 0)
+                {
+                    received.Write(buffer, 0, read);
+                }
+
+                return (Encoding.UTF8.GetString(received.ToArray()), Clean);
+            }
+            catch (IOException error)
+            {
+                return (Encoding.UTF8.GetString(received.ToArray()), EndOf(error));
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stream.DisposeAsync();
+            client.Dispose();
+            await server.DisposeAsync();
+        }
+    }
+
+    private sealed class InMemoryClient(TestServer? server, TestConnection test) : IClient
+    {
+        public Task SendAsync(string text) => test.SendAsync(text);
+
+        public async Task WaitUntilArrivedAsync(int count)
+        {
+            var result = await test.Input.ReadAtLeastAsync(count, Token);
+            test.Input.AdvanceTo(result.Buffer.Start);
+        }
+
+        public async Task<string> ReceiveAsync(int count) => Encoding.UTF8.GetString(await test.ReceiveAsync(count, Token));
+
+        public async Task<(string Text, string End)> ReceiveToEndAsync()
+        {
+            var received = new MemoryStream();
+            try
+            {
+                while (true)
+                {
+                    var result = await test.Input.ReadAsync(Token);
+                    foreach (var segment in result.Buffer)
+                    {
+                        received.Write(segment.Span);
+                    }
+
+                    test.Input.AdvanceTo(result.Buffer.End);
+                    if (result.IsCompleted)
+                    {
+                        return (Encoding.UTF8.GetString(received.ToArray()), Clean);
+                    }
+                }
+            }
+            catch (IOException error)
+            {
+                return (Encoding.UTF8.GetString(received.ToArray()), EndOf(error));
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await test.DisposeAsync();
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+        }
+    }
+}
