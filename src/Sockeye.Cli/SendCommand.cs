@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.CommandLine;
+using System.IO.Pipelines;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -20,6 +22,15 @@ internal static class SendCommand
     // server that never stops talking must not exhaust memory. Framed replies are held to the same bound.
     private const long MaxResponseSize = 64 * 1024 * 1024;
 
+    // A framed message read from standard input is held whole to be framed: bounded like a reply.
+    private const long MaxMessageFromInput = MaxResponseSize;
+
+    // A process whose reader is gone exits as SIGPIPE would have ended it: 128 + 13.
+    private const int OutputClosedExitCode = 141;
+
+    // What is handed to the socket at a time; each chunk must be taken within --timeout.
+    private const int SendChunkSize = 64 * 1024;
+
     public static Command Create()
     {
         var host = new Option<string>("--host")
@@ -31,13 +42,13 @@ internal static class SendCommand
         var port = CommonOptions.Port("The server's port.");
         var halfClose = new Option<bool>("--half-close")
         {
-            Description = "End the sending side after the message(s), as the print handler expects; then print every reply until the server closes.",
+            Description = "End the sending side after the message(s), as the print handler expects; then print what the server sends back: without a framing, everything until it closes; with one, a reply per message sent.",
         };
         var framing = FramingOptions.Framing("How the message and the replies are framed.");
         var delimiter = FramingOptions.DelimiterText("The text that ends each message and reply with --framing delimiter.");
         var count = CommonOptions.WholeNumber(
-            "--count", "Send the message N times. With a framing, each reply is awaited and printed before the next send.", 1, minimum: 1, alias: "-n");
-        var timeout = CommonOptions.Seconds("--timeout", "How long to wait to connect, and for each reply.", 10, ZeroSeconds.Off);
+            "--count", "Send the message N times. With a framing, one reply is read per message: each is awaited and printed before the next send (all after the last with --half-close), then send closes.", 1, minimum: 1, alias: "-n");
+        var timeout = CommonOptions.Seconds("--timeout", "How long to wait to connect, for each framed reply, and for the server to take more of the message or send more of an unframed reply.", 10, ZeroSeconds.Off);
         var message = new Argument<string?>("MESSAGE")
         {
             Description = $"What to send, as UTF-8 text; '-' sends standard input. '{DefaultMessage}' by default, without '<EOF>' with a framing.",
@@ -81,17 +92,44 @@ internal static class SendCommand
 
     private static async Task<int> RunAsync(Request request, CancellationToken cancellationToken)
     {
-        var payload = request.Message == "-" ? await ReadStandardInputAsync(cancellationToken) : Encoding.UTF8.GetBytes(request.Message);
-        if (request.Framer is { } framer && !CanFrame(framer, payload))
+        var fromStandardInput = request.Message == "-";
+        using var input = fromStandardInput ? StandardInput.Open() : null;
+        byte[]? payload = null;
+        byte[]? framed = null;
+        if (request.Framer is { } framer)
         {
-            throw new CliException($"The message cannot be sent with --framing {request.Framing}: it holds what would end it.", ExitCodes.Usage);
+            // A framed message is framed whole (a length prefix comes first), so standard input is read first, bounded.
+            payload = input is null ? Encoding.UTF8.GetBytes(request.Message) : await StandardInput.ReadAllAsync(input, MaxMessageFromInput, cancellationToken);
+            framed = Frame(framer, payload) ?? throw new CliException(
+                $"The message cannot be sent with --framing {request.Framing}: it holds what would end it.", ExitCodes.Usage);
+        }
+        else if (input is null)
+        {
+            payload = Encoding.UTF8.GetBytes(request.Message);
+        }
+        else if (request.Count > 1)
+        {
+            throw new CliException("--count cannot repeat '-' without a framing: standard input is streamed to the server once.", ExitCodes.Usage);
         }
 
+        var output = new ReplyOutput();
         await using var client = await ConnectAsync(request, cancellationToken);
         await Console.Error.WriteLineAsync($"Socket connected to {client.RemoteEndPoint}");
         try
         {
-            await ExchangeAsync(client, request, payload, cancellationToken);
+            if (request.Framer is null)
+            {
+                await ExchangeUnframedAsync(client, request, payload, input, output, cancellationToken);
+            }
+            else
+            {
+                await ExchangeFramedAsync(client, request, payload!.Length, framed!, output, cancellationToken);
+            }
+        }
+        catch (StandardOutputClosedException)
+        {
+            // Whoever read the replies is gone (`send ... | head`): stop quietly, as a process killed by SIGPIPE would.
+            return OutputClosedExitCode;
         }
         catch (IOException ex) when (ex.InnerException is SocketException socketError)
         {
@@ -113,38 +151,186 @@ internal static class SendCommand
         return ExitCodes.Success;
     }
 
-    private static async Task ExchangeAsync(SocketClient client, Request request, byte[] payload, CancellationToken cancellationToken)
+    /// <summary>
+    /// With a framing: each request is answered by one reply. Without --half-close each reply is awaited and printed
+    /// before the next request; with it, all requests go first, then the sending side ends and up to as many replies
+    /// as requests are printed (fewer if the server closes first). Then the connection is closed: a server that keeps
+    /// sending is not read for ever.
+    /// </summary>
+    private static async Task ExchangeFramedAsync(
+        SocketClient client, Request request, int messageSize, byte[] framed, ReplyOutput output, CancellationToken cancellationToken)
     {
-        var framed = request.Framer is not null;
         for (var i = 0; i < request.Count; i++)
         {
-            await client.SendAsync(payload, cancellationToken);
-            await Console.Error.WriteLineAsync($"Sent {payload.Length} bytes to server.");
-            if (framed && !request.HalfClose)
+            await WriteAsync(client, request, framed, cancellationToken);
+            await Console.Error.WriteLineAsync($"Sent {messageSize} bytes to server.");
+            if (!request.HalfClose)
             {
                 var reply = await ReceiveAsync(client, request, cancellationToken, NoReplyPerMessage)
                     ?? throw new CliException($"{request.Server} closed the connection before replying.");
-                await PrintAsync(reply);
+                output.Print(reply);
             }
         }
 
-        if (!framed)
+        if (request.HalfClose)
         {
-            // Unframed, the reply is everything the server sends until it closes.
+            await client.CompleteSendingAsync(cancellationToken);
+            for (var i = 0; i < request.Count && await ReceiveAsync(client, request, cancellationToken) is { } reply; i++)
+            {
+                output.Print(reply);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Without a framing the reply is everything the server sends until it closes, printed once it does. What arrived
+    /// is printed whatever ends the exchange (a reset, no byte for --timeout, a failed send), before the error.
+    /// </summary>
+    private static async Task ExchangeUnframedAsync(
+        SocketClient client, Request request, byte[]? payload, Stream? input, ReplyOutput output, CancellationToken cancellationToken)
+    {
+        Exception? sendFailure = null;
+        try
+        {
+            if (input is not null)
+            {
+                var sent = await StreamAsync(client, request, input, cancellationToken);
+                await Console.Error.WriteLineAsync($"Sent {sent} bytes to server.");
+            }
+            else
+            {
+                for (var i = 0; i < request.Count; i++)
+                {
+                    await WriteAsync(client, request, payload!, cancellationToken);
+                    await Console.Error.WriteLineAsync($"Sent {payload!.Length} bytes to server.");
+                }
+            }
+
             if (request.HalfClose)
             {
                 await client.CompleteSendingAsync(cancellationToken);
             }
-
-            await PrintAsync(await ReceiveAsync(client, request, cancellationToken, request.HalfClose ? null : NoReplyBeforeTheEnd) ?? []);
-            return;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException)
+        {
+            // The server may have replied before it failed the send (an error, then a reset): read that first.
+            sendFailure = ex;
         }
 
-        // Done sending: say so, and print what else the server sends until it closes too.
-        await client.CompleteSendingAsync(cancellationToken);
-        while (await ReceiveAsync(client, request, cancellationToken) is { } reply)
+        var (reply, failure) = await ReceiveWholeStreamAsync(client, request, request.HalfClose || sendFailure is not null ? null : NoReplyBeforeTheEnd, cancellationToken);
+        if (failure is null || reply.WrittenCount > 0)
         {
-            await PrintAsync(reply);
+            output.Print(reply.WrittenSpan);
+        }
+
+        if (sendFailure is not null)
+        {
+            throw sendFailure;
+        }
+
+        if (failure is not null)
+        {
+            throw failure;
+        }
+    }
+
+    /// <summary>
+    /// Reads until the server closes, a failure, no byte for --timeout, or the maximum; returns what arrived and why
+    /// reading stopped early (<see langword="null"/> when the server closed).
+    /// </summary>
+    private static async Task<(ArrayBufferWriter<byte> Reply, Exception? Failure)> ReceiveWholeStreamAsync(
+        SocketClient client, Request request, string? hint, CancellationToken cancellationToken)
+    {
+        var reply = new ArrayBufferWriter<byte>();
+        var reader = client.Transport.Input;
+        while (true)
+        {
+            ReadResult result;
+            using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                idle.CancelAfter(request.Timeout);
+                try
+                {
+                    result = await reader.ReadAsync(idle.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    return (reply, reply.WrittenCount > 0
+                        ? new CliException($"{request.Server} sent nothing more for {Seconds(request.Timeout)} s and did not close; stopped waiting.")
+                        : NoReply(request, hint));
+                }
+                catch (IOException ex) when (ex.InnerException is SocketException socketError)
+                {
+                    return (reply, ConnectionFailed(request, socketError));
+                }
+                catch (SocketException ex)
+                {
+                    return (reply, ConnectionFailed(request, ex));
+                }
+            }
+
+            var buffer = result.Buffer;
+            var room = MaxResponseSize - reply.WrittenCount;
+            foreach (var segment in buffer.Length > room ? buffer.Slice(0, room) : buffer)
+            {
+                reply.Write(segment.Span);
+            }
+
+            reader.AdvanceTo(buffer.End);
+            if (buffer.Length > room)
+            {
+                return (reply, new CliException($"The response exceeds {MaxResponseSize / (1024 * 1024)} MiB; stopped reading."));
+            }
+
+            if (result.IsCompleted)
+            {
+                return (reply, null);
+            }
+        }
+    }
+
+    /// <summary>Sends <paramref name="bytes"/> in chunks, each of which must be taken within --timeout.</summary>
+    private static async Task WriteAsync(SocketClient client, Request request, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var chunk = bytes[..Math.Min(bytes.Length, SendChunkSize)];
+            await WriteChunkAsync(client, request, chunk, cancellationToken);
+            bytes = bytes[chunk.Length..];
+        }
+    }
+
+    /// <summary>Streams <paramref name="input"/> to the server in chunks, with no more than one chunk in memory; returns how many bytes were sent.</summary>
+    private static async Task<long> StreamAsync(SocketClient client, Request request, Stream input, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[SendChunkSize];
+        long sent = 0;
+        int read;
+        while ((read = await StandardInput.ReadAsync(input, buffer, cancellationToken)) > 0)
+        {
+            await WriteChunkAsync(client, request, buffer.AsMemory(0, read), cancellationToken);
+            sent += read;
+        }
+
+        return sent;
+    }
+
+    private static async Task WriteChunkAsync(SocketClient client, Request request, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
+    {
+        var writer = client.Transport.Output;
+        writer.Write(chunk.Span);
+        using var stalled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stalled.CancelAfter(request.Timeout);
+        try
+        {
+            if ((await writer.FlushAsync(stalled.Token)).IsCanceled)
+            {
+                throw new OperationCanceledException(stalled.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException($"{request.Server} took no more of the message for {Seconds(request.Timeout)} s: it is not reading. Stopped sending.");
         }
     }
 
@@ -200,41 +386,36 @@ internal static class SendCommand
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new CliException(hint is null
-                ? $"Timed out after {Seconds(request.Timeout)} s waiting for {request.Server} to reply."
-                : $"No reply from {request.Server} within {Seconds(request.Timeout)} s. {hint}");
+            throw NoReply(request, hint);
         }
     }
 
-    private static Task PrintAsync(byte[] reply) => Console.Out.WriteLineAsync($"Response received : {Encoding.UTF8.GetString(reply)}");
+    private static CliException NoReply(Request request, string? hint) =>
+        new(hint is null
+            ? $"Timed out after {Seconds(request.Timeout)} s waiting for {request.Server} to reply."
+            : $"No reply from {request.Server} within {Seconds(request.Timeout)} s. {hint}");
 
     private static CliException ConnectionFailed(Request request, SocketException error) =>
         new(error.SocketErrorCode == SocketError.ConnectionReset
             ? $"{request.Server} reset the connection."
             : $"The connection to {request.Server} failed: {error.Message}");
 
-    private static bool CanFrame(MessageFramer framer, byte[] payload)
+    /// <summary>The message as it goes on the wire; <see langword="null"/> when the framing cannot carry it.</summary>
+    private static byte[]? Frame(MessageFramer framer, byte[] payload)
     {
+        var framed = new ArrayBufferWriter<byte>();
         try
         {
-            framer.WriteMessage(payload, new System.Buffers.ArrayBufferWriter<byte>());
-            return true;
+            framer.WriteMessage(payload, framed);
+            return framed.WrittenSpan.ToArray();
         }
         catch (ArgumentException)
         {
-            return false;
+            return null;
         }
     }
 
     private static string Seconds(TimeSpan timeout) => timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
-
-    private static async Task<byte[]> ReadStandardInputAsync(CancellationToken cancellationToken)
-    {
-        using var input = Console.OpenStandardInput();
-        using var buffer = new MemoryStream();
-        await input.CopyToAsync(buffer, cancellationToken);
-        return buffer.ToArray();
-    }
 
     private sealed record Request(
         string Host, int Port, string Framing, MessageFramer? Framer, string Message, int Count, bool HalfClose, TimeSpan Timeout, SendTls.Check? Tls)
