@@ -1,11 +1,12 @@
 using System.Buffers;
 using Microsoft.Win32.SafeHandles;
-using System.Text;
+using Sockeye.Cli.Handlers;
 
 namespace Sockeye.Cli;
 
 /// <summary>
-/// Where <c>send</c> prints replies: standard output, each reply as one line, <c>Response received : TEXT</c>.
+/// Where <c>send</c> prints replies: standard output, each reply as one line, <c>Response received : TEXT</c>, TEXT
+/// escaped as <c>serve --output text</c> escapes a client's bytes, so that no server can drive the terminal or forge a line.
 /// </summary>
 /// <remarks>
 /// On Unix it writes to descriptor 1 itself: the console stream pretends a write to a closed pipe succeeded, so
@@ -13,8 +14,6 @@ namespace Sockeye.Cli;
 /// </remarks>
 internal sealed class ReplyOutput
 {
-    private static readonly UTF8Encoding ReplacingUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
-
     private readonly Stream _stdout = OperatingSystem.IsWindows()
         ? Console.OpenStandardOutput()
         : new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
@@ -25,7 +24,7 @@ internal sealed class ReplyOutput
     {
         var line = new ArrayBufferWriter<byte>(reply.Length + 32);
         line.Write("Response received : "u8);
-        line.Write(ReplacingUtf8.GetBytes(ReplacingUtf8.GetString(reply)));
+        TextFormat.WriteText(line, reply);
         line.Write("\n"u8);
         try
         {

@@ -80,7 +80,7 @@ internal sealed class TextFormat : OutputFormat
         }
     }
 
-    private static void WriteText(IBufferWriter<byte> destination, ReadOnlySpan<byte> bytes)
+    internal static void WriteText(IBufferWriter<byte> destination, ReadOnlySpan<byte> bytes)
     {
         if (!bytes.ContainsAny(s_mayEscape) && System.Text.Unicode.Utf8.IsValid(bytes))
         {

@@ -6,7 +6,7 @@ using Sockeye.Tests.Infrastructure;
 
 namespace Sockeye.Tests.Cli;
 
-/// <summary><c>send</c> against servers that reset, never read, never stop, or trickle.</summary>
+/// <summary><c>send</c> against servers that reset, never read, never stop, trickle, or send control characters.</summary>
 public class SendMisbehavingServerTests
 {
     private const string Request = "This is a test<EOF>";
@@ -94,6 +94,22 @@ public class SendMisbehavingServerTests
         Assert.Equal(1, send.ExitCode);
         Assert.Equal(["Response received : slowly"], send.StandardOutput);
         Assert.Equal($"error: 127.0.0.1:{server.Port} sent nothing more for 1.5 s and did not close; stopped waiting.", send.StandardError[^1]);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Send_escapes_the_servers_control_characters_and_invalid_utf8()
+    {
+        await using var server = TestServer.Start(async (socket, stop) =>
+        {
+            await ReceiveExactlyAsync(socket, Request.Length);
+            await socket.SendAsync("\u001b[31mRED\r\nFORGED\u0007 h\u00e9 \u0085"u8.ToArray().Concat(new byte[] { 0xFF, (byte)'!' }).ToArray());
+            socket.Shutdown(SocketShutdown.Send);
+        });
+
+        var send = await CliProcess.RunAsync("send", "--host", "127.0.0.1", "--port", Port(server.Port));
+
+        Assert.Equal(0, send.ExitCode);
+        Assert.Equal([@"Response received : \x1B[31mRED\r\nFORGED\x07 hé \xC2\x85\xFF!"], send.StandardOutput);
     }
 
     [Fact(Timeout = Timeouts.Process)]
