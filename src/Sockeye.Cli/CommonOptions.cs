@@ -78,7 +78,14 @@ internal static class CommonOptions
     }
 
     /// <summary>
-    /// A duration option in seconds, decimals allowed. 0 is refused unless <paramref name="zero"/> says what it means.
+    /// The longest duration a seconds option takes: 2^32 - 2 ms (about 49.7 days), the longest a .NET timer waits, and so
+    /// the library's limit for every duration it takes.
+    /// </summary>
+    public const double MaxSeconds = 4_294_967.294;
+
+    /// <summary>
+    /// A duration option in seconds, decimals allowed, at most <see cref="MaxSeconds"/>. 0 is refused unless
+    /// <paramref name="zero"/> says what it means.
     /// </summary>
     public static Option<double> Seconds(string name, string description, double defaultSeconds, ZeroSeconds zero = ZeroSeconds.Refused) => new(name)
     {
@@ -88,12 +95,14 @@ internal static class CommonOptions
         {
             var text = result.Tokens[^1].Value;
             if (double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds)
-                && seconds <= TimeSpan.MaxValue.TotalSeconds && (seconds > 0 || zero != ZeroSeconds.Refused))
+                && seconds <= MaxSeconds && (seconds > 0 || zero != ZeroSeconds.Refused))
             {
                 return seconds;
             }
 
-            result.AddError($"{name} must be a number of seconds{(zero == ZeroSeconds.Refused ? " above 0" : string.Empty)} such as 30 or 2.5, not '{text}'.");
+            var above = zero == ZeroSeconds.Refused ? " above 0" : string.Empty;
+            var off = zero == ZeroSeconds.Off ? "; 0 turns it off" : string.Empty;
+            result.AddError($"{name} must be a number of seconds{above} such as 30 or 2.5, at most 4294967 (about 49.7 days, the longest a timer waits){off}, not '{text}'.");
             return default;
         },
         HelpName = "SECONDS",

@@ -78,12 +78,15 @@ internal sealed class EndpointSettings
             }
         }
 
+        // Defaults that failed for an endpoint (a certificate that does not load) did apply to it: their error is the one.
         var tls = layers.Child(TlsKey);
+        var errors = _errors.Count;
         listener.Tls = tls.FromDefaultsOnly ? DefaultTls(tls) : BindTls(tls);
+        _defaultTlsUsed |= (listener.Tls is not null || _errors.Count > errors) && tls.Defaults is not null;
         var proxy = layers.Child(ProxyProtocolKey);
+        errors = _errors.Count;
         listener.ProxyProtocol = proxy.FromDefaultsOnly ? DefaultProxy(proxy) : BindProxyProtocol(proxy);
-        _defaultTlsUsed |= listener.Tls is not null && tls.Defaults is not null;
-        _defaultProxyUsed |= listener.ProxyProtocol is not null && proxy.Defaults is not null;
+        _defaultProxyUsed |= (listener.ProxyProtocol is not null || _errors.Count > errors) && proxy.Defaults is not null;
     }
 
     /// <summary>Reports defaults that no endpoint took: a setting that does nothing is a mistake to point out.</summary>
@@ -161,11 +164,17 @@ internal sealed class EndpointSettings
             }
         }
 
+        var errors = _errors.Count;
+        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var property in s_tlsSettings)
         {
-            if (tls.Whole(property.Name) is { } setting && SettingsBinder.TrySet(options, property, ListAsFlags(setting), setting.Path) is { } error)
+            if (tls.Whole(property.Name) is { } setting)
             {
-                _errors.Add(error);
+                keys[property.Name] = setting.Path;
+                if (SettingsBinder.TrySet(options, property, ListAsFlags(setting), setting.Path) is { } error)
+                {
+                    _errors.Add(error);
+                }
             }
         }
 
@@ -177,6 +186,12 @@ internal sealed class EndpointSettings
         if (tls.Whole(ClientCertificateAuthoritiesKey) is { } authorities)
         {
             LoadAuthorities(authorities, options);
+        }
+
+        // A value that did not parse is reported already, and may leave what the check would report again (no suites).
+        if (_errors.Count == errors)
+        {
+            Check(options.Validate, keys, tls);
         }
 
         return options;
@@ -193,6 +208,27 @@ internal sealed class EndpointSettings
         {
             _errors.Add($"{certificate.Path}: {ex.Message}");
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Checks a TLS or PROXY section's options with the library's rules, where the keys are known: the error names the
+    /// key that set the option, in the endpoint or in the defaults (<c>Sockeye:Endpoints:Main:Tls:HandshakeTimeout</c>),
+    /// which the server's own check, later, could not.
+    /// </summary>
+    /// <param name="validate">The options' <c>Validate</c>.</param>
+    /// <param name="keys">The key that set each option, by the option's name.</param>
+    /// <param name="section">The section, for an option no one key set (SNI's host names).</param>
+    private void Check(Action validate, Dictionary<string, string> keys, LayeredSection section)
+    {
+        try
+        {
+            validate();
+        }
+        catch (ArgumentException ex)
+        {
+            var key = ex.ParamName is { } name && keys.TryGetValue(name, out var path) ? path[..^(name.Length + 1)] : (section.Own ?? section.Defaults)!.Path;
+            _errors.Add(SocketServerOptionsValidation.Describe(ex, key));
         }
     }
 
@@ -261,6 +297,7 @@ internal sealed class EndpointSettings
             return null;
         }
 
+        var errors = _errors.Count;
         var options = new ProxyProtocolOptions();
         foreach (var item in Items(trusted))
         {
@@ -274,12 +311,22 @@ internal sealed class EndpointSettings
             }
         }
 
+        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var property in s_proxySettings)
         {
-            if (proxy.Whole(property.Name) is { } setting && SettingsBinder.TrySet(options, property, setting.Value, setting.Path) is { } error)
+            if (proxy.Whole(property.Name) is { } setting)
             {
-                _errors.Add(error);
+                keys[property.Name] = setting.Path;
+                if (SettingsBinder.TrySet(options, property, setting.Value, setting.Path) is { } error)
+                {
+                    _errors.Add(error);
+                }
             }
+        }
+
+        if (_errors.Count == errors)
+        {
+            Check(options.Validate, keys, proxy);
         }
 
         return options;

@@ -25,7 +25,7 @@ internal sealed class SocketServerOptionsValidation : IValidateOptions<SocketSer
         }
         catch (ArgumentException ex)
         {
-            return ValidateOptionsResult.Fail(Describe(ex));
+            return ValidateOptionsResult.Fail(Describe(ex, Section));
         }
         catch (InvalidOperationException ex)
         {
@@ -33,13 +33,16 @@ internal sealed class SocketServerOptionsValidation : IValidateOptions<SocketSer
         }
     }
 
-    /// <summary><c>Sockeye:MaxMessageSize must be greater than zero. It is 0.</c></summary>
-    private static string Describe(ArgumentException exception)
+    /// <summary>
+    /// <c>Sockeye:MaxMessageSize must be greater than zero. It is 0.</c>: the library's refusal of a setting, in the
+    /// <paramref name="section"/> the setting is a key of.
+    /// </summary>
+    public static string Describe(ArgumentException exception, string section)
     {
         // The message ends with " (Parameter 'X')" and, for a range, a line with the value: keep the sentence.
         var sentence = exception.Message.Split('\n')[0].Replace($" (Parameter '{exception.ParamName}')", string.Empty, StringComparison.Ordinal).Trim();
         var value = exception is ArgumentOutOfRangeException { ActualValue: { } actual } ? $" It is {SettingsBinder.Format(actual)}." : string.Empty;
         var separator = exception.ParamName is { } setting && sentence.StartsWith(setting, StringComparison.Ordinal) ? ":" : ": ";
-        return $"{Section}{separator}{sentence}{value}";
+        return $"{section}{separator}{sentence}{value}";
     }
 }

@@ -217,6 +217,20 @@ public sealed class SocketServerOptions
         RequirePositiveOrInfinite(IdleTimeout, nameof(IdleTimeout));
         RequirePositiveOrInfinite(WriteTimeout, nameof(WriteTimeout));
         RequireNonNegative(MinDataRateGracePeriod, nameof(MinDataRateGracePeriod));
+        if (MinDataRateGracePeriod == Timeout.InfiniteTimeSpan)
+        {
+            // The heartbeat would read -1 ms as no grace at all; MinDataRate 0 is how the check is turned off.
+            throw new ArgumentOutOfRangeException(nameof(MinDataRateGracePeriod), MinDataRateGracePeriod, $"{nameof(MinDataRateGracePeriod)} must be a finite time; {nameof(MinDataRate)} 0 turns the check off.");
+        }
+
+        // Every duration is also at most what a timer takes, including those the heartbeat checks, so the rule is one.
+        TimerLimit.Require(ShutdownTimeout, nameof(ShutdownTimeout), "waits for handlers without limit");
+        TimerLimit.Require(DrainDelay, nameof(DrainDelay));
+        TimerLimit.Require(LingerTimeout, nameof(LingerTimeout), "lingers without limit");
+        TimerLimit.Require(SlowReaderGrace, nameof(SlowReaderGrace), "waits for room without limit");
+        TimerLimit.Require(IdleTimeout, nameof(IdleTimeout), "turns it off");
+        TimerLimit.Require(WriteTimeout, nameof(WriteTimeout), "turns it off");
+        TimerLimit.Require(MinDataRateGracePeriod, nameof(MinDataRateGracePeriod));
         if (MaxConnections is { } max)
         {
             RequirePositive(max, nameof(MaxConnections));

@@ -64,6 +64,8 @@ public sealed class ReconnectOptions
             throw new ArgumentOutOfRangeException(nameof(MaxDelay), MaxDelay, "MaxDelay must be at least InitialDelay.");
         }
 
+        TimerLimit.Require(MaxDelay, nameof(MaxDelay));
+
         if (!(Jitter is >= 0 and <= 1))
         {
             throw new ArgumentOutOfRangeException(nameof(Jitter), Jitter, "Jitter must be between 0 and 1.");

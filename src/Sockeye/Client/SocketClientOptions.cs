@@ -61,6 +61,8 @@ public sealed class SocketClientOptions
             throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "ConnectTimeout must be greater than zero.");
         }
 
+        TimerLimit.Require(ConnectTimeout, nameof(ConnectTimeout), "turns it off");
+
         Reconnect?.Validate();
         if (MaxMessageSize <= 0)
         {

@@ -56,8 +56,13 @@ public sealed class ProxyProtocolOptions
         return false;
     }
 
-    /// <summary>Throws if an option is out of range.</summary>
-    internal void Validate()
+    /// <summary>
+    /// Checks the options as <see cref="SocketServer.StartAsync"/> does, so a host can refuse bad configuration before
+    /// anything starts and name the setting.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">There is no trusted proxy.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; its name is the exception's <c>ParamName</c>.</exception>
+    public void Validate()
     {
         if (TrustedProxies.Count == 0)
         {
@@ -69,5 +74,7 @@ public sealed class ProxyProtocolOptions
         {
             throw new ArgumentOutOfRangeException(nameof(HeaderTimeout), HeaderTimeout, "HeaderTimeout must be greater than zero.");
         }
+
+        TimerLimit.Require(HeaderTimeout, nameof(HeaderTimeout), "turns it off");
     }
 }

@@ -39,7 +39,10 @@ public sealed class TlsOptions
     /// </summary>
     public IDictionary<string, TlsOptions> ServerNames { get; } = new Dictionary<string, TlsOptions>(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>The TLS versions the server accepts: TLS 1.2 and TLS 1.3 by default.</summary>
+    /// <summary>
+    /// The TLS versions the server accepts: TLS 1.2 and TLS 1.3 by default. <see cref="SslProtocols.None"/> lets the
+    /// operating system choose; older versions are refused when the server starts, as the platforms' TLS refuses them.
+    /// </summary>
     public SslProtocols EnabledProtocols { get; set; } = SslProtocols.Tls12 | SslProtocols.Tls13;
 
     /// <summary>
@@ -120,12 +123,28 @@ public sealed class TlsOptions
         }
     }
 
-    /// <summary>Throws if an option is out of range.</summary>
-    internal void Validate()
+    /// <summary>
+    /// Checks the options as <see cref="SocketServer.StartAsync"/> does, so a host can refuse bad configuration before
+    /// anything starts and name the setting.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is out of range; its name is the exception's <c>ParamName</c>.</exception>
+    public void Validate()
     {
         if (HandshakeTimeout <= TimeSpan.Zero && HandshakeTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(HandshakeTimeout), HandshakeTimeout, "HandshakeTimeout must be greater than zero.");
+        }
+
+        TimerLimit.Require(HandshakeTimeout, nameof(HandshakeTimeout), "turns it off");
+
+        // SSL 2 and 3, TLS 1.0 and 1.1 are obsolete, and the platforms' TLS libraries refuse them: an endpoint that
+        // offered only those would start and then fail every handshake, which is only logged at Debug.
+        if ((EnabledProtocols & ~(SslProtocols.Tls12 | SslProtocols.Tls13)) is var obsolete and not SslProtocols.None)
+        {
+            throw new ArgumentException(
+                $"EnabledProtocols has {obsolete}, which is obsolete and refused by the platform's TLS, so every handshake would fail; " +
+                "the versions are Tls12 and Tls13, or None for the operating system's choice.",
+                nameof(EnabledProtocols));
         }
 
         foreach (var name in ServerNames.Keys)

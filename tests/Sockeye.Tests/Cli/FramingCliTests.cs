@@ -119,6 +119,7 @@ public class FramingCliTests
     [InlineData("serve", "--outbound-queue-policy", "block")]
     [InlineData("send", "--count", "0")]
     [InlineData("send", "--timeout", "-1")]
+    [InlineData("send", "--timeout", "5000000")]
     [InlineData("send", "--framing", "line", "two\nlines")]
     public async Task A_bad_framing_command_line_gets_one_line_and_exit_code_two(params string[] arguments)
     {

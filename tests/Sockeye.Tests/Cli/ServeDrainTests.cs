@@ -45,7 +45,9 @@ public class ServeDrainTests
 
     [Theory(Timeout = Timeouts.Process)]
     [InlineData("--agent-port", "70000", "--agent-port must be a number from 0 to 65535, not '70000'.")]
-    [InlineData("--drain-delay", "soon", "--drain-delay must be a number of seconds such as 30 or 2.5, not 'soon'.")]
+    [InlineData("--drain-delay", "soon", "--drain-delay must be a number of seconds such as 30 or 2.5, at most 4294967 (about 49.7 days, the longest a timer waits), not 'soon'.")]
+    [InlineData("--drain-delay", "5000000", "--drain-delay must be a number of seconds such as 30 or 2.5, at most 4294967 (about 49.7 days, the longest a timer waits), not '5000000'.")]
+    [InlineData("--idle-timeout", "4294968", "--idle-timeout must be a number of seconds such as 30 or 2.5, at most 4294967 (about 49.7 days, the longest a timer waits); 0 turns it off, not '4294968'.")]
     public async Task A_bad_value_is_a_one_line_usage_error(string flag, string value, string error)
     {
         var serve = await CliProcess.RunAsync("serve", flag, value);

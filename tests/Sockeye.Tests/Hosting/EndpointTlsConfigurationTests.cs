@@ -190,6 +190,65 @@ public sealed class EndpointTlsConfigurationTests : IDisposable
         return Task.CompletedTask;
     }
 
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("Sockeye:Endpoints:Main:Tls:HandshakeTimeout", "0", "Sockeye:Endpoints:Main:Tls:HandshakeTimeout must be greater than zero. It is 0.")]
+    [InlineData("Sockeye:EndpointDefaults:Tls:HandshakeTimeout", "-1", "Sockeye:EndpointDefaults:Tls:HandshakeTimeout must be greater than zero. It is -1.")]
+    [InlineData("Sockeye:Endpoints:Main:Tls:HandshakeTimeout", "5000000", "Sockeye:Endpoints:Main:Tls:HandshakeTimeout must be at most 4294967 seconds (about 49.7 days), the longest a timer waits; Infinite (Timeout.InfiniteTimeSpan) turns it off. It is 5000000.")]
+    [InlineData("Sockeye:Endpoints:Main:Tls:EnabledProtocols", "Ssl3", "Sockeye:Endpoints:Main:Tls:EnabledProtocols has Ssl3, which is obsolete and refused by the platform's TLS, so every handshake would fail; the versions are Tls12 and Tls13, or None for the operating system's choice.")]
+    [InlineData("Sockeye:EndpointDefaults:Tls:EnabledProtocols", "Tls11, Tls12", "Sockeye:EndpointDefaults:Tls:EnabledProtocols has Tls11, which is obsolete")]
+    [InlineData("Sockeye:Endpoints:Main:ProxyProtocol:HeaderTimeout", "5000000", "Sockeye:Endpoints:Main:ProxyProtocol:HeaderTimeout must be at most 4294967 seconds")]
+    public Task A_TLS_or_PROXY_value_the_server_refuses_names_the_key_that_set_it(string key, string value, string expected)
+    {
+        // Was: "Sockeye:HandshakeTimeout must be greater than zero", a key that does not exist; and no error at all for
+        // a duration over a timer's limit (every connection then failed) or an obsolete TLS version (every handshake did).
+        var error = Assert.Throws<OptionsValidationException>(() => Bind(new()
+        {
+            ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:Path"] = "server.crt",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:KeyPath"] = "server.key",
+            ["Sockeye:Endpoints:Main:ProxyProtocol:TrustedProxies:0"] = "10.0.0.0/8",
+            [key] = value,
+        }));
+
+        Assert.StartsWith(expected, Assert.Single(error.Failures), StringComparison.Ordinal);
+        return Task.CompletedTask;
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("None", SslProtocols.None)]
+    [InlineData("Tls13", SslProtocols.Tls13)]
+    public Task The_current_TLS_versions_and_the_systems_choice_are_taken(string value, SslProtocols expected)
+    {
+        var options = Bind(new()
+        {
+            ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:Path"] = "server.crt",
+            ["Sockeye:Endpoints:Main:Tls:Certificate:KeyPath"] = "server.key",
+            ["Sockeye:Endpoints:Main:Tls:EnabledProtocols"] = value,
+        });
+
+        Assert.Equal(expected, Assert.Single(options.Listeners).Tls!.EnabledProtocols);
+        return Task.CompletedTask;
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("missing.crt", null)]
+    [InlineData("server.crt", "missing.key")]
+    public Task A_default_certificate_that_does_not_load_is_the_one_error(string path, string? keyPath)
+    {
+        // Was: the load's error, then "Sockeye:EndpointDefaults:Tls applies to no endpoint: no endpoint has TLS on (a
+        // Tls:Certificate:Path)", though the defaults gave one.
+        var error = Assert.Throws<OptionsValidationException>(() => Bind(new()
+        {
+            ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0",
+            ["Sockeye:EndpointDefaults:Tls:Certificate:Path"] = path,
+            ["Sockeye:EndpointDefaults:Tls:Certificate:KeyPath"] = keyPath ?? "server.key",
+        }));
+
+        Assert.StartsWith("Sockeye:EndpointDefaults:Tls:Certificate: Cannot load the TLS certificate", Assert.Single(error.Failures), StringComparison.Ordinal);
+        return Task.CompletedTask;
+    }
+
     private SocketServerOptions Bind(Dictionary<string, string?> values)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();

@@ -77,6 +77,8 @@ public partial class GenericHostTests
     [Theory(Timeout = Timeouts.Fast)]
     [InlineData("Sockeye:MaxMessageSize", "0", "Sockeye:MaxMessageSize must be greater than zero. It is 0.")]
     [InlineData("Sockeye:ShutdownTimeout", "-5", "Sockeye:ShutdownTimeout must not be negative. It is -5.")]
+    [InlineData("Sockeye:DrainDelay", "5000000", "Sockeye:DrainDelay must be at most 4294967 seconds (about 49.7 days), the longest a timer waits. It is 5000000.")]
+    [InlineData("Sockeye:IdleTimeout", "5000000", "Sockeye:IdleTimeout must be at most 4294967 seconds (about 49.7 days), the longest a timer waits; Infinite (Timeout.InfiniteTimeSpan) turns it off. It is 5000000.")]
     [InlineData("Sockeye:Endpoints:Main:Handler", "nobody", "Sockeye:Endpoints:Main:Handler: no handler is registered as 'nobody'; register one with AddSockeye(...).AddHandler<THandler>(\"nobody\").")]
     public async Task Bad_configuration_stops_the_host_from_starting_with_one_clear_error(string key, string value, string expected)
     {

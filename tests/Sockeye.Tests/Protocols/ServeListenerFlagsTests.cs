@@ -96,6 +96,7 @@ public class ServeListenerFlagsTests
     [InlineData("Sockeye:EndpointDefaults:Tls applies to no endpoint", "--tls-client-ca", "ca.crt")]
     [InlineData("Sockeye:EndpointDefaults:Tls applies to no endpoint", "--tls-handshake-timeout", "3")]
     [InlineData("--proxy-header-timeout must be a number of seconds above 0", "--proxy-header-timeout", "0")]
+    [InlineData("--tls-handshake-timeout must be a number of seconds above 0 such as 30 or 2.5, at most 4294967 (about 49.7 days", "--tls-handshake-timeout", "5000000")]
     public async Task Listener_flags_that_do_not_fit_together_are_a_usage_error(string message, params string[] arguments)
     {
         var serve = await CliProcess.RunAsync(["serve", "--port", "0", .. arguments]);
