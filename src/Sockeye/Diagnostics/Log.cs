@@ -121,6 +121,18 @@ internal static partial class Log
         Message = "TLS certificate {Subject} ({Thumbprint}) from {Path} in use for new connections; it expires {NotAfter:u}")]
     public static partial void TlsCertificateLoaded(ILogger logger, string subject, string thumbprint, string path, DateTime notAfter);
 
+    [LoggerMessage(EventId = 57, Level = LogLevel.Warning,
+        Message = "TLS certificate {Subject} ({Thumbprint}) from {Path} in use for new connections has expired: it was valid until {NotAfter:u}, and clients will refuse it; renew it")]
+    public static partial void TlsCertificateExpired(ILogger logger, string subject, string thumbprint, string path, DateTime notAfter);
+
+    [LoggerMessage(EventId = 58, Level = LogLevel.Warning,
+        Message = "TLS certificate {Subject} ({Thumbprint}) from {Path} in use for new connections is not valid until {NotBefore:u}, and clients will refuse it until then")]
+    public static partial void TlsCertificateNotYetValid(ILogger logger, string subject, string thumbprint, string path, DateTime notBefore);
+
+    [LoggerMessage(EventId = 59, Level = LogLevel.Warning,
+        Message = "TLS certificate {Subject} ({Thumbprint}) from {Path} in use for new connections expires soon, {NotAfter:u}; renew it")]
+    public static partial void TlsCertificateExpiresSoon(ILogger logger, string subject, string thumbprint, string path, DateTime notAfter);
+
     [LoggerMessage(EventId = 56, Level = LogLevel.Warning,
         Message = "TLS certificate files {Path} changed but cannot be used, so the current certificate stays: {Reason}")]
     public static partial void TlsCertificateReloadFailed(ILogger logger, string path, string reason);

@@ -18,6 +18,7 @@ internal sealed class CertificateReloader : IDisposable
     private readonly ILogger _logger;
     private readonly List<FileSystemWatcher> _watchers = [];
     private readonly ITimer _timer;
+    private readonly TimeProvider _timeProvider;
     private readonly Lock _lock = new();
     private string _thumbprint;
     private bool _disposed;
@@ -28,6 +29,7 @@ internal sealed class CertificateReloader : IDisposable
         _thumbprint = thumbprint;
         _onLoaded = onLoaded;
         _logger = logger;
+        _timeProvider = timeProvider;
         foreach (var folder in new[] { source.CertificatePath, source.KeyPath }.OfType<string>().Select(Path.GetDirectoryName).OfType<string>().Distinct())
         {
             var watcher = new FileSystemWatcher(folder)
@@ -74,22 +76,44 @@ internal sealed class CertificateReloader : IDisposable
 
             _thumbprint = loaded.ServerCertificate.Thumbprint;
             _onLoaded(loaded);
-            LogLoaded(_logger, loaded, _source);
+            LogLoaded(_logger, loaded, _source, _timeProvider.GetUtcNow());
             return true;
         }
     }
 
-    /// <summary>Logs who the certificate names and when it expires: the two things an operator checks after a renewal.</summary>
-    public static void LogLoaded(ILogger logger, TlsOptions options, CertificateSource source)
+    /// <summary>
+    /// Logs who the certificate names and when it expires: the two things an operator checks after a renewal. A
+    /// certificate that has expired, is not valid yet, or expires within <see cref="ExpiryWarning"/> is a warning, not a
+    /// refusal: clients will refuse it, but an operator may be mid-rotation, with the renewed files on their way.
+    /// </summary>
+    public static void LogLoaded(ILogger logger, TlsOptions options, CertificateSource source, DateTimeOffset now)
     {
-        if (logger.IsEnabled(LogLevel.Information))
+        var certificate = options.ServerCertificate;
+        var notBefore = certificate.NotBefore.ToUniversalTime();
+        var notAfter = certificate.NotAfter.ToUniversalTime();
+        var utcNow = now.UtcDateTime;
+        if (notAfter < utcNow)
         {
-            var certificate = options.ServerCertificate;
+            Log.TlsCertificateExpired(logger, certificate.Subject, certificate.Thumbprint, source.ToString(), notAfter);
+        }
+        else if (notBefore > utcNow)
+        {
+            Log.TlsCertificateNotYetValid(logger, certificate.Subject, certificate.Thumbprint, source.ToString(), notBefore);
+        }
+        else if (notAfter - utcNow < ExpiryWarning)
+        {
+            Log.TlsCertificateExpiresSoon(logger, certificate.Subject, certificate.Thumbprint, source.ToString(), notAfter);
+        }
+        else if (logger.IsEnabled(LogLevel.Information))
+        {
 #pragma warning disable CA1873 // Guarded by IsEnabled just above, which the analyzer does not follow.
-            Log.TlsCertificateLoaded(logger, certificate.Subject, certificate.Thumbprint, source.ToString(), certificate.NotAfter.ToUniversalTime());
+            Log.TlsCertificateLoaded(logger, certificate.Subject, certificate.Thumbprint, source.ToString(), notAfter);
 #pragma warning restore CA1873
         }
     }
+
+    /// <summary>How close to its expiry a certificate in use is warned about: 14 days.</summary>
+    internal static TimeSpan ExpiryWarning { get; } = TimeSpan.FromDays(14);
 
     public void Dispose()
     {

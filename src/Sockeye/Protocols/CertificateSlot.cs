@@ -19,7 +19,7 @@ internal sealed class CertificateSlot
             return;
         }
 
-        CertificateReloader.LogLoaded(context.ServerLogger, certificate, source);
+        CertificateReloader.LogLoaded(context.ServerLogger, certificate, source, context.TimeProvider.GetUtcNow());
         if (reloadOnChange)
         {
             var reloader = new CertificateReloader(

@@ -15,7 +15,11 @@ internal static class TestCertificates
     public static X509Certificate2 Server => s_server.Value;
 
     /// <summary>A self-signed server certificate for <paramref name="dnsName"/>, and for the loopback addresses when that is localhost.</summary>
-    public static X509Certificate2 CreateSelfSigned(string subject, string dnsName = "localhost")
+    public static X509Certificate2 CreateSelfSigned(string subject, string dnsName = "localhost") =>
+        CreateSelfSigned(subject, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), dnsName);
+
+    /// <summary>A self-signed server certificate valid from <paramref name="notBefore"/> to <paramref name="notAfter"/>.</summary>
+    public static X509Certificate2 CreateSelfSigned(string subject, DateTimeOffset notBefore, DateTimeOffset notAfter, string dnsName = "localhost")
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
@@ -30,7 +34,7 @@ internal static class TestCertificates
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([s_serverAuth], critical: false));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        return request.CreateSelfSigned(notBefore, notAfter);
     }
 
     public static X509Certificate2 CreateAuthority(string subject)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
 using Sockeye.Handlers;
 using Sockeye.Protocols;
 using Sockeye.Tests.Infrastructure;
@@ -37,6 +38,27 @@ public sealed class TlsCertificateReloadTests : IDisposable
         Assert.Equal(renewed.Thumbprint, await PresentedThumbprintAsync(server.EndPoint));
         await EchoAsync(open, "after");
         Assert.Equal(TestCertificates.Server.Thumbprint, ((X509Certificate2)open.Ssl.RemoteCertificate!).Thumbprint);
+    }
+
+    [Theory(Timeout = Timeouts.Network)]
+    [InlineData(-30, -1, 57, LogLevel.Warning, "has expired: it was valid until")]
+    [InlineData(1, 30, 58, LogLevel.Warning, "is not valid until")]
+    [InlineData(-30, 3, 59, LogLevel.Warning, "expires soon")]
+    [InlineData(-1, 30, 55, LogLevel.Information, "in use for new connections; it expires")]
+    public async Task A_certificate_out_of_its_validity_or_near_its_end_is_a_warning_naming_its_file(int fromDays, int toDays, int eventId, LogLevel level, string says)
+    {
+        // Was: an expired certificate was logged as any other, at Information: "... it expires 2026-12-06 23:20:44Z".
+        // Still served: an operator may be mid-rotation.
+        var now = DateTimeOffset.UtcNow;
+        using var certificate = TestCertificates.CreateSelfSigned("CN=localhost", now.AddDays(fromDays), now.AddDays(toDays));
+        var (path, key) = TestCertificates.WritePem(certificate, _directory.FullName, "server");
+        await using var server = await TestServer.StartAsync(new EchoHandler(), options => options.Listeners[0].Tls = TlsOptions.Load(path, key));
+
+        var record = Assert.Single(server.Logs.Records, r => r.Message.Contains(certificate.Thumbprint, StringComparison.Ordinal));
+
+        Assert.Equal((eventId, level), (record.EventId.Id, record.Level));
+        Assert.Contains(says, record.Message, StringComparison.Ordinal);
+        Assert.Contains(path, record.Message, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = Timeouts.Network)]
