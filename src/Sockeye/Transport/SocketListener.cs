@@ -156,6 +156,8 @@ internal sealed class SocketListener : IDisposable
     {
         SocketError.AddressAlreadyInUse when endPoint is UnixDomainSocketEndPoint => UnixSocketInUse(endPoint, ex),
         SocketError.AddressAlreadyInUse => new AddressInUseException($"Address {endPoint} is already in use.", ex),
+        SocketError.AddressNotAvailable when MissingDirectory(endPoint) is { } directory =>
+            new IOException($"Unix socket path {endPoint}: the directory {directory} does not exist.", ex),
         SocketError.AddressNotAvailable => new IOException($"Address {endPoint} is not available on this machine.", ex),
         SocketError.AccessDenied => new IOException($"Permission denied binding {endPoint}.", ex),
         _ => new IOException($"Could not listen on {endPoint}: {ex.Message}", ex),
@@ -175,8 +177,32 @@ internal sealed class SocketListener : IDisposable
         }
         catch (SocketException)
         {
-            return new AddressInUseException(
-                $"Unix socket path {endPoint} already exists and no server answers on it; remove it if nothing uses it.", ex);
+            return IsNotSocket(endPoint.ToString()!)
+                ? new AddressInUseException($"Unix socket path {endPoint} already exists and is not a socket; it is left as it is: choose another path, or remove it.", ex)
+                : new AddressInUseException($"Unix socket path {endPoint} already exists and no server answers on it; remove it if nothing uses it.", ex);
         }
+    }
+
+    /// <summary>The directory of a Unix socket's path, if it does not exist: binding there fails as an address not available.</summary>
+    private static string? MissingDirectory(EndPoint endPoint) =>
+        endPoint is UnixDomainSocketEndPoint && endPoint.ToString() is { Length: > 0 } path && path[0] is not ('\0' or '@')
+            && Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } directory && !Directory.Exists(directory)
+            ? directory
+            : null;
+
+    /// <summary>
+    /// Whether the file at <paramref name="path"/> is known not to be a socket (a regular file, a directory): on Linux,
+    /// where statx says; elsewhere it is not known, and the path is reported as a possibly stale socket.
+    /// </summary>
+    private static unsafe bool IsNotSocket(string path)
+    {
+        const int AtFdCwd = -100, StatxType = 0x1, StatxModeOffset = 28, TypeMask = 0xF000, Socket = 0xC000;
+        if (!Linux.LinuxNative.IsSupported)
+        {
+            return false;
+        }
+
+        var buffer = stackalloc byte[256];
+        return Linux.LinuxNative.statx(AtFdCwd, path, 0, StatxType, buffer) == 0 && (*(ushort*)(buffer + StatxModeOffset) & TypeMask) != Socket;
     }
 }

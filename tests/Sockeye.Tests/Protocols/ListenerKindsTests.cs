@@ -162,13 +162,53 @@ public class ListenerKindsTests
 
             var error = await Assert.ThrowsAsync<AddressInUseException>(() => server.StartAsync(TestContext.Current.CancellationToken));
 
-            Assert.Contains("already exists and no server answers on it", error.Message, StringComparison.Ordinal);
+            // Was "no server answers on it; remove it if nothing uses it", as for a socket left by a crash.
+            Assert.Contains(OperatingSystem.IsLinux() ? "already exists and is not a socket; it is left as it is" : "already exists", error.Message, StringComparison.Ordinal);
             Assert.Equal("not a socket", await File.ReadAllTextAsync(path, TestContext.Current.CancellationToken));
         }
         finally
         {
             directory.Delete(recursive: true);
         }
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task A_socket_left_at_a_Unix_socket_path_is_reported_as_one_no_server_answers_on()
+    {
+        var directory = Directory.CreateTempSubdirectory("sockeye-unix-");
+        try
+        {
+            var path = Path.Combine(directory.FullName, "s.sock");
+            // Bound and not listening, as a crashed server's file is: .NET removes the file when the socket is disposed.
+            using var stale = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            stale.Bind(new UnixDomainSocketEndPoint(path));
+
+            var options = new SocketServerOptions();
+            options.Listen(new UnixDomainSocketEndPoint(path));
+            await using var server = new SocketServer(options, _ => Task.CompletedTask);
+
+            var error = await Assert.ThrowsAsync<AddressInUseException>(() => server.StartAsync(TestContext.Current.CancellationToken));
+
+            Assert.Contains("already exists and no server answers on it; remove it if nothing uses it", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_Unix_socket_path_in_a_directory_that_does_not_exist_says_so()
+    {
+        // Was: "Address ... is not available on this machine."
+        var missing = Path.Combine(Path.GetTempPath(), $"sockeye-missing-{Guid.NewGuid():N}");
+        var options = new SocketServerOptions();
+        options.Listen(new UnixDomainSocketEndPoint(Path.Combine(missing, "s.sock")));
+        await using var server = new SocketServer(options, _ => Task.CompletedTask);
+
+        var error = await Assert.ThrowsAsync<IOException>(() => server.StartAsync(TestContext.Current.CancellationToken));
+
+        Assert.Equal($"Unix socket path {Path.Combine(missing, "s.sock")}: the directory {missing} does not exist.", error.Message);
     }
 
     [Fact(Timeout = Timeouts.Fast)]

@@ -92,6 +92,10 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int eventfd(uint initval, int flags);
 
+    /// <summary>statx(2): its struct statx is the same on every architecture, unlike stat's. Glibc 2.28 and later.</summary>
+    [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
     [LibraryImport(Libc, SetLastError = true)]
     public static partial nint read(int fd, byte* buffer, nuint count);
 
