@@ -258,7 +258,7 @@ internal sealed class BenchRunner
                 BenchWorkload.Broadcast => "broadcast",
                 _ => "idle",
             },
-            Target = $"{_settings.Host}:{_settings.Port}",
+            Target = HostAndPort.Format(_settings.Host, _settings.Port),
             Connections = _settings.Connections,
             Size = _settings.Size,
             Depth = _settings.Workload == BenchWorkload.Echo ? _settings.Depth : null,

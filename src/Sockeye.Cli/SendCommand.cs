@@ -6,6 +6,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text;
+using Sockeye.Cli.Bench;
 using Sockeye.Framing;
 
 namespace Sockeye.Cli;
@@ -420,6 +421,6 @@ internal static class SendCommand
     private sealed record Request(
         string Host, int Port, string Framing, MessageFramer? Framer, string Message, int Count, bool HalfClose, TimeSpan Timeout, SendTls.Check? Tls)
     {
-        public string Server => $"{Host}:{Port}";
+        public string Server => HostAndPort.Format(Host, Port);
     }
 }

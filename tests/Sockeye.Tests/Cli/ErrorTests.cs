@@ -21,20 +21,24 @@ public class ErrorTests
         Assert.Equal([$"error: Address 127.0.0.1:{port} is already in use."], serve.StandardError);
     }
 
-    [Fact(Timeout = Timeouts.Process)]
-    public async Task Send_to_a_closed_port_says_the_connection_was_refused()
+    [Theory(Timeout = Timeouts.Process)]
+    [InlineData("127.0.0.1", "127.0.0.1")]
+    [InlineData("::1", "[::1]")] // an IPv6 address in brackets, as in a URL: not ::1:PORT
+    public async Task Send_to_a_closed_port_says_the_connection_was_refused(string host, string shown)
     {
+        var address = IPAddress.Parse(host);
+        Assert.SkipWhen(address.AddressFamily == AddressFamily.InterNetworkV6 && !Socket.OSSupportsIPv6, "IPv6 is off on this machine.");
         int port;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        using (var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp))
         {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            probe.Bind(new IPEndPoint(address, 0));
             port = ((IPEndPoint)probe.LocalEndPoint!).Port;
         }
 
-        var send = await CliProcess.RunAsync("send", "--host", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var send = await CliProcess.RunAsync("send", "--host", host, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         Assert.Equal(1, send.ExitCode);
-        Assert.Equal([$"error: Connection refused by 127.0.0.1:{port}; is the server running?"], send.StandardError);
+        Assert.Equal([$"error: Connection refused by {shown}:{port}; is the server running?"], send.StandardError);
     }
 
     [Fact(Timeout = Timeouts.Process)]
