@@ -143,8 +143,10 @@ internal static class ServeCommand
         // The server has stopped: what the handlers reported is written out, unless standard output takes nothing.
         if (await output.CloseAsync(signal.AbortRequested) is { } lost)
         {
-            CliLog.OutputLost(logger, lost.Lines, lost.Bytes, signal.AbortRequested.IsCancellationRequested
-                ? "the stop was forced" : $"standard output took nothing for {WriteProgress.StallLimit.TotalSeconds:0} s");
+            CliLog.OutputLost(logger, lost.Lines, lost.Bytes,
+                lost.StreamClosed ? "standard output was closed (its reader went away)"
+                : signal.AbortRequested.IsCancellationRequested ? "the stop was forced"
+                : $"standard output took nothing for {WriteProgress.StallLimit.TotalSeconds:0} s");
         }
 
         return ExitCodes.Success;

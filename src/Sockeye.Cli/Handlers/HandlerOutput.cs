@@ -81,4 +81,5 @@ internal abstract class HandlerOutput : IAsyncDisposable
 /// <summary>What an output could not write before it was closed: lines and bytes queued that the stream never took.</summary>
 /// <param name="Lines">The lines, counted by their ends: one cut short counts.</param>
 /// <param name="Bytes">The bytes.</param>
-internal readonly record struct OutputLoss(long Lines, long Bytes);
+/// <param name="StreamClosed">The stream's reader went away (a closed pipe): every line from then on was lost.</param>
+internal readonly record struct OutputLoss(long Lines, long Bytes, bool StreamClosed = false);

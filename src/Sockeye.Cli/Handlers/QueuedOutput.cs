@@ -62,8 +62,11 @@ internal sealed class QueuedOutput : HandlerOutput
     private ArrayBufferWriter<byte>? _writing;
     private int _writingDone;
 
-    // Set by the writer when the reader of our output went away (a closed pipe): records are dropped from then on.
+    // Set by the writer when the reader of our output went away (a closed pipe): records are dropped from then on,
+    // and counted (under the lock), so that closing can say what was lost.
     private volatile bool _broken;
+    private long _lostLines;
+    private long _lostBytes;
 
     // Set when closing gave up on a stream that takes nothing: the writer writes no more, and records are dropped.
     private volatile bool _abandoned;
@@ -115,7 +118,10 @@ internal sealed class QueuedOutput : HandlerOutput
         if (await _progress.WaitAsync(_written.Task, abort).ConfigureAwait(false))
         {
             await _written.Task.ConfigureAwait(false);
-            return null;
+            lock (_lock)
+            {
+                return _lostBytes > 0 ? new OutputLoss(_lostLines, _lostBytes, StreamClosed: true) : null;
+            }
         }
 
         lock (_lock)
@@ -167,13 +173,14 @@ internal sealed class QueuedOutput : HandlerOutput
     /// </summary>
     private bool TryWriteLocked(in Record record)
     {
-        if (_broken || _abandoned)
+        if (_abandoned)
         {
-            // The output is gone, or closing gave up on it: the record is dropped.
+            // Closing gave up on the output: the record is dropped.
             return true;
         }
 
-        if (_pending.WrittenCount >= CapacityBytes && !_completed && !IsLetGo(record.Connection))
+        // Once the reader has gone, records still queue, never waiting, for the writer to count as lost.
+        if (!_broken && _pending.WrittenCount >= CapacityBytes && !_completed && !IsLetGo(record.Connection))
         {
             return false;
         }
@@ -231,7 +238,8 @@ internal sealed class QueuedOutput : HandlerOutput
         {
             while (TakeBatch() is { } batch)
             {
-                if (!_broken)
+                var wasBroken = _broken;
+                if (!wasBroken)
                 {
                     _broken = !TryWrite(batch.WrittenSpan);
                 }
@@ -240,6 +248,14 @@ internal sealed class QueuedOutput : HandlerOutput
                 // is let go rather than kept for the life of the process.
                 lock (_lock)
                 {
+                    if (_broken)
+                    {
+                        // What the stream did not take of this batch, all of it once the reader had gone.
+                        var lost = batch.WrittenSpan[(wasBroken ? 0 : Volatile.Read(ref _writingDone))..];
+                        _lostLines += lost.Count((byte)'\n');
+                        _lostBytes += lost.Length;
+                    }
+
                     _writing = null;
                     _spare = batch.Capacity > BufferSize ? new ArrayBufferWriter<byte>(BufferSize) : Reset(batch);
                 }

@@ -59,6 +59,21 @@ public class QueuedOutputTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task What_a_closed_stream_lost_is_counted_for_the_close_to_report()
+    {
+        var output = new QueuedOutput(new FailingStream(), new TextFormat(), static () => { });
+        var connection = new InMemoryConnection();
+        long bytes = 0;
+        for (var i = 0; i < 60_000; i++)
+        {
+            await output.MessageSentAsync(connection, i);
+            bytes += $"Sent {i} bytes to client.\n".Length;
+        }
+
+        Assert.Equal(new OutputLoss(60_000, bytes, StreamClosed: true), await output.CloseAsync(TestContext.Current.CancellationToken));
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public async Task A_handler_waits_while_the_queue_is_full_and_every_line_is_written_in_order()
     {
         var held = new HeldOutput();
