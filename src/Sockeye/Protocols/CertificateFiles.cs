@@ -54,6 +54,12 @@ internal static class CertificateFiles
             throw new InvalidDataException($"'{certificatePath}' holds no private key, and no key file was given.");
         }
 
+        // Without a password an encrypted key reads as no key at all, which the catch below would call a mismatch.
+        if (password is null && File.ReadAllText(keyPath ?? certificatePath).Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"The private key in '{keyPath ?? certificatePath}' is encrypted, and no password was given for it.");
+        }
+
         X509Certificate2 leaf;
         try
         {
