@@ -9,6 +9,15 @@ internal static class CertificateFiles
 
     public static TlsOptions Load(string certificatePath, string? keyPath, string? password)
     {
+        // Read as files, a folder is "access denied", which sends an operator to the permissions.
+        foreach (var path in (string?[])[certificatePath, keyPath])
+        {
+            if (path is not null && Directory.Exists(path))
+            {
+                throw new InvalidDataException($"'{path}' is a folder, not a file.");
+            }
+        }
+
         var contents = File.ReadAllBytes(certificatePath);
         if (contents.AsSpan().IndexOf("-----BEGIN "u8) >= 0)
         {

@@ -25,4 +25,15 @@ public sealed class CertificateFilesTests : IDisposable
         Assert.NotNull(TlsOptions.Load(certificate, key, "secret").ServerCertificate);
         return Task.CompletedTask;
     }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public Task A_folder_given_as_the_certificate_or_the_key_is_called_a_folder_not_access_denied()
+    {
+        var (certificate, _) = TestCertificates.WritePem(TestCertificates.Server, _directory.FullName, "server");
+        var folder = _directory.CreateSubdirectory("certs").FullName;
+
+        Assert.Equal($"'{folder}' is a folder, not a file.", Assert.Throws<InvalidDataException>(() => TlsOptions.Load(folder)).Message);
+        Assert.Equal($"'{folder}' is a folder, not a file.", Assert.Throws<InvalidDataException>(() => TlsOptions.Load(certificate, folder)).Message);
+        return Task.CompletedTask;
+    }
 }
