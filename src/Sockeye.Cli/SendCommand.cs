@@ -307,7 +307,7 @@ internal static class SendCommand
         var buffer = new byte[SendChunkSize];
         long sent = 0;
         int read;
-        while ((read = await StandardInput.ReadAsync(input, buffer, cancellationToken)) > 0)
+        while ((read = await input.ReadAsync(buffer, cancellationToken)) > 0)
         {
             await WriteChunkAsync(client, request, buffer.AsMemory(0, read), cancellationToken);
             sent += read;

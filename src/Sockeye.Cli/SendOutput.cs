@@ -1,5 +1,4 @@
 using System.Buffers;
-using Microsoft.Win32.SafeHandles;
 using Sockeye.Cli.Handlers;
 
 namespace Sockeye.Cli;
@@ -9,14 +8,12 @@ namespace Sockeye.Cli;
 /// escaped as <c>serve --output text</c> escapes a client's bytes, so that no server can drive the terminal or forge a line.
 /// </summary>
 /// <remarks>
-/// On Unix it writes to descriptor 1 itself: the console stream pretends a write to a closed pipe succeeded, so
-/// <c>send ... | head</c> would never learn that its reader is gone.
+/// On Unix it writes to descriptor 1 itself (<see cref="StandardStream"/>): the console stream pretends a write to a
+/// closed pipe succeeded, so <c>send ... | head</c> would never learn that its reader is gone.
 /// </remarks>
 internal sealed class ReplyOutput
 {
-    private readonly Stream _stdout = OperatingSystem.IsWindows()
-        ? Console.OpenStandardOutput()
-        : new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+    private readonly Stream _stdout = StandardStream.OpenOutput();
 
     /// <summary>Prints one reply.</summary>
     /// <exception cref="StandardOutputClosedException">Standard output is closed (its reader is gone).</exception>
@@ -55,10 +52,6 @@ internal static class StandardInput
 
         return Console.OpenStandardInput();
     }
-
-    /// <summary>Reads at most <paramref name="buffer"/>'s length; 0 at the end.</summary>
-    public static async Task<int> ReadAsync(Stream input, Memory<byte> buffer, CancellationToken cancellationToken) =>
-        await input.ReadAsync(buffer, cancellationToken);
 
     /// <summary>Reads all of standard input, up to <paramref name="maximum"/> bytes.</summary>
     /// <exception cref="CliException">It holds more.</exception>

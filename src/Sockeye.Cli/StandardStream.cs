@@ -1,9 +1,10 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Sockeye.Cli;
 
 /// <summary>
-/// Standard output or standard error as a stream that calls write(2) itself, for <c>serve</c>'s handler output and log.
+/// Standard output or standard error as a stream that calls write(2) itself, for <c>serve</c>'s handler output and log and <c>send</c>'s replies.
 /// The console's own streams hold one lock of the console's (<c>Console.Out</c>) around every write to either: a write
 /// blocked on a pipe nobody reads (a pager left alone, a stalled log shipper) would hold every other write to both, so a
 /// stalled standard output would silence the log and a stalled standard error would stop the handlers' output.
@@ -39,9 +40,16 @@ internal sealed partial class StandardStream : Stream
         set => throw new NotSupportedException();
     }
 
-    public static Stream OpenOutput() => OperatingSystem.IsLinux() ? new StandardStream(1) : Console.OpenStandardOutput();
+    public static Stream OpenOutput() => Open(1, Console.OpenStandardOutput);
 
-    public static Stream OpenError() => OperatingSystem.IsLinux() ? new StandardStream(2) : Console.OpenStandardError();
+    public static Stream OpenError() => Open(2, Console.OpenStandardError);
+
+    // Elsewhere on Unix, the descriptor as a file stream: it too reports a reader that went away, where the console's
+    // streams pretend the write succeeded; on Windows, the console's.
+    private static Stream Open(int descriptor, Func<Stream> console) =>
+        OperatingSystem.IsLinux() ? new StandardStream(descriptor)
+        : OperatingSystem.IsWindows() ? console()
+        : new FileStream(new SafeFileHandle(descriptor, ownsHandle: false), FileAccess.Write, bufferSize: 0);
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
