@@ -29,7 +29,10 @@ internal sealed class ServerContext : IDisposable
         ConnectionLogScopes = options.ConnectionLogScope && loggerFactory is not StandardErrorLoggerFactory;
 
         // The handler's side of each pipe runs on the thread pool unless inline scheduling is asked for; the
-        // transport's side always runs inline, on the socket's completion.
+        // transport's side always runs inline, on the socket's completion. For the output that means on the flushing
+        // thread too: a flush hands its bytes to the socket before it returns (when the socket has room), as the epoll
+        // transport's does, so a fault or an abort right behind it still sends them before the reset
+        // (ClientSeesTheEndTests); a send loop woken on the thread pool would race the abort and lose them.
         var applicationScheduler = options.InlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         var receiveLimit = options.EffectiveReceiveBufferSize;
         InputSettings = new PipeSettings(MemoryPool, receiveLimit, options.InlineScheduling);
