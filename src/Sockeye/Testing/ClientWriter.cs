@@ -1,12 +1,17 @@
 using System.IO.Pipelines;
+using Sockeye.Transport;
 
 namespace Sockeye.Testing;
 
 /// <summary>
 /// The test's writer to the handler: it remembers whether the client ended its side and, on a <see cref="TestServer"/>'s
-/// connection, tells the server what a socket would (bytes received, the client's end).
+/// connection, tells the server what a socket would (bytes received, the client's end). Once the server has reset the
+/// connection, a send fails as a socket's does (<see cref="ConnectionResetException"/>), and what it held goes nowhere.
 /// </summary>
-internal sealed class ClientWriter(PipeWriter inner, InMemoryServerConnection? connection = null) : PipeWriter
+/// <param name="inner">The handler's input.</param>
+/// <param name="fromServer">What the client reads: it knows whether the server reset the connection.</param>
+/// <param name="connection">The <see cref="TestServer"/>'s connection, if it is one of those.</param>
+internal sealed class ClientWriter(PipeWriter inner, InMemoryInput fromServer, InMemoryServerConnection? connection = null) : PipeWriter
 {
     private volatile bool _completed;
     private long _unflushed;
@@ -27,6 +32,11 @@ internal sealed class ClientWriter(PipeWriter inner, InMemoryServerConnection? c
     {
         var sent = _unflushed;
         _unflushed = 0;
+        if (fromServer.ResetError() is { } reset)
+        {
+            return ValueTask.FromException<FlushResult>(reset);
+        }
+
         var flush = inner.FlushAsync(cancellationToken);
         connection?.ClientSent(sent);
         return flush;

@@ -40,7 +40,7 @@ internal sealed class InMemoryServerConnection : TransportConnection, IDuplexPip
         LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 11000);
         Transport = this;
         ClientInput = _toClient.Reader;
-        ClientOutput = new ClientWriter(_input.Writer, this);
+        ClientOutput = new ClientWriter(_input.Writer, _toClient, this);
     }
 
     /// <summary>What the client reads: everything the server sent.</summary>

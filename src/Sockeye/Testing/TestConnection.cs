@@ -58,7 +58,7 @@ public sealed class TestConnection : IAsyncDisposable
             receiveBufferSize: options.EffectiveReceiveBufferSize,
             serverDraining: _serverDraining.Token,
             pushSettings: new PushSettings(options, metrics: null, logger: null, timeProvider));
-        _output = new ClientWriter(_connection.Client.Output);
+        _output = new ClientWriter(_connection.Client.Output, _connection.ToClient);
         _drainDelay = options.DrainDelay;
         _shutdownTimeout = options.ShutdownTimeout;
         _timeProvider = timeProvider;
@@ -118,13 +118,18 @@ public sealed class TestConnection : IAsyncDisposable
     /// <summary>Sends <paramref name="data"/> to the handler.</summary>
     /// <param name="data">The bytes to send.</param>
     /// <param name="cancellationToken">Cancels the wait while the handler is not reading.</param>
-    /// <returns>A task that completes once the bytes are in the handler's input.</returns>
+    /// <returns>
+    /// A task that completes once the bytes are in the handler's input. After the handler has stopped reading, they go
+    /// nowhere, as a socket's send after the server's close succeeds.
+    /// </returns>
+    /// <exception cref="ConnectionResetException">The server reset the connection, as a socket's send fails once the reset is in.</exception>
     public async Task SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
         await _output.WriteAsync(data, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Sends <paramref name="text"/> to the handler as UTF-8.</summary>
     /// <param name="text">The text to send.</param>
     /// <returns>A task that completes once the bytes are in the handler's input.</returns>
+    /// <exception cref="ConnectionResetException">The server reset the connection, as a socket's send fails once the reset is in.</exception>
     public Task SendAsync(string text) => SendAsync(Encoding.UTF8.GetBytes(text));
 
     /// <summary>Ends the client's sending side (a FIN): the handler reads to the end of its input, and may still reply.</summary>

@@ -59,6 +59,9 @@ internal sealed class InMemoryConnection : Connection, IDuplexPipe
     /// <summary>The client's side: read what the handler wrote from <c>Input</c>, write to the handler on <c>Output</c>.</summary>
     public IDuplexPipe Client { get; }
 
+    /// <summary>What the client reads, which knows whether the server reset the connection.</summary>
+    internal InMemoryInput ToClient => _toClient;
+
     private protected override long MaxMessageSizeCore => _maxMessageSize;
 
     // Bytes pass straight between the test and the handler; nothing in between counts them.

@@ -26,6 +26,7 @@ internal sealed class InMemoryInput : IInputTransport
     private bool _resumed;
     private bool _flushCanceled;
     private volatile bool _reset;
+    private ConnectionEndReason _resetReason;
 
     public InMemoryInput(PipeSettings settings)
     {
@@ -67,6 +68,7 @@ internal sealed class InMemoryInput : IInputTransport
                 return;
             }
 
+            _resetReason = reason;
             _reset = true;
         }
 
@@ -83,12 +85,21 @@ internal sealed class InMemoryInput : IInputTransport
             room -= count;
         }
 
-        Reader.CompleteWriter(new ConnectionResetException(
-            $"The server reset the connection ({reason}).", new SocketException((int)SocketError.ConnectionReset)));
+        Reader.CompleteWriter(ResetError());
 
         // A flush that waits for room gives up: nothing more goes through.
         Wake(cancel: false);
     }
+
+    /// <summary>
+    /// The error a client of the testing kit gets from the server's reset (<see cref="ResetByServer"/>), as a socket's
+    /// client does: from a read, after the bytes that arrived before it, and from every send once the reset is in.
+    /// None before the reset.
+    /// </summary>
+    public ConnectionResetException? ResetError() => _reset
+        ? new ConnectionResetException(
+            $"The server reset the connection ({_resetReason}).", new SocketException((int)SocketError.ConnectionReset))
+        : null;
 
     void IInputTransport.ResumeReceiving() => Wake(cancel: false);
 

@@ -87,6 +87,28 @@ public class ClientSeesTheEndTests
     }
 
     /// <summary>
+    /// Once the reset is in, the client's next send fails, over a socket (a <see cref="NetworkStream"/>'s write: "Broken
+    /// pipe" after the reset was read) and over the testing kit's connections alike, rather than going nowhere unnoticed.
+    /// </summary>
+    [Theory(Timeout = Timeouts.Network)]
+    [InlineData(Client.Socket, Ending.Throws)]
+    [InlineData(Client.TestConnection, Ending.Throws)]
+    [InlineData(Client.TestServer, Ending.Throws)]
+    [InlineData(Client.Socket, Ending.Aborts)]
+    [InlineData(Client.TestConnection, Ending.Aborts)]
+    [InlineData(Client.TestServer, Ending.Aborts)]
+    public async Task After_a_reset_the_clients_send_fails_as_over_a_socket(Client kind, Ending ending)
+    {
+        var served = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await ConnectAsync(kind, Handler(ending, served));
+        await client.SendAsync("go\n");
+        await client.SendAsync("next\n");
+        Assert.Equal(("hello\n", Reset), await client.ReceiveToEndAsync());
+
+        await Assert.ThrowsAnyAsync<IOException>(() => client.SendAsync("more\n"));
+    }
+
+    /// <summary>
     /// A reply flushed right before the end (a fault, or an abort, one call behind the flush) arrives whole before the reset,
     /// on both transports: the flush hands it to the socket before it returns (on the portable transport the send loop runs
     /// on the flushing thread, see <c>ServerContext.OutputPipeOptions</c>). Were it sent later, by a loop of its own, the
@@ -228,7 +250,7 @@ public class ClientSeesTheEndTests
     {
         private readonly NetworkStream _stream = new(client.Socket);
 
-        public Task SendAsync(string text) => client.SendAsync(text);
+        public async Task SendAsync(string text) => await _stream.WriteAsync(Encoding.UTF8.GetBytes(text), Token);
 
         public async Task WaitUntilArrivedAsync(int count)
         {
