@@ -49,7 +49,7 @@ internal static class SendCommand
         var delimiter = FramingOptions.DelimiterText("The text that ends each message and reply with --framing delimiter.");
         var count = CommonOptions.WholeNumber(
             "--count", "Send the message N times. With a framing, one reply is read per message: each is awaited and printed before the next send (all after the last with --half-close), then send closes.", 1, minimum: 1, alias: "-n");
-        var timeout = CommonOptions.Seconds("--timeout", "How long to wait to connect, for each framed reply, and for the server to take more of the message or send more of an unframed reply.", 10, ZeroSeconds.Off);
+        var timeout = CommonOptions.Seconds("--timeout", "How long to wait to connect, and for the server to take more of the message or send more of a reply.", 10, ZeroSeconds.Off);
         var message = new Argument<string?>("MESSAGE")
         {
             Description = $"What to send, as UTF-8 text; '-' sends standard input. '{DefaultMessage}' by default, without '<EOF>' with a framing.",
@@ -376,18 +376,27 @@ internal static class SendCommand
     private const string NoReplyPerMessage =
         "The server may not answer each message: try --half-close, to end the stream and print whatever it sends back.";
 
-    /// <summary>The next reply, within the timeout; <paramref name="hint"/> (what to try when the server may be waiting for the client) goes in the error when none comes.</summary>
+    /// <summary>
+    /// The next reply, as long as the server sends some of it every --timeout (as without a framing: a slow reply that
+    /// keeps coming is awaited); <paramref name="hint"/> (what to try when the server may be waiting for the client)
+    /// goes in the error when it stops.
+    /// </summary>
     private static async Task<byte[]?> ReceiveAsync(SocketClient client, Request request, CancellationToken cancellationToken, string? hint = null)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(request.Timeout);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        idle.CancelAfter(request.Timeout);
+        var replies = client.ReadMessagesAsync(new ProgressReader(request.Framer!, () => idle.CancelAfter(request.Timeout)), idle.Token).GetAsyncEnumerator();
         try
         {
-            return await client.ReceiveAsync(timeout.Token);
+            return await replies.MoveNextAsync() ? replies.Current.ToArray() : null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw NoReply(request, hint);
+        }
+        finally
+        {
+            await replies.DisposeAsync();
         }
     }
 
@@ -417,6 +426,30 @@ internal static class SendCommand
     }
 
     private static string Seconds(TimeSpan timeout) => timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+
+    /// <summary>A framer that reports each arrival of bytes it is asked to parse: the reply is still coming.</summary>
+    private sealed class ProgressReader(MessageFramer framer, Action progress) : IMessageReader<ReadOnlySequence<byte>>
+    {
+        private long _seen = -1;
+
+        public long? MaxMessageSize => framer.MaxMessageSize;
+
+        public bool TryParseMessage(
+            in ReadOnlySequence<byte> input, long maxMessageSize, ref SequencePosition consumed, ref SequencePosition examined, out ReadOnlySequence<byte> message)
+        {
+            if (input.Length > _seen)
+            {
+                progress();
+            }
+
+            var found = framer.TryParseMessage(input, maxMessageSize, ref consumed, ref examined, out message);
+            _seen = found ? -1 : input.Length;
+            return found;
+        }
+
+        public bool TryParseFinalMessage(in ReadOnlySequence<byte> input, long maxMessageSize, out ReadOnlySequence<byte> message) =>
+            framer.TryParseFinalMessage(input, maxMessageSize, out message);
+    }
 
     private sealed record Request(
         string Host, int Port, string Framing, MessageFramer? Framer, string Message, int Count, bool HalfClose, TimeSpan Timeout, SendTls.Check? Tls)

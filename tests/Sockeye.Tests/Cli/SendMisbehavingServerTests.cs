@@ -80,13 +80,7 @@ public class SendMisbehavingServerTests
         await using var server = TestServer.Start(async (socket, stop) =>
         {
             await ReceiveExactlyAsync(socket, Request.Length);
-            foreach (var b in "slowly"u8.ToArray())
-            {
-                await socket.SendAsync(new[] { b });
-                await Task.Delay(400, stop);
-            }
-
-            await Task.Delay(Timeout.Infinite, stop);
+            await TrickleThenWaitAsync(socket, "slowly"u8.ToArray(), 400, stop);
         });
 
         var send = await CliProcess.RunAsync("send", "--host", "127.0.0.1", "--port", Port(server.Port), "--timeout", "1.5");
@@ -94,6 +88,22 @@ public class SendMisbehavingServerTests
         Assert.Equal(1, send.ExitCode);
         Assert.Equal(["Response received : slowly"], send.StandardOutput);
         Assert.Equal($"error: 127.0.0.1:{server.Port} sent nothing more for 1.5 s and did not close; stopped waiting.", send.StandardError[^1]);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Framed_send_waits_for_a_reply_that_trickles_in_for_longer_than_the_timeout()
+    {
+        // A byte every 0.2 s: the reply takes 2 s, twice the timeout, but no pause is as long as it.
+        await using var server = TestServer.Start(async (socket, stop) =>
+        {
+            await ReceiveExactlyAsync(socket, "hi\n".Length);
+            await TrickleThenWaitAsync(socket, "trickling\n"u8.ToArray(), 200, stop);
+        });
+
+        var send = await CliProcess.RunAsync("send", "--host", "127.0.0.1", "--port", Port(server.Port), "--framing", "line", "--timeout", "1", "hi");
+
+        Assert.True(send.ExitCode == 0, string.Join('\n', send.StandardError));
+        Assert.Equal(["Response received : trickling"], send.StandardOutput);
     }
 
     [Fact(Timeout = Timeouts.Process)]
@@ -129,6 +139,18 @@ public class SendMisbehavingServerTests
         {
             await socket.SendAsync(lines, stop);
         }
+    }
+
+    /// <summary>Sends <paramref name="bytes"/> one at a time, <paramref name="pause"/> ms apart, then waits without closing.</summary>
+    private static async Task TrickleThenWaitAsync(Socket socket, byte[] bytes, int pause, CancellationToken stop)
+    {
+        foreach (var b in bytes)
+        {
+            await socket.SendAsync(new[] { b });
+            await Task.Delay(pause, stop);
+        }
+
+        await Task.Delay(Timeout.Infinite, stop);
     }
 
     private static async Task ReceiveExactlyAsync(Socket socket, int count)
