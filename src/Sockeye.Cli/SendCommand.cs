@@ -19,8 +19,8 @@ internal static class SendCommand
 {
     public const string DefaultMessage = "This is a test<EOF>";
 
-    // Without a framing the reply is everything the server sends until it closes, held whole to be printed: a
-    // server that never stops talking must not exhaust memory. Framed replies are held to the same bound.
+    // Without a framing the reply is everything the server sends until it closes, printed as it arrives: a server
+    // that never stops talking is not read for ever. Framed replies, each held whole, are held to the same bound.
     private const long MaxResponseSize = 64 * 1024 * 1024;
 
     // A framed message read from standard input is held whole to be framed: bounded like a reply.
@@ -184,7 +184,7 @@ internal static class SendCommand
     }
 
     /// <summary>
-    /// Without a framing the reply is everything the server sends until it closes, printed once it does. What arrived
+    /// Without a framing the reply is everything the server sends until it closes, printed as it arrives. What arrived
     /// is printed whatever ends the exchange (a reset, no byte for --timeout, a failed send), before the error.
     /// </summary>
     private static async Task ExchangeUnframedAsync(
@@ -218,10 +218,10 @@ internal static class SendCommand
             sendFailure = ex;
         }
 
-        var (reply, failure) = await ReceiveWholeStreamAsync(client, request, request.HalfClose || sendFailure is not null ? null : NoReplyBeforeTheEnd, cancellationToken);
-        if (failure is null || reply.WrittenCount > 0)
+        var (received, failure) = await ReceiveWholeStreamAsync(client, request, output, request.HalfClose || sendFailure is not null ? null : NoReplyBeforeTheEnd, cancellationToken);
+        if (failure is null || received > 0)
         {
-            output.Print(reply.WrittenSpan);
+            output.EndReply();
         }
 
         if (sendFailure is not null)
@@ -236,13 +236,14 @@ internal static class SendCommand
     }
 
     /// <summary>
-    /// Reads until the server closes, a failure, no byte for --timeout, or the maximum; returns what arrived and why
-    /// reading stopped early (<see langword="null"/> when the server closed).
+    /// Reads until the server closes, a failure, no byte for --timeout, or the maximum, printing what arrives as it
+    /// does (so that memory holds a part of the reply, not all of it); returns how many bytes arrived and why reading
+    /// stopped early (<see langword="null"/> when the server closed).
     /// </summary>
-    private static async Task<(ArrayBufferWriter<byte> Reply, Exception? Failure)> ReceiveWholeStreamAsync(
-        SocketClient client, Request request, string? hint, CancellationToken cancellationToken)
+    private static async Task<(long Received, Exception? Failure)> ReceiveWholeStreamAsync(
+        SocketClient client, Request request, ReplyOutput output, string? hint, CancellationToken cancellationToken)
     {
-        var reply = new ArrayBufferWriter<byte>();
+        long received = 0;
         var reader = client.Transport.Input;
         while (true)
         {
@@ -256,36 +257,34 @@ internal static class SendCommand
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    return (reply, reply.WrittenCount > 0
+                    return (received, received > 0
                         ? new CliException($"{request.Server} sent nothing more for {Seconds(request.Timeout)} s and did not close; stopped waiting.")
                         : NoReply(request, hint));
                 }
                 catch (IOException ex) when (ex.InnerException is SocketException socketError)
                 {
-                    return (reply, ConnectionFailed(request, socketError));
+                    return (received, ConnectionFailed(request, socketError));
                 }
                 catch (SocketException ex)
                 {
-                    return (reply, ConnectionFailed(request, ex));
+                    return (received, ConnectionFailed(request, ex));
                 }
             }
 
             var buffer = result.Buffer;
-            var room = MaxResponseSize - reply.WrittenCount;
-            foreach (var segment in buffer.Length > room ? buffer.Slice(0, room) : buffer)
-            {
-                reply.Write(segment.Span);
-            }
-
+            var room = MaxResponseSize - received;
+            var tooLarge = buffer.Length > room;
+            output.PrintPart(tooLarge ? buffer.Slice(0, room) : buffer);
+            received += Math.Min(buffer.Length, room);
             reader.AdvanceTo(buffer.End);
-            if (buffer.Length > room)
+            if (tooLarge)
             {
-                return (reply, new CliException($"The response exceeds {MaxResponseSize / (1024 * 1024)} MiB; stopped reading."));
+                return (received, new CliException($"The response exceeds {MaxResponseSize / (1024 * 1024)} MiB; stopped reading."));
             }
 
             if (result.IsCompleted)
             {
-                return (reply, null);
+                return (received, null);
             }
         }
     }

@@ -13,16 +13,82 @@ namespace Sockeye.Cli;
 /// </remarks>
 internal sealed class ReplyOutput
 {
+    // How much of a reply that arrives in pieces is escaped and written at a time.
+    private const int PartSize = 64 * 1024;
+
     private readonly Stream _stdout = StandardStream.OpenOutput();
+
+    // The line being written, for the parts of a reply: at most a part's bytes, escaped.
+    private readonly ArrayBufferWriter<byte> _part = new(4 * PartSize + 32);
+
+    // The bytes of a character that the last part cut short: at most three.
+    private readonly byte[] _carry = new byte[3];
+    private int _carried;
+
+    // Whether a reply's line is begun and not yet ended.
+    private bool _open;
 
     /// <summary>Prints one reply.</summary>
     /// <exception cref="StandardOutputClosedException">Standard output is closed (its reader is gone).</exception>
-    public void Print(ReadOnlySpan<byte> reply)
+    public void Print(ReadOnlySpan<byte> reply) => Write(reply, end: true, new ArrayBufferWriter<byte>(reply.Length + 32));
+
+    /// <summary>
+    /// Prints the next part of a reply that arrives in pieces, escaped as the whole reply would be: a character cut
+    /// short at the end of <paramref name="part"/> waits for the next part. <see cref="EndReply"/> ends the line.
+    /// </summary>
+    /// <exception cref="StandardOutputClosedException">Standard output is closed (its reader is gone).</exception>
+    public void PrintPart(in ReadOnlySequence<byte> part)
     {
-        var line = new ArrayBufferWriter<byte>(reply.Length + 32);
-        line.Write("Response received : "u8);
-        TextFormat.WriteText(line, reply);
-        line.Write("\n"u8);
+        var rented = ArrayPool<byte>.Shared.Rent(PartSize + _carry.Length);
+        try
+        {
+            foreach (var piece in part)
+            {
+                for (var rest = piece.Span; !rest.IsEmpty;)
+                {
+                    var next = rest[..Math.Min(rest.Length, PartSize)];
+                    _carry.AsSpan(0, _carried).CopyTo(rented);
+                    next.CopyTo(rented.AsSpan(_carried));
+                    var bytes = rented.AsSpan(0, _carried + next.Length);
+                    var whole = WholeCharacters(bytes);
+                    _carried = bytes.Length - whole;
+                    bytes[whole..].CopyTo(_carry);
+                    _part.ResetWrittenCount();
+                    Write(bytes[..whole], end: false, _part);
+                    rest = rest[next.Length..];
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Ends the line of a reply printed in parts (an empty reply's, when none was printed).</summary>
+    /// <exception cref="StandardOutputClosedException">Standard output is closed (its reader is gone).</exception>
+    public void EndReply()
+    {
+        _part.ResetWrittenCount();
+        Write(_carry.AsSpan(0, _carried), end: true, _part);
+        _carried = 0;
+    }
+
+    private void Write(ReadOnlySpan<byte> text, bool end, ArrayBufferWriter<byte> line)
+    {
+        if (!_open)
+        {
+            line.Write("Response received : "u8);
+            _open = true;
+        }
+
+        TextFormat.WriteText(line, text);
+        if (end)
+        {
+            line.Write("\n"u8);
+            _open = false;
+        }
+
         try
         {
             _stdout.Write(line.WrittenSpan);
@@ -32,6 +98,28 @@ internal sealed class ReplyOutput
         {
             throw new StandardOutputClosedException(ex);
         }
+    }
+
+    /// <summary>
+    /// How many bytes <paramref name="bytes"/> holds before a UTF-8 character cut short at its end, which the next
+    /// bytes may complete: all of them when none is.
+    /// </summary>
+    private static int WholeCharacters(ReadOnlySpan<byte> bytes)
+    {
+        for (var back = 1; back <= Math.Min(3, bytes.Length); back++)
+        {
+            var b = bytes[^back];
+            if ((b & 0xC0) == 0x80)
+            {
+                // A continuation byte: its character starts further back.
+                continue;
+            }
+
+            var length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+            return length > back ? bytes.Length - back : bytes.Length;
+        }
+
+        return bytes.Length;
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using Sockeye.Tests.Infrastructure;
 
@@ -107,6 +108,42 @@ public class SendMisbehavingServerTests
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task Unframed_send_prints_a_large_reply_as_it_arrives_and_holds_little_of_it_in_memory()
+    {
+        // 40 MiB of 'é' in sends of an odd size, so that reads cut characters in two; then silence, without a close.
+        var reply = Encoding.UTF8.GetBytes(new string('é', 20 * 1024 * 1024));
+        await using var server = TestServer.Start(async (socket, stop) =>
+        {
+            await ReceiveExactlyAsync(socket, Request.Length);
+            for (var sent = 0; sent < reply.Length; sent += 65_537)
+            {
+                await socket.SendAsync(reply.AsMemory(sent, Math.Min(65_537, reply.Length - sent)), stop);
+            }
+
+            await Task.Delay(Timeout.Infinite, stop);
+        });
+
+        // exec keeps the process id, to watch the tool's memory; its output is summed rather than held by the test.
+        var send = CliProcess.StartProgram(
+            "bash", ["-c", $"exec dotnet '{CliProcess.ToolPath}' send --host 127.0.0.1 --port {Port(server.Port)} --timeout 2 > >(sha256sum)"]);
+        var exited = send.WaitForExitAsync();
+        long peak = 0;
+        while (!exited.IsCompleted)
+        {
+            peak = Math.Max(peak, PeakResidentBytes(send.Id));
+            await Task.WhenAny(exited, Task.Delay(20, TestContext.Current.CancellationToken));
+        }
+
+        var expected = Convert.ToHexStringLower(SHA256.HashData([.. "Response received : "u8, .. reply, .. "\n"u8]));
+        Assert.Equal(1, await exited);
+        Assert.Equal([$"{expected}  -"], send.StandardOutput);
+        Assert.Equal($"error: 127.0.0.1:{server.Port} sent nothing more for 2 s and did not close; stopped waiting.", send.StandardError[^1]);
+
+        // The tool itself takes about 50 MB; holding the whole reply took 160.
+        Assert.InRange(peak, 1, 96 * 1024 * 1024);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task Send_escapes_the_servers_control_characters_and_invalid_utf8()
     {
         await using var server = TestServer.Start(async (socket, stop) =>
@@ -151,6 +188,20 @@ public class SendMisbehavingServerTests
         }
 
         await Task.Delay(Timeout.Infinite, stop);
+    }
+
+    /// <summary>The most memory process <paramref name="pid"/> has held resident so far; 0 once it is gone.</summary>
+    private static long PeakResidentBytes(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     private static async Task ReceiveExactlyAsync(Socket socket, int count)
