@@ -132,6 +132,11 @@ internal static class SendCommand
             // Whoever read the replies is gone (`send ... | head`): stop quietly, as a process killed by SIGPIPE would.
             return OutputClosedExitCode;
         }
+        catch (IOException) when (client.TlsEndedWithoutCloseNotify)
+        {
+            // A framed reply cut in the middle of a TLS record.
+            throw TlsCutShort(request);
+        }
         catch (IOException ex) when (ex.InnerException is SocketException socketError)
         {
             throw ConnectionFailed(request, socketError);
@@ -238,7 +243,7 @@ internal static class SendCommand
     /// <summary>
     /// Reads until the server closes, a failure, no byte for --timeout, or the maximum, printing what arrives as it
     /// does (so that memory holds a part of the reply, not all of it); returns how many bytes arrived and why reading
-    /// stopped early (<see langword="null"/> when the server closed).
+    /// stopped early (<see langword="null"/> when the server closed, with TLS's close_notify when over TLS).
     /// </summary>
     private static async Task<(long Received, Exception? Failure)> ReceiveWholeStreamAsync(
         SocketClient client, Request request, ReplyOutput output, string? hint, CancellationToken cancellationToken)
@@ -260,6 +265,11 @@ internal static class SendCommand
                     return (received, received > 0
                         ? new CliException($"{request.Server} sent nothing more for {Seconds(request.Timeout)} s and did not close; stopped waiting.")
                         : NoReply(request, hint));
+                }
+                catch (IOException) when (client.TlsEndedWithoutCloseNotify)
+                {
+                    // In the middle of a TLS record.
+                    return (received, TlsCutShort(request));
                 }
                 catch (IOException ex) when (ex.InnerException is SocketException socketError)
                 {
@@ -284,7 +294,8 @@ internal static class SendCommand
 
             if (result.IsCompleted)
             {
-                return (received, null);
+                // Without TLS's own end, the end of the TCP stream does not say the reply is whole.
+                return (received, client.TlsEndedWithoutCloseNotify ? TlsCutShort(request) : null);
             }
         }
     }
@@ -403,6 +414,10 @@ internal static class SendCommand
         new(hint is null
             ? $"Timed out after {Seconds(request.Timeout)} s waiting for {request.Server} to reply."
             : $"No reply from {request.Server} within {Seconds(request.Timeout)} s. {hint}");
+
+    /// <summary>The server's side of a TLS connection ended without a close_notify: the TCP connection just closed.</summary>
+    private static CliException TlsCutShort(Request request) =>
+        new($"{request.Server} ended the TLS connection without a close_notify: the reply may be truncated.");
 
     private static CliException ConnectionFailed(Request request, SocketException error) =>
         new(error.SocketErrorCode == SocketError.ConnectionReset

@@ -110,6 +110,12 @@ public sealed class SocketClient : IAsyncDisposable
     public IDuplexPipe Transport => _connection;
 
     /// <summary>
+    /// Whether the server ended the TLS connection without a close_notify, so that what it sent last may be
+    /// truncated; meaningful once the receive side has ended (for <c>sockeye send</c>).
+    /// </summary>
+    internal bool TlsEndedWithoutCloseNotify => _receiveConnection.TlsEndedWithoutCloseNotify;
+
+    /// <summary>
     /// Connects to <paramref name="endPoint"/>: a <see cref="DnsEndPoint"/> (each address the name resolves to is
     /// tried in turn), an <see cref="IPEndPoint"/>, or a <see cref="UnixDomainSocketEndPoint"/>.
     /// </summary>

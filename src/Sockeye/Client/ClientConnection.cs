@@ -15,14 +15,16 @@ internal sealed class ClientConnection : IDuplexPipe
 {
     private readonly Socket _socket;
     private readonly Stream _stream;
+    private readonly EndWatchingStream? _underTls;
     private int _closed;
 
     // The byte stream is a Stream made into pipes, so a layer such as TLS can be put between the socket and the
     // pipes without changing anything above them.
-    private ClientConnection(Socket socket, Stream stream)
+    private ClientConnection(Socket socket, Stream stream, EndWatchingStream? underTls)
     {
         _socket = socket;
         _stream = stream;
+        _underTls = underTls;
         Input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         Output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         RemoteEndPoint = socket.RemoteEndPoint;
@@ -40,6 +42,12 @@ internal sealed class ClientConnection : IDuplexPipe
     public EndPoint? RemoteEndPoint { get; }
 
     public EndPoint? LocalEndPoint { get; }
+
+    /// <summary>
+    /// Whether the server's side of a TLS connection ended without a close_notify: the TCP connection just closed, so
+    /// what came last may have been cut short (by a crash, or by anyone in between). Meaningful once the input ended.
+    /// </summary>
+    public bool TlsEndedWithoutCloseNotify => _underTls?.Ended == true;
 
     /// <summary>Connects, within the options' connect timeout, and authenticates with TLS when the options ask.</summary>
     /// <exception cref="SocketException">The host name did not resolve, or the server refused or could not be reached.</exception>
@@ -62,11 +70,13 @@ internal sealed class ClientConnection : IDuplexPipe
         }
 
         Stream stream = new NetworkStream(socket, ownsSocket: false);
+        EndWatchingStream? underTls = null;
         if (options.Tls is { } tls)
         {
             try
             {
-                stream = await ClientTls.AuthenticateAsync(stream, tls, endPoint, options.ConnectTimeout, timeout.Token, linked.Token).ConfigureAwait(false);
+                underTls = new EndWatchingStream(stream);
+                stream = await ClientTls.AuthenticateAsync(underTls, tls, endPoint, options.ConnectTimeout, timeout.Token, linked.Token).ConfigureAwait(false);
             }
             catch
             {
@@ -75,7 +85,7 @@ internal sealed class ClientConnection : IDuplexPipe
             }
         }
 
-        return new ClientConnection(socket, stream);
+        return new ClientConnection(socket, stream, underTls);
     }
 
     /// <summary>

@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
 using Sockeye.Tests.Infrastructure;
 using Sockeye.Tests.Protocols;
 
@@ -68,6 +71,55 @@ public sealed class SendTlsTests : IDisposable
         Assert.StartsWith("error: " + string.Format(CultureInfo.InvariantCulture, start, port), line, StringComparison.Ordinal);
         Assert.EndsWith(end, line, StringComparison.Ordinal);
         Assert.Empty(send.StandardOutput);
+    }
+
+    [Theory(Timeout = Timeouts.Process)]
+    [InlineData("close_notify", "FIRST|LAST")]
+    [InlineData("no close_notify", "FIRST|LAST")]
+    [InlineData("cut in a record", "FIRST|")]
+    public async Task A_reply_that_ends_without_close_notify_is_printed_then_called_maybe_truncated(string end, string printed)
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var serving = ReplyOnceAsync();
+
+        var send = await CliProcess.RunAsync("send", "--tls", "--insecure", "--host", "127.0.0.1", "--port", Port(port), "--half-close");
+        await serving;
+
+        Assert.Equal([$"Response received : {printed}"], send.StandardOutput);
+        if (end == "close_notify")
+        {
+            Assert.True(send.ExitCode == 0, string.Join('\n', send.StandardError));
+        }
+        else
+        {
+            Assert.Equal(1, send.ExitCode);
+            Assert.Equal($"error: 127.0.0.1:{port} ended the TLS connection without a close_notify: the reply may be truncated.", send.StandardError[^1]);
+        }
+
+        async Task ReplyOnceAsync()
+        {
+            var token = TestContext.Current.CancellationToken;
+            using var accepted = await listener.AcceptAsync(token);
+            var wire = new TlsWire.RecordingStream(new NetworkStream(accepted));
+            await using var ssl = new SslStream(wire, leaveInnerStreamOpen: true);
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = TestCertificates.Server }, token);
+            await ssl.CopyToAsync(Stream.Null, token);
+
+            // Two records; the second may go out only half.
+            await ssl.WriteAsync("FIRST|"u8.ToArray(), token);
+            wire.HalveNextWrite = end == "cut in a record";
+            await ssl.WriteAsync("LAST"u8.ToArray(), token);
+            if (end == "close_notify")
+            {
+                await ssl.ShutdownAsync();
+            }
+
+            // The TCP connection closes, with or without TLS's own end before it.
+            accepted.Close();
+        }
     }
 
     [Fact(Timeout = Timeouts.Process)]
