@@ -395,14 +395,18 @@ internal static class SendCommand
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         idle.CancelAfter(request.Timeout);
-        var replies = client.ReadMessagesAsync(new ProgressReader(request.Framer!, () => idle.CancelAfter(request.Timeout)), idle.Token).GetAsyncEnumerator();
+        var progress = new ProgressReader(request.Framer!, () => idle.CancelAfter(request.Timeout));
+        var replies = client.ReadMessagesAsync(progress, idle.Token).GetAsyncEnumerator();
         try
         {
             return await replies.MoveNextAsync() ? replies.Current.ToArray() : null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw NoReply(request, hint);
+            // Part of a reply came, but not its end: saying "no reply" would send the user looking in the wrong place.
+            throw progress.Unfinished > 0
+                ? new CliException($"{request.Server} sent {progress.Unfinished} byte(s) of a reply but not its end ({request.Framing} framing), then nothing for {Seconds(request.Timeout)} s; stopped waiting.")
+                : NoReply(request, hint);
         }
         finally
         {
@@ -447,6 +451,9 @@ internal static class SendCommand
         private long _seen = -1;
 
         public long? MaxMessageSize => framer.MaxMessageSize;
+
+        /// <summary>The bytes of a reply that has begun and not ended yet.</summary>
+        public long Unfinished => Math.Max(_seen, 0);
 
         public bool TryParseMessage(
             in ReadOnlySequence<byte> input, long maxMessageSize, ref SequencePosition consumed, ref SequencePosition examined, out ReadOnlySequence<byte> message)

@@ -92,6 +92,25 @@ public class SendMisbehavingServerTests
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task Framed_send_names_a_reply_that_stopped_before_its_end()
+    {
+        // Part of a line, then silence without a close: not "no reply", but a reply without its end.
+        await using var server = TestServer.Start(async (socket, stop) =>
+        {
+            await ReceiveExactlyAsync(socket, "hi\n".Length);
+            await TrickleThenWaitAsync(socket, "partial"u8.ToArray(), 0, stop);
+        });
+
+        var send = await CliProcess.RunAsync("send", "--host", "127.0.0.1", "--port", Port(server.Port), "--framing", "line", "--timeout", "1", "hi");
+
+        Assert.Equal(1, send.ExitCode);
+        Assert.Empty(send.StandardOutput);
+        Assert.Equal(
+            $"error: 127.0.0.1:{server.Port} sent 7 byte(s) of a reply but not its end (line framing), then nothing for 1 s; stopped waiting.",
+            send.StandardError[^1]);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task Framed_send_waits_for_a_reply_that_trickles_in_for_longer_than_the_timeout()
     {
         // A byte every 0.2 s: the reply takes 2 s, twice the timeout, but no pause is as long as it.
