@@ -38,9 +38,11 @@ public sealed class MessageConnectionHandler<TMessage> : ConnectionHandler
     /// <summary>
     /// What to do when a message's handler throws anything but a <see cref="ProtocolException"/>: reply with an error
     /// and go on (<see cref="MessageErrorAction.Continue"/>), or end the connection. <see langword="null"/> (the
-    /// default) ends it with a reset, as any handler's exception does. Ended by <see cref="MessageErrorAction.EndConnection"/>,
-    /// it closes instead, after what was written (the error handler's reply, say) has been sent; either way it ends with
-    /// <see cref="ConnectionEndReason.HandlerError"/> and the exception is logged.
+    /// default) ends it with a reset, as any handler's exception does, once the replies written until then (to the
+    /// messages before it, batched, and what the failed handler wrote) have been sent. Ended by
+    /// <see cref="MessageErrorAction.EndConnection"/>, it closes instead, after what was written (the error handler's
+    /// reply, say) has been sent; either way it ends with <see cref="ConnectionEndReason.HandlerError"/> and the exception
+    /// is logged.
     /// </summary>
     public MessageErrorHandler<TMessage>? OnError { get; init; }
 
@@ -69,6 +71,28 @@ public sealed class MessageConnectionHandler<TMessage> : ConnectionHandler
                     throw;
                 }
             }
+            catch (Exception) when (!connection.ConnectionClosed.IsCancellationRequested)
+            {
+                // The replies to the messages before this one are batched, not flushed yet: they go out before the reset,
+                // as they would have had each reply been sent on its own. Whether the client learns that its earlier
+                // commands ran must not depend on how TCP happened to split them.
+                await SendWrittenAsync(connection).ConfigureAwait(false);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Sends what was written, if the connection still can; the handler's exception, not the flush's, is the news.</summary>
+    private static async Task SendWrittenAsync(Connection connection)
+    {
+        try
+        {
+            await connection.Transport.Output.FlushAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The handler's exception follows; a flush that fails (the connection ended meanwhile) adds nothing.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 }

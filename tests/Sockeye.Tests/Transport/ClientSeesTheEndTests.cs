@@ -87,6 +87,40 @@ public class ClientSeesTheEndTests
     }
 
     /// <summary>
+    /// A routed handler that throws, with no <see cref="MessageConnectionHandler{TMessage}.OnError"/>: the replies to the
+    /// messages before it, which the loop batches, arrive before the reset (and what the failed one wrote), however the
+    /// commands arrived. Whether the client learns that its earlier commands ran must not depend on TCP's segments.
+    /// </summary>
+    [Theory(Timeout = Timeouts.Network)]
+    [InlineData(Client.Socket, "boom", "ok\nok\n")]
+    [InlineData(Client.TestConnection, "boom", "ok\nok\n")]
+    [InlineData(Client.TestServer, "boom", "ok\nok\n")]
+    [InlineData(Client.Socket, "half", "ok\nok\nhal")]
+    [InlineData(Client.TestConnection, "half", "ok\nok\nhal")]
+    [InlineData(Client.TestServer, "half", "ok\nok\nhal")]
+    public async Task A_routed_handler_that_throws_sends_the_replies_before_it_then_resets(Client kind, string failing, string expected)
+    {
+        var router = new CommandRouter<ReadOnlySequence<byte>>(line => line)
+            .Map("ok", (connection, _) =>
+            {
+                connection.WriteMessage(s_lines, "ok"u8);
+                return default;
+            })
+            .Map("half", (connection, _) =>
+            {
+                connection.Transport.Output.Write("hal"u8);
+                throw new InvalidOperationException("A bug in the handler.");
+            })
+            .MapFallback((_, _) => throw new InvalidOperationException("A bug in the handler."));
+        await using var client = await ConnectAsync(kind, new MessageConnectionHandler<ReadOnlySequence<byte>>(s_lines, router));
+
+        // In one send: the three commands arrive together, and the first two replies wait for the batch's flush.
+        await client.SendAsync($"ok\nok\n{failing}\n");
+
+        Assert.Equal((expected, Reset), await client.ReceiveToEndAsync());
+    }
+
+    /// <summary>
     /// Once the reset is in, the client's next send fails, over a socket (a <see cref="NetworkStream"/>'s write: "Broken
     /// pipe" after the reset was read) and over the testing kit's connections alike, rather than going nowhere unnoticed.
     /// </summary>
