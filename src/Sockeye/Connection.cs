@@ -27,6 +27,7 @@ public abstract class Connection
     private const int EndReasonMask = 0xFF;
     private const int HandlerStarted = 1 << 8;
     private const int HandlerEnded = 1 << 9;
+    private const int CloseAsked = 1 << 10;
 
     private int _state;
     private ConnectionExtras? _extras;
@@ -207,6 +208,20 @@ public abstract class Connection
         return GetOutboundQueue() is { } queue ? queue.Enqueue(OutboundMessage.Frame(writer, message), cancellationToken) : Closed;
     }
 
+    /// <summary>
+    /// Ends the connection gracefully, from its handler (a QUIT command's, after its reply) or from anywhere (an
+    /// operator's kick). A message loop (<see cref="Framing.ConnectionMessageExtensions.ReadMessagesAsync{TMessage}(Connection, Framing.IMessageReader{TMessage}, CancellationToken)"/>,
+    /// <see cref="Messaging.MessageConnectionHandler{TMessage}"/>) reads no further message, not even one that has
+    /// already arrived, and ends; what was written or queued is sent, and the connection closes as when a handler
+    /// returns. A handler that reads its pipes itself sees <see cref="CloseRequested"/> canceled, and should return.
+    /// Unlike <see cref="Abort()"/>, nothing written is lost.
+    /// </summary>
+    public void Close()
+    {
+        Interlocked.Or(ref _state, CloseAsked);
+        RequestClose();
+    }
+
     /// <summary>Ends the connection at once, discarding anything not yet sent.</summary>
     public void Abort() => Abort(ConnectionEndReason.Aborted);
 
@@ -361,6 +376,9 @@ public abstract class Connection
         // A framed handler waiting for its next message waits on the input itself rather than on the token.
         (Transport?.Input as ConnectionInput)?.OnCloseRequested();
     }
+
+    /// <summary>Whether <see cref="Close"/> has been called: a message loop reads no further message.</summary>
+    internal bool IsClosing => (Volatile.Read(ref _state) & CloseAsked) != 0;
 
     /// <summary>Whether <see cref="RequestClose"/> has been called, without making the <see cref="CloseRequested"/> token.</summary>
     internal bool IsCloseRequested => ReferenceEquals(Volatile.Read(ref _closeRequested), s_canceled);

@@ -114,6 +114,13 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
             await batch.FlushAsync(_cancellationToken).ConfigureAwait(false);
         }
 
+        if (_connection is { IsClosing: true })
+        {
+            // The handler (or someone) closed the connection: no further message, even one already here.
+            await FlushQueuedAsync().ConfigureAwait(false);
+            return MessageReadStatus.Closing;
+        }
+
         while (true)
         {
             if (_completed && _buffered == 0)

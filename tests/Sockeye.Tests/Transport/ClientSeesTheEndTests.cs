@@ -121,6 +121,66 @@ public class ClientSeesTheEndTests
     }
 
     /// <summary>
+    /// <see cref="Connection.Close"/> from a routed handler (a QUIT): every reply written until then arrives, then the end
+    /// of the stream, not a reset; a command that arrived behind it is not run.
+    /// </summary>
+    [Theory(Timeout = Timeouts.Network)]
+    [InlineData(Client.Socket)]
+    [InlineData(Client.TestConnection)]
+    [InlineData(Client.TestServer)]
+    public async Task Close_from_a_routed_handler_sends_every_reply_then_ends_the_stream(Client kind)
+    {
+        var served = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var run = 0;
+        var router = new CommandRouter<ReadOnlySequence<byte>>(line => line)
+            .Map("set", (connection, _) =>
+            {
+                served.TrySetResult(connection);
+                Interlocked.Increment(ref run);
+                connection.WriteMessage(s_lines, "OK"u8);
+                return default;
+            })
+            .Map("quit", (connection, _) =>
+            {
+                connection.WriteMessage(s_lines, "BYE"u8);
+                connection.Close();
+                return default;
+            });
+        await using var client = await ConnectAsync(kind, new MessageConnectionHandler<ReadOnlySequence<byte>>(s_lines, router));
+
+        await client.SendAsync("set\nset\nquit\nset\n");
+
+        Assert.Equal(("OK\nOK\nBYE\n", Clean), await client.ReceiveToEndAsync());
+        var connection = await served.Task.WithTestTimeout();
+        await connection.WaitClosedAsync();
+        Assert.Equal(ConnectionEndReason.ServerClosed, connection.EndReason);
+        Assert.Equal(2, run);
+    }
+
+    /// <summary>
+    /// <see cref="Connection.Close"/> from outside the handler (an operator's kick): a message loop waiting for its next
+    /// message ends, and the client sees the end of the stream after the replies.
+    /// </summary>
+    [Theory(Timeout = Timeouts.Network)]
+    [InlineData(Client.Socket)]
+    [InlineData(Client.TestConnection)]
+    [InlineData(Client.TestServer)]
+    public async Task Close_from_outside_ends_a_message_loop_between_messages(Client kind)
+    {
+        var served = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await ConnectAsync(kind, Handler(Ending.Returns, served));
+        await client.SendAsync("go\n");
+        await client.WaitUntilArrivedAsync(6);
+        var connection = await served.Task.WithTestTimeout();
+
+        connection.Close();
+
+        Assert.Equal(("hello\n", Clean), await client.ReceiveToEndAsync());
+        await connection.WaitClosedAsync();
+        Assert.Equal(ConnectionEndReason.ServerClosed, connection.EndReason);
+    }
+
+    /// <summary>
     /// Once the reset is in, the client's next send fails, over a socket (a <see cref="NetworkStream"/>'s write: "Broken
     /// pipe" after the reset was read) and over the testing kit's connections alike, rather than going nowhere unnoticed.
     /// </summary>
