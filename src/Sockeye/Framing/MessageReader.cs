@@ -47,6 +47,9 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     private bool _mustWait;
     private bool _messageStarted;
 
+    // A message has been handed out: once the connection is asked to close, the reader stops between messages.
+    private bool _delivered;
+
     // Where the protocol reader's search resumes. A pipe keeps unconsumed segments between reads, so while the buffer starts
     // where it did, the position itself is still good; a reader that rebuilds its segments is found by offset.
     private bool _hasResume;
@@ -114,9 +117,11 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
             await batch.FlushAsync(_cancellationToken).ConfigureAwait(false);
         }
 
-        if (_connection is { IsClosing: true })
+        if (_connection is { } connection && (connection.IsClosing || (_delivered && connection.IsCloseRequested)))
         {
-            // The handler (or someone) closed the connection: no further message, even one already here.
+            // Closed (Connection.Close): no further message, even one already here. Asked to close (the server's stop):
+            // the handler ends between messages, also when the client keeps its input full; the message in hand was the
+            // last. A new connection still gets the first message that came with it (see RequestCloseWhenReady).
             await FlushQueuedAsync().ConfigureAwait(false);
             return MessageReadStatus.Closing;
         }
@@ -173,7 +178,21 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
                 }
             }
 
-            if (TryParse(result) is { } status)
+            MessageReadStatus? parsed;
+            try
+            {
+                parsed = TryParse(result);
+            }
+            catch (ProtocolException error)
+            {
+                // The client broke the protocol: the replies to its messages before, still batched, go out first (a
+                // message too large ends the connection with a reset, which would drop them unsent).
+                await SendQueuedBeforeFailingAsync().ConfigureAwait(false);
+                Fail(error);
+                throw;
+            }
+
+            if (parsed is { } status)
             {
                 if (status == MessageReadStatus.End)
                 {
@@ -209,6 +228,20 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         _idleCancellation?.Dispose();
         _idleCancellation = null;
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Flushes the queued replies before a protocol error ends the connection; the error, not the flush's, is the news.</summary>
+    private async ValueTask SendQueuedBeforeFailingAsync()
+    {
+        try
+        {
+            await FlushQueuedAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The protocol error follows; a flush that fails (the connection ended meanwhile) adds nothing.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     /// <summary>Flushes the replies written since the last flush, if the reader was given a writer to flush.</summary>
@@ -267,11 +300,11 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
                 throw ProtocolException.MessageTooLarge(_maxMessageSize);
             }
         }
-        catch (ProtocolException error)
+        catch (ProtocolException)
         {
+            // The caller ends the connection as the error says (Fail), once the queued replies have gone out.
             _input.AdvanceTo(buffer.Start, buffer.End);
             _buffered = buffer.Length;
-            Fail(error);
             throw;
         }
 
@@ -332,6 +365,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         if (status == MessageReadStatus.Message)
         {
             _messageStarted = false;
+            _delivered = true;
             _connection?.OnMessageReceived();
         }
 

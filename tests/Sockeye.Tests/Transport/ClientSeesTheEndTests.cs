@@ -121,6 +121,67 @@ public class ClientSeesTheEndTests
     }
 
     /// <summary>
+    /// A message too large behind messages whose replies are batched: the replies go out before the reset that the
+    /// message too large brings, rather than being dropped with the batch.
+    /// </summary>
+    [Theory(Timeout = Timeouts.Network)]
+    [InlineData(Client.Socket)]
+    [InlineData(Client.TestConnection)]
+    [InlineData(Client.TestServer)]
+    public async Task A_message_too_large_behind_batched_replies_resets_after_them(Client kind)
+    {
+        var router = new CommandRouter<ReadOnlySequence<byte>>(line => line).MapFallback((connection, _) =>
+        {
+            connection.WriteMessage(s_lines, "ok"u8);
+            return default;
+        });
+        await using var client = await ConnectAsync(kind, new MessageConnectionHandler<ReadOnlySequence<byte>>(s_lines, router));
+
+        await client.SendAsync("a\nb\n" + new string('x', 4096) + "\n");
+
+        Assert.Equal(("ok\nok\n", Reset), await client.ReceiveToEndAsync());
+    }
+
+    /// <summary>
+    /// The server's stop ends a message loop between messages, also when the client keeps its input full: the commands
+    /// behind the one in hand are not run, and the client gets the replies, then the end of the stream (not, at the
+    /// shutdown timeout, a reset that would cut them).
+    /// </summary>
+    [Fact(Timeout = Timeouts.Network)]
+    public async Task The_stop_ends_a_pipelining_client_between_messages()
+    {
+        var run = 0;
+        SocketTestServer? server = null;
+        var router = new CommandRouter<ReadOnlySequence<byte>>(line => line)
+            .Map("stop", async (connection, command) =>
+            {
+                Interlocked.Increment(ref run);
+                _ = server!.Server.StopAsync(Token);
+                var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                await using (connection.CloseRequested.Register(asked.SetResult))
+                {
+                    await asked.Task.WaitAsync(Token);
+                }
+
+                connection.WriteMessage(s_lines, "stopping"u8);
+            })
+            .MapFallback((connection, _) =>
+            {
+                Interlocked.Increment(ref run);
+                connection.WriteMessage(s_lines, "ok"u8);
+                return default;
+            });
+        server = await SocketTestServer.StartAsync(
+            new MessageConnectionHandler<ReadOnlySequence<byte>>(s_lines, router), options => options.DrainDelay = TimeSpan.Zero);
+        await using var client = new SocketClient(server, await server.ConnectAsync());
+
+        await client.SendAsync("a\nstop\n" + string.Concat(Enumerable.Repeat("b\n", 1000)));
+
+        Assert.Equal(("ok\nstopping\n", Clean), await client.ReceiveToEndAsync());
+        Assert.Equal(2, run);
+    }
+
+    /// <summary>
     /// <see cref="Connection.Close"/> from a routed handler (a QUIT): every reply written until then arrives, then the end
     /// of the stream, not a reset; a command that arrived behind it is not run.
     /// </summary>
