@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
+using System.Text;
 
 namespace Sockeye.Framing;
 
@@ -61,6 +63,28 @@ public static class ConnectionMessageExtensions
     }
 
     /// <summary>
+    /// Writes <paramref name="message"/> for the client as UTF-8, framed by <paramref name="framer"/>, without flushing:
+    /// a reply line, a status. Messages written together go out together at the next flush.
+    /// </summary>
+    /// <param name="connection">The connection to write to.</param>
+    /// <param name="framer">The message format.</param>
+    /// <param name="message">The text, without framing.</param>
+    /// <exception cref="ArgumentException">The message cannot be framed in this format (a line with a line break in it, say).</exception>
+    public static void WriteMessage(this Connection connection, MessageFramer framer, string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var bytes = ArrayPool<byte>.Shared.Rent(Math.Max(Encoding.UTF8.GetMaxByteCount(message.Length), 1));
+        try
+        {
+            WriteMessage(connection, framer, bytes.AsSpan(0, Encoding.UTF8.GetBytes(message, bytes)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    /// <summary>
     /// Writes <paramref name="message"/> for the client with <paramref name="writer"/>, without flushing: messages
     /// written together go out together at the next flush. The message may come straight from
     /// <see cref="ReadMessagesAsync{TMessage}(Connection, IMessageReader{TMessage}, CancellationToken)"/>.
@@ -89,6 +113,20 @@ public static class ConnectionMessageExtensions
     public static ValueTask<FlushResult> WriteMessageAsync(this Connection connection, MessageFramer framer, ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
     {
         WriteMessage(connection, framer, message.Span);
+        return connection.Transport.Output.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Writes <paramref name="message"/> for the client as UTF-8, framed by <paramref name="framer"/>, and flushes.</summary>
+    /// <param name="connection">The connection to write to.</param>
+    /// <param name="framer">The message format.</param>
+    /// <param name="message">The text, without framing.</param>
+    /// <param name="cancellationToken">Cancels the flush's wait for room in the send buffer.</param>
+    /// <returns>The flush's result: <see cref="FlushResult.IsCompleted"/> once the client can no longer be written to.</returns>
+    /// <exception cref="ArgumentException">The message cannot be framed in this format (a line with a line break in it, say).</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the message's type; each takes the same optional token, as Stream.WriteAsync's do.")]
+    public static ValueTask<FlushResult> WriteMessageAsync(this Connection connection, MessageFramer framer, string message, CancellationToken cancellationToken = default)
+    {
+        WriteMessage(connection, framer, message);
         return connection.Transport.Output.FlushAsync(cancellationToken);
     }
 

@@ -1,12 +1,34 @@
 using System.Buffers;
 using System.Text;
 using Sockeye.Framing;
+using Sockeye.Testing;
 
 namespace Sockeye.Tests.Framing;
 
 public class LineFramerTests
 {
     private readonly LineFramer _framer = new();
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_handler_writes_text_replies_as_utf8_lines_without_encoding_them_itself()
+    {
+        await using var test = TestConnection.Start(ConnectionHandler.Create(async connection =>
+        {
+            await foreach (var line in connection.ReadMessagesAsync(_framer))
+            {
+                connection.WriteMessage(_framer, $"héllo {line.Length}");
+                await connection.WriteMessageAsync(_framer, "bye");
+                Assert.Throws<ArgumentException>(() => connection.WriteMessage(_framer, "two\nlines"));
+            }
+        }));
+
+        await test.SendAsync("abc\n");
+        await test.CompleteSendingAsync();
+
+        Assert.Equal("héllo 3\nbye\n", Encoding.UTF8.GetString(await test.ReceiveToEndAsync(TestContext.Current.CancellationToken)));
+        await test.Completion;
+        Assert.Null(test.HandlerException);
+    }
 
     [Fact(Timeout = Timeouts.Fast)]
     public async Task Accepts_lf_and_crlf_and_leaves_both_out_of_the_message()
