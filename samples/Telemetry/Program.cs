@@ -1,6 +1,7 @@
 // Devices send length-prefixed JSON messages that say what they are in a "type" field; each type has its handler.
 //   {"type":"hello","device":"d1"}                 -> {"type":"welcome","device":"d1"}
 //   {"type":"reading","device":"d1","celsius":21.5} -> {"type":"ack","device":"d1"}   (the last reading is kept)
+//   a reading without celsius, or one past a double's range (1e400)  -> {"type":"error",...}, and nothing is kept
 //   {"type":"query","device":"d1"}                 -> {"type":"reading","device":"d1","celsius":21.5}
 //   any other type                                 -> {"type":"error","text":"unknown type '...'"}, and the connection goes on
 // Malformed JSON, or a message over 64 KiB, ends that device's connection only.
@@ -30,6 +31,13 @@ var router = new MessageRouter<DeviceMessage, string>(message => message.Type, S
         if (message is not { Device: { } device, Celsius: { } celsius })
         {
             return Reply(connection, new DeviceMessage("error", Text: "a reading names its device and celsius"));
+        }
+
+        // System.Text.Json reads a number past double's range (1e400, -1e309) as an infinity, which it refuses to
+        // write: kept, it would make every later query for this device throw. Refused here, it is this device's error.
+        if (!double.IsFinite(celsius))
+        {
+            return Reply(connection, new DeviceMessage("error", device, Text: "celsius is out of range"));
         }
 
         latest[device] = celsius;

@@ -20,8 +20,19 @@ namespace Sockeye.Framing;
 /// header arrives.
 /// </para>
 /// <para>
+/// A message that reads may still be one the codec cannot write back: System.Text.Json reads a number past the
+/// range of a <see cref="double"/> or <see cref="float"/> (<c>1e400</c>, <c>-1e309</c>; <c>1e39</c> for a
+/// <see cref="float"/>) as an infinity rather than an error, but refuses to write an infinity or NaN unless the
+/// options allow named floating-point literals (<c>JsonNumberHandling.AllowNamedFloatingPointLiterals</c>).
+/// The codec cannot tell which numbers of a message matter, so the application checks the values it keeps or echoes
+/// (<see cref="double.IsFinite(double)"/>), and answers a bad one as it answers other bad requests; otherwise one
+/// client's reading, kept and written later, makes <see cref="WriteMessage"/> throw in another client's reply.
+/// </para>
+/// <para>
 /// Each message is deserialized from the receive buffer, without copying the payload first, and serialized
-/// through a buffer kept per thread, without allocating one per message.
+/// through a buffer kept per thread, without allocating one per message. Only a message serialized whole reaches
+/// the output: one whose serialization throws part way (an infinity, say) leaves nothing in it, so a handler that
+/// catches the exception can still write another reply to an intact stream.
 /// </para>
 /// </remarks>
 /// <example>
@@ -88,7 +99,10 @@ public sealed class JsonMessageCodec<TMessage> : IMessageReader<TMessage>, IMess
     }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentException">The message is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">
+    /// The message is <see langword="null"/>, or holds a value JSON cannot represent under the options, such as an
+    /// infinite or NaN floating-point number; <paramref name="output"/> is left as it was.
+    /// </exception>
     public void WriteMessage(TMessage message, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(output);
@@ -97,6 +111,8 @@ public sealed class JsonMessageCodec<TMessage> : IMessageReader<TMessage>, IMess
             throw new ArgumentException("A message cannot be null.", nameof(message));
         }
 
+        // Serialized whole before a byte reaches the output: a value the serializer refuses part way (an infinity)
+        // throws with the output as it was, not a header and half a payload that would corrupt the next reply.
         var staging = t_staging ??= new Staging();
         try
         {

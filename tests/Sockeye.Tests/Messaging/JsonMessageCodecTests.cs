@@ -78,6 +78,29 @@ public class JsonMessageCodecTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_message_that_fails_part_way_through_serializing_leaves_nothing_and_the_next_is_written_whole()
+    {
+        // The device's name is long enough that the JSON writer hands bytes on before it reaches the infinity, which
+        // System.Text.Json refuses to write.
+        var output = new ArrayBufferWriter<byte>();
+        s_codec.WriteMessage(new DeviceMessage("hello", "d1"), output);
+        var before = output.WrittenSpan.ToArray();
+
+        var error = Assert.Throws<ArgumentException>(() => s_codec.WriteMessage(new DeviceMessage("reading", new string('d', 20_000), double.PositiveInfinity), output));
+        Assert.Contains("infinity", error.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(before, output.WrittenSpan.ToArray());
+
+        s_codec.WriteMessage(new DeviceMessage("ack", "d1"), output);
+        var received = new List<DeviceMessage>();
+        await foreach (var message in new ScriptedPipeReader([output.WrittenSpan.ToArray()]).ReadMessagesAsync(s_codec, TestContext.Current.CancellationToken))
+        {
+            received.Add(message);
+        }
+
+        Assert.Equal([new DeviceMessage("hello", "d1"), new DeviceMessage("ack", "d1")], received);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public Task A_null_message_cannot_be_written()
     {
         Assert.Throws<ArgumentException>(() => s_codec.WriteMessage(null!, new ArrayBufferWriter<byte>()));

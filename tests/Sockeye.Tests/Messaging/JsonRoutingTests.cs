@@ -50,6 +50,40 @@ public class JsonRoutingTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_reply_the_codec_cannot_write_leaves_nothing_in_the_stream_and_the_replies_after_it_arrive_whole()
+    {
+        // 1e400 reads as an infinity, which the echo cannot write back: the handler throws from WriteMessage, the
+        // error handler replies and goes on. The client must see that reply, framed, with no trace of the echo.
+        var handler = new MessageConnectionHandler<DeviceMessage>(
+            s_codec,
+            new MessageRouter<DeviceMessage, string>(message => message.Type)
+                .Map("echo", (connection, message) =>
+                {
+                    connection.WriteMessage(s_codec, message with { Device = new string('d', 20_000) });
+                    return ValueTask.CompletedTask;
+                })
+                .Map("hello", new HelloHandler()))
+        {
+            OnError = (connection, message, error) =>
+            {
+                connection.WriteMessage(s_codec, new DeviceMessage("error", Text: error.GetType().Name));
+                return ValueTask.FromResult(MessageErrorAction.Continue);
+            },
+        };
+        await using var test = TestConnection.Start(handler);
+
+        await test.SendAsync(Framed("""{"type":"echo","celsius":1e400}"""), Token);
+        await test.SendMessageAsync(s_codec, new DeviceMessage("hello", "d4"), Token);
+
+        Assert.Equal(new DeviceMessage("error", Text: nameof(ArgumentException)), await test.ReceiveMessageAsync(s_codec, Token));
+        Assert.Equal(new DeviceMessage("welcome", "d4"), await test.ReceiveMessageAsync(s_codec, Token));
+        await test.CompleteSendingAsync();
+        Assert.Null(await test.ReceiveMessageAsync(s_codec, Token));
+        await test.Completion;
+        Assert.Equal(ConnectionEndReason.ClientClosed, test.Connection.EndReason);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public async Task By_default_a_handler_that_throws_ends_its_connection()
     {
         await using var test = TestConnection.Start(Devices(new Dictionary<string, double>()));

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Net;
 using System.Reflection;
 using System.Text;
@@ -17,8 +16,7 @@ public class TelemetrySampleTests
     public async Task Each_type_goes_to_its_handler_and_an_unknown_type_gets_an_error_reply()
     {
         await using var sample = CliProcess.StartDotnet(s_samplePath, ["--port", "0"]);
-        var port = int.Parse((await sample.WaitForStandardOutputAsync(@"^Listening on 127\.0\.0\.1:(\d+)$")).Groups[1].Value, CultureInfo.InvariantCulture);
-        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+        var endPoint = await ListeningOnAsync(sample);
 
         using (var device = await TestClient.ConnectAsync(endPoint))
         {
@@ -51,6 +49,45 @@ public class TelemetrySampleTests
         await other.SendAsync(Frames("""{"type":"query","device":"d1"}"""));
         Assert.Equal(["""{"type":"reading","device":"d1","celsius":21.5}"""], await ReceiveAsync(other, 1));
     }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task A_reading_past_doubles_range_is_refused_and_cannot_break_later_queries()
+    {
+        await using var sample = CliProcess.StartDotnet(s_samplePath, ["--port", "0"]);
+        var endPoint = await ListeningOnAsync(sample);
+
+        // System.Text.Json reads 1e400 as +Infinity, which it cannot write: kept, it made every later query for the
+        // device throw in the handler and reset the asking client's connection.
+        using (var device = await TestClient.ConnectAsync(endPoint))
+        {
+            await device.SendAsync(Frames(
+                """{"type":"reading","device":"d1","celsius":21.5}""",
+                """{"type":"reading","device":"d1","celsius":1e400}""",
+                """{"type":"reading","device":"poison","celsius":-1e309}""",
+                """{"type":"query","device":"d1"}"""));
+            Assert.Equal(
+                [
+                    """{"type":"ack","device":"d1"}""",
+                    """{"type":"error","device":"d1","text":"celsius is out of range"}""",
+                    """{"type":"error","device":"poison","text":"celsius is out of range"}""",
+                    """{"type":"reading","device":"d1","celsius":21.5}""",
+                ],
+                await ReceiveAsync(device, 4));
+        }
+
+        using var other = await TestClient.ConnectAsync(endPoint);
+        await other.SendAsync(Frames("""{"type":"query","device":"poison"}""", """{"type":"query","device":"d1"}"""));
+        Assert.Equal(
+            [
+                """{"type":"error","device":"poison","text":"no reading yet"}""",
+                """{"type":"reading","device":"d1","celsius":21.5}""",
+            ],
+            await ReceiveAsync(other, 2));
+    }
+
+    /// <summary>The address the sample says it listens on.</summary>
+    private static async Task<IPEndPoint> ListeningOnAsync(CliProcess sample) =>
+        IPEndPoint.Parse((await sample.WaitForStandardOutputAsync(@"^Listening on (\S+)$")).Groups[1].Value);
 
     private static byte[] Frames(params string[] messages)
     {
