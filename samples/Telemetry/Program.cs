@@ -5,6 +5,9 @@
 //   {"type":"query","device":"d1"}                 -> {"type":"reading","device":"d1","celsius":21.5}
 //   any other type                                 -> {"type":"error","text":"unknown type '...'"}, and the connection goes on
 // Malformed JSON, or a message over 64 KiB, ends that device's connection only.
+//
+// Usage: sockeye-telemetry [--host ADDRESS] [--port N]   (127.0.0.1:11000 by default; --port 0 picks a free port,
+// --host 0.0.0.0 or :: listens on every interface). A bad option is one line on stderr and exit code 2.
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
@@ -14,11 +17,31 @@ using Sockeye.Framing;
 using Sockeye.Messaging;
 using Sockeye.Samples.Telemetry;
 
+var host = IPAddress.Loopback;
 var port = 11000;
-if (args.Length != 0 && !(args is ["--port", var text] && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= IPEndPoint.MaxPort))
+for (var i = 0; i < args.Length; i++)
 {
-    Console.Error.WriteLine("Usage: sockeye-telemetry [--port N]   (N from 0 to 65535; 11000 by default)");
-    return 2;
+    var value = i + 1 < args.Length ? args[i + 1] : null;
+    switch (args[i])
+    {
+        case "--host" when value is not null && IPAddress.TryParse(value, out var address):
+            host = address;
+            i++;
+            break;
+        case "--port" when value is not null && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number <= IPEndPoint.MaxPort:
+            port = number;
+            i++;
+            break;
+        case "-h" or "--help":
+            Console.WriteLine("Usage: sockeye-telemetry [--host ADDRESS] [--port N]   (127.0.0.1:11000 by default)");
+            return 0;
+        case "--host":
+            return Fail($"--host needs an IP address, not '{value}'.");
+        case "--port":
+            return Fail($"--port needs a number from 0 to 65535, not '{value}'.");
+        default:
+            return Fail($"unknown option '{args[i]}' (try --help).");
+    }
 }
 
 // The codec is the reader and the writer: 4-byte big-endian length, then JSON, through source-generated metadata.
@@ -49,7 +72,7 @@ var router = new MessageRouter<DeviceMessage, string>(message => message.Type, S
     .MapFallback((connection, message) => Reply(connection, new DeviceMessage("error", Text: $"unknown type '{message.Type}'")));
 
 var options = new SocketServerOptions();
-options.Listen(IPAddress.Loopback, port);
+options.Listen(host, port);
 await using var server = new SocketServer(options, new MessageConnectionHandler<DeviceMessage>(codec, router));
 try
 {
@@ -57,8 +80,7 @@ try
 }
 catch (IOException error)
 {
-    Console.Error.WriteLine($"sockeye-telemetry: cannot listen on 127.0.0.1:{port}: {error.Message}");
-    return 2;
+    return Fail($"cannot listen on {new IPEndPoint(host, port)}: {error.Message}");
 }
 
 Console.WriteLine($"Listening on {server.EndPoints[0]}");
@@ -70,6 +92,12 @@ ValueTask Reply(Connection connection, DeviceMessage reply)
 {
     connection.WriteMessage(codec, reply);
     return ValueTask.CompletedTask;
+}
+
+static int Fail(string message)
+{
+    Console.Error.WriteLine($"sockeye-telemetry: {message}");
+    return 2;
 }
 
 namespace Sockeye.Samples.Telemetry

@@ -17,6 +17,7 @@ public class TelemetrySampleTests
     {
         await using var sample = CliProcess.StartDotnet(s_samplePath, ["--port", "0"]);
         var endPoint = await ListeningOnAsync(sample);
+        Assert.Equal(IPAddress.Loopback, endPoint.Address);
 
         using (var device = await TestClient.ConnectAsync(endPoint))
         {
@@ -83,6 +84,32 @@ public class TelemetrySampleTests
                 """{"type":"reading","device":"d1","celsius":21.5}""",
             ],
             await ReceiveAsync(other, 2));
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
+    public async Task Host_picks_the_address_to_listen_on()
+    {
+        await using var sample = CliProcess.StartDotnet(s_samplePath, ["--host", "0.0.0.0", "--port", "0"]);
+        var endPoint = await ListeningOnAsync(sample);
+        Assert.Equal(IPAddress.Any, endPoint.Address);
+
+        using var device = await TestClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, endPoint.Port));
+        await device.SendAsync(Frames("""{"type":"hello","device":"d1"}"""));
+        Assert.Equal(["""{"type":"welcome","device":"d1"}"""], await ReceiveAsync(device, 1));
+    }
+
+    [Theory(Timeout = Timeouts.Process)]
+    [InlineData("sockeye-telemetry: --host needs an IP address, not 'nowhere'.", "--host", "nowhere")]
+    [InlineData("sockeye-telemetry: --host needs an IP address, not ''.", "--port", "0", "--host")]
+    [InlineData("sockeye-telemetry: --port needs a number from 0 to 65535, not '70000'.", "--host", "127.0.0.1", "--port", "70000")]
+    [InlineData("sockeye-telemetry: unknown option '--colour' (try --help).", "--colour", "blue")]
+    [InlineData("sockeye-telemetry: cannot listen on 192.0.2.1:0: Address 192.0.2.1:0 is not available on this machine.", "--host", "192.0.2.1", "--port", "0")]
+    public async Task A_bad_option_is_one_clear_line_and_exit_code_2(string line, params string[] arguments)
+    {
+        await using var sample = CliProcess.StartDotnet(s_samplePath, arguments);
+
+        Assert.Equal(2, await sample.WaitForExitAsync());
+        Assert.Equal([line], sample.StandardError);
     }
 
     /// <summary>The address the sample says it listens on.</summary>
