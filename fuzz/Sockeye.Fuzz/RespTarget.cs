@@ -12,8 +12,9 @@ namespace Sockeye.Fuzz;
 /// returns, the rest is the stream. Only <see cref="ProtocolException"/> may escape; anything else, or a
 /// broken promise, throws <see cref="InvalidOperationException"/>. The promises: those of every reader
 /// (<see cref="MessageReaderChecks"/>; empty lines and empty arrays may be skipped); a command has at least one
-/// word, as many as it says, none over the maximum; an inline line is at most 64 KiB; every command read, written
-/// again as a multibulk array, reads back as the same words.
+/// word, as many as it says, none over the maximum; an inline line is at most 64 KiB; the stream read in pieces
+/// gives the same commands as read at once; every command read, written again as a multibulk array, reads back as
+/// the same words.
 /// </summary>
 public static class RespTarget
 {
@@ -27,8 +28,19 @@ public static class RespTarget
         var maxMessageSize = 1 + (data[0] * 16);
         var readSize = 1 + (data[1] % 64);
         var reader = new Bounded(new RespCommandReader(), maxMessageSize);
-        var (commands, _) = MessageReaderChecks.ReadBothWays(reader, data[2..].ToArray(), readSize, maxMessageSize,
+        var input = data[2..].ToArray();
+        var (commands, error) = MessageReaderChecks.ReadBothWays(reader, input, readSize, maxMessageSize,
             (command, _) => Check(command, maxMessageSize), Words, Same, skips: true);
+
+        // The reader keeps its progress through a command that arrives in pieces: in pieces or all at once, the same
+        // bytes are the same commands.
+        var (whole, wholeError) = MessageReaderChecks.ReadBothWays(new Bounded(new RespCommandReader(), maxMessageSize), input,
+            Math.Max(1, input.Length), maxMessageSize, (command, _) => Check(command, maxMessageSize), Words, Same, skips: true);
+        if (!commands.Zip(whole).All(pair => Same(pair.First, pair.Second)) || (error is null && wholeError is null && commands.Count != whole.Count))
+        {
+            throw new InvalidOperationException($"Read {readSize} bytes at a time, the input gave {commands.Count} command(s) that differ from the {whole.Count} it gave read at once.");
+        }
+
         foreach (var words in commands)
         {
             // At the default maximum: the array's headers may take a command read inline over the case's.

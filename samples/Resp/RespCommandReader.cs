@@ -168,7 +168,10 @@ internal readonly struct RespCommand
 /// </summary>
 /// <remarks>
 /// <para>
-/// It keeps no state, so one instance serves every connection, and it depends on nothing but Sockeye's framing
+/// A command that arrives in pieces is parsed once, not again from its start at each piece: while it is incomplete the
+/// reader keeps how far it got (the arguments read, the position after the last one), as Redis keeps its parse
+/// state, so a command costs time in proportion to its bytes however it is split. That makes it a reader per
+/// connection (<c>RespConnectionHandler</c> makes one). It depends on nothing but Sockeye's framing
 /// interface, so the fuzz targets compile it as it is.
 /// </para>
 /// <para>
@@ -194,6 +197,22 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
     // "*<count>\r\n" and "$<length>\r\n": a 64-bit number has at most 20 digits.
     private const int MaxHeaderLength = 24;
 
+    // The command under way while it is incomplete. Its positions stay good while the input starts where it did:
+    // the read loop hands back the examined position it was given, and consumes nothing until a command is found.
+    private bool _underWay;
+    private SequencePosition _inputStart;
+    private SequencePosition _resume;           // where the last call stopped: the examined position it returned
+    private long _resumeOffset;                 // _resume's distance from the command's start
+    private SequencePosition _commandStart;
+    private SequencePosition _bodyStart;        // multibulk: just after "*<count>\r\n"
+    private bool _inline;
+    private int _count;                         // multibulk: the arguments announced
+    private int _parsed;                        // multibulk: the arguments read whole
+    private long _pendingLength = -1;           // multibulk: the length of an argument whose bytes are still arriving
+
+    /// <summary>The bytes the reader has walked over, for the tests: a command split into pieces is walked once.</summary>
+    internal long BytesScanned { get; private set; }
+
     /// <inheritdoc />
     public bool TryParseMessage(
         in ReadOnlySequence<byte> input,
@@ -202,28 +221,76 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
         ref SequencePosition examined,
         [MaybeNullWhen(false)] out RespCommand message)
     {
-        var reader = new SequenceReader<byte>(input);
-        while (!reader.End)
+        SequenceReader<byte> reader;
+        long commandAt;     // the command's start, counted as reader.Consumed counts
+        if (_underWay && input.Start.Equals(_inputStart) && examined.Equals(_resume))
         {
-            var start = reader.Position;
-            var found = reader.IsNext((byte)'*')
-                ? TryReadMultibulk(ref reader, maxMessageSize, out message)
-                : TryReadInline(ref reader, maxMessageSize, out message);
-            if (!found)
-            {
-                // Everything buffered was looked at: wait for more. Parsing starts again at the command's start, which
-                // costs a few header bytes per argument, since bulk strings are skipped by their length.
-                consumed = start;
-                examined = input.End;
-                return false;
-            }
+            reader = new SequenceReader<byte>(input.Slice(_resume));
+            commandAt = -_resumeOffset;
+        }
+        else
+        {
+            // A first call, or another input: start from the top.
+            _underWay = false;
+            reader = new SequenceReader<byte>(input);
+            commandAt = 0;
+        }
 
-            consumed = reader.Position;
-            if (message.Count > 0)
+        try
+        {
+            while (_underWay || !reader.End)
             {
-                examined = consumed;
-                return true;
+                if (!_underWay)
+                {
+                    commandAt = reader.Consumed;
+                    _commandStart = reader.Position;
+                    if (!TryStartCommand(ref reader))
+                    {
+                        // "*<count>" is not all there: the next call reads it again, a few bytes at most.
+                        BytesScanned += reader.Remaining;
+                        consumed = _commandStart;
+                        examined = input.End;
+                        message = default;
+                        return false;
+                    }
+
+                    if (!_underWay)
+                    {
+                        continue;   // "*0" or "*-1": nothing to do, as Redis does nothing
+                    }
+                }
+
+                var found = _inline
+                    ? TryReadLine(ref reader, input, maxMessageSize, commandAt, out message)
+                    : TryReadArguments(ref reader, input, maxMessageSize, commandAt, out message);
+                if (!found)
+                {
+                    // Wait for more, and resume here: the command's bytes so far are not walked again.
+                    _inputStart = input.Start;
+                    _resume = reader.Position;
+                    _resumeOffset = reader.Consumed - commandAt;
+                    consumed = _commandStart;
+                    examined = _resume;
+                    return false;
+                }
+
+                _underWay = false;
+                consumed = reader.Position;
+                if (message.Count > 0)
+                {
+                    examined = consumed;
+                    return true;
+                }
             }
+        }
+        catch (ProtocolException)
+        {
+            _underWay = false;
+            throw;
+        }
+        finally
+        {
+            BytesScanned += reader.Consumed;
         }
 
         // Only empty commands, skipped.
@@ -320,13 +387,21 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
         return true;
     }
 
-    private static bool TryReadMultibulk(ref SequenceReader<byte> reader, long maxMessageSize, out RespCommand message)
+    /// <summary>Starts the command at the reader: reads a multibulk's <c>*&lt;count&gt;\r\n</c>, or notes an inline one.</summary>
+    /// <returns><see langword="false"/> if the count is not all there yet.</returns>
+    private bool TryStartCommand(ref SequenceReader<byte> reader)
     {
-        message = default;
-        var start = reader.Consumed;
+        if (!reader.IsNext((byte)'*'))
+        {
+            _inline = true;
+            _underWay = true;
+            return true;
+        }
+
         reader.Advance(1);
         if (!TryReadLength(ref reader, out var count))
         {
+            reader.Rewind(1);
             return false;
         }
 
@@ -335,65 +410,89 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
             throw new ProtocolException("Protocol error: invalid multibulk length.");
         }
 
-        if (count <= 0)
+        if (count > 0)
         {
-            return true;   // "*0" and "*-1": nothing to do, as Redis does nothing.
+            _inline = false;
+            _underWay = true;
+            _count = (int)count;
+            _parsed = 0;
+            _pendingLength = -1;
+            _bodyStart = reader.Position;
         }
 
-        var body = reader.Position;
-        for (var i = 0; i < count; i++)
+        return true;
+    }
+
+    /// <summary>Reads the multibulk's arguments from the first one not yet read whole.</summary>
+    private bool TryReadArguments(ref SequenceReader<byte> reader, in ReadOnlySequence<byte> input, long maxMessageSize, long commandAt, out RespCommand message)
+    {
+        message = default;
+        for (; _parsed < _count; _parsed++)
         {
-            if (!reader.TryPeek(out var type))
+            if (_pendingLength < 0)
+            {
+                if (!reader.TryPeek(out var type))
+                {
+                    return false;
+                }
+
+                if (type != (byte)'$')
+                {
+                    throw new ProtocolException($"Protocol error: expected '$', got '{(char)type}'.");
+                }
+
+                reader.Advance(1);
+                if (!TryReadLength(ref reader, out var length))
+                {
+                    // Resume at the '$': the header is read again, a few bytes at most.
+                    BytesScanned += reader.Remaining;
+                    reader.Rewind(1);
+                    return false;
+                }
+
+                if (length < 0)
+                {
+                    throw new ProtocolException("Protocol error: invalid bulk length.");
+                }
+
+                // Compared as what is left of the maximum: a length near long.MaxValue added to the bytes before it
+                // would overflow (a fuzz finding, docs/fuzzing.md).
+                if (length > maxMessageSize - (reader.Consumed - commandAt))
+                {
+                    throw ProtocolException.MessageTooLarge(maxMessageSize);
+                }
+
+                _pendingLength = length;
+            }
+
+            // The bytes are skipped by their length, never scanned; until they are all there, resume at their start.
+            if (reader.Remaining < _pendingLength + 2)
             {
                 return false;
             }
 
-            if (type != (byte)'$')
-            {
-                throw new ProtocolException($"Protocol error: expected '$', got '{(char)type}'.");
-            }
-
-            reader.Advance(1);
-            if (!TryReadLength(ref reader, out var length))
-            {
-                return false;
-            }
-
-            if (length < 0)
-            {
-                throw new ProtocolException("Protocol error: invalid bulk length.");
-            }
-
-            // Compared as what is left of the maximum: a length near long.MaxValue added to the bytes before it
-            // would overflow (a fuzz finding, docs/fuzzing.md).
-            if (length > maxMessageSize - (reader.Consumed - start))
-            {
-                throw ProtocolException.MessageTooLarge(maxMessageSize);
-            }
-
-            if (reader.Remaining < length + 2)
-            {
-                return false;
-            }
-
-            reader.Advance(length);
+            reader.Advance(_pendingLength);
             if (!reader.IsNext("\r\n"u8, advancePast: true))
             {
                 throw new ProtocolException("Protocol error: a bulk string does not end with CRLF.");
             }
+
+            _pendingLength = -1;
         }
 
-        message = new RespCommand(reader.Sequence.Slice(body, reader.Position), (int)count, inline: false);
+        message = new RespCommand(input.Slice(_bodyStart, reader.Position), _count, inline: false);
         return true;
     }
 
-    private static bool TryReadInline(ref SequenceReader<byte> reader, long maxMessageSize, out RespCommand message)
+    /// <summary>Reads an inline command's line, searching for its end from where the last call stopped.</summary>
+    private bool TryReadLine(ref SequenceReader<byte> reader, in ReadOnlySequence<byte> input, long maxMessageSize, long commandAt, out RespCommand message)
     {
         message = default;
         var limit = Math.Min(maxMessageSize, MaxInlineLength);
-        if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
+        if (!reader.TryAdvanceTo((byte)'\n', advancePastDelimiter: false))
         {
-            if (reader.Remaining > limit)
+            reader.AdvanceToEnd();
+            if (reader.Consumed - commandAt > limit)
             {
                 throw new ProtocolException("Protocol error: too big inline request.");
             }
@@ -401,11 +500,13 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
             return false;
         }
 
-        if (line.Length > limit)
+        if (reader.Consumed - commandAt > limit)
         {
             throw new ProtocolException("Protocol error: too big inline request.");
         }
 
+        var line = input.Slice(_commandStart, reader.Position);
+        reader.Advance(1);
         if (!line.IsEmpty && line.Slice(line.Length - 1).FirstSpan[0] == (byte)'\r')
         {
             line = line.Slice(0, line.Length - 1);

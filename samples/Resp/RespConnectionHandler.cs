@@ -15,13 +15,12 @@ namespace Sockeye.Samples.Resp;
 /// </remarks>
 internal sealed class RespConnectionHandler(MessageHandler<RespCommand> commands) : ConnectionHandler
 {
-    private static readonly RespCommandReader s_reader = new();
-
     public override async Task OnConnectedAsync(Connection connection)
     {
         try
         {
-            await foreach (var command in connection.ReadMessagesAsync(s_reader))
+            // A reader per connection: it keeps how far it got through a command that arrives in pieces.
+            await foreach (var command in connection.ReadMessagesAsync(new RespCommandReader()))
             {
                 await commands.OnMessageAsync(connection, command);
                 if (RespCommands.IsQuit(command))

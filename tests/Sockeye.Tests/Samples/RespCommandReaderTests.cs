@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Sockeye.Framing;
+using Sockeye.Fuzz;
 using Sockeye.Samples.Resp;
 using Sockeye.Tests.Infrastructure;
 
@@ -9,8 +10,6 @@ namespace Sockeye.Tests.Samples;
 /// <summary>The RESP sample's reader (samples/Resp/RespCommandReader.cs, compiled in here as the fuzz targets compile it).</summary>
 public class RespCommandReaderTests
 {
-    private static readonly RespCommandReader s_reader = new();
-
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     [Fact(Timeout = Timeouts.Fast)]
@@ -103,7 +102,7 @@ public class RespCommandReaderTests
         var input = new ReadOnlySequence<byte>("*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$2\r\nbc\r\n"u8.ToArray());
         SequencePosition consumed = input.Start, examined = input.Start;
 
-        Assert.True(s_reader.TryParseMessage(input, 1024, ref consumed, ref examined, out var command));
+        Assert.True(new RespCommandReader().TryParseMessage(input, 1024, ref consumed, ref examined, out var command));
 
         Assert.Equal(input.End, consumed);
         Assert.Equal(3, command.Count);
@@ -111,6 +110,54 @@ public class RespCommandReaderTests
         Assert.Equal("bc", Encoding.ASCII.GetString(command[2].ToArray()));
         Assert.Throws<ArgumentOutOfRangeException>(() => command[3]);
         return Task.CompletedTask;
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData(64)]
+    [InlineData(7)]
+    public Task A_command_that_arrives_in_pieces_is_walked_once_not_again_from_its_start_at_each_piece(int pieceSize)
+    {
+        // DEL with 20,000 one-byte keys, about 140 KB: re-parsed from its start at each piece, the reader would walk
+        // about (140 KB)^2 / 2 / pieceSize bytes; kept where it got to, about the command's size.
+        const int Keys = 20_000;
+        var text = new StringBuilder($"*{Keys + 1}\r\n$3\r\nDEL\r\n");
+        for (var i = 0; i < Keys; i++)
+        {
+            text.Append("$1\r\n").Append((char)('a' + (i % 26))).Append("\r\n");
+        }
+
+        var data = Encoding.ASCII.GetBytes(text.Append("*1\r\n$4\r\nPING\r\n").ToString());
+        var reader = new RespCommandReader();
+
+        var commands = ParseInPieces(reader, data, pieceSize);
+
+        Assert.Equal(2, commands.Count);
+        Assert.Equal(Keys + 1, commands[0].Length);
+        Assert.Equal("PING", Assert.Single(commands[1]));
+        Assert.InRange(reader.BytesScanned, data.Length, 3L * data.Length);
+        return Task.CompletedTask;
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
+    public async Task The_same_bytes_in_random_pieces_give_the_same_commands()
+    {
+        var data = "*3\r\n$3\r\nSET\r\n$10\r\n0123456789\r\n$12\r\nhello\r\nworld\r\n\r\n\r\n*0\r\n  PING  x\r\n*2\r\n$4\r\nMGET\r\n$0\r\n\r\nECHO y\n*1\r\n$4\r\nQUIT\r\n"u8.ToArray();
+        var expected = ParseInPieces(new RespCommandReader(), data, data.Length);
+        Assert.Equal(5, expected.Count);
+        var random = new Random(20261208);
+        for (var round = 0; round < 200; round++)
+        {
+            var pieces = new List<byte[]>();
+            for (var at = 0; at < data.Length;)
+            {
+                var length = Math.Min(random.Next(1, 12), data.Length - at);
+                pieces.Add(data[at..(at + length)]);
+                at += length;
+            }
+
+            Assert.Equal(expected, await ReadAllAsync(new ScriptedPipeReader(pieces)));
+            Assert.Equal(expected, ParseInPieces(new RespCommandReader(), data, random.Next(1, 12)));
+        }
     }
 
     private static async Task<List<string[]>> ReadAllAsync(ScriptedPipeReader input, long maxMessageSize = 1024 * 1024)
@@ -131,11 +178,60 @@ public class RespCommandReaderTests
         return commands;
     }
 
+    /// <summary>
+    /// Calls the reader as the read loop does while <paramref name="data"/> arrives <paramref name="pieceSize"/> bytes
+    /// at a time, each piece a segment of its own: the input keeps its start, and the examined position it returned
+    /// comes back. Returns the commands found.
+    /// </summary>
+    private static List<string[]> ParseInPieces(RespCommandReader reader, byte[] data, int pieceSize)
+    {
+        var whole = SegmentedSequence.Of(data, pieceSize);
+        var commands = new List<string[]>();
+        var start = whole.Start;
+        var examined = whole.Start;
+        var end = whole.Start;
+        for (long available = 0; available < data.Length;)
+        {
+            var piece = Math.Min(pieceSize, data.Length - available);
+            end = whole.GetPosition(piece, end);
+            available += piece;
+            while (true)
+            {
+                var input = whole.Slice(start, end);
+                var consumed = input.Start;
+                if (!reader.TryParseMessage(input, 1024 * 1024, ref consumed, ref examined, out var command))
+                {
+                    break;
+                }
+
+                commands.Add(Words(command));
+                start = consumed;
+                examined = consumed;
+            }
+        }
+
+        return commands;
+    }
+
+    private static string[] Words(RespCommand command)
+    {
+        var words = new List<string>();
+        foreach (var word in command)
+        {
+            words.Add(Encoding.ASCII.GetString(word.ToArray()));
+        }
+
+        return [.. words];
+    }
+
+    // A reader per read, as the sample has one per connection.
     private sealed class Limited(long maxMessageSize) : IMessageReader<RespCommand>
     {
+        private readonly RespCommandReader _reader = new();
+
         public long? MaxMessageSize => maxMessageSize;
 
         public bool TryParseMessage(in ReadOnlySequence<byte> input, long maxMessageSize, ref SequencePosition consumed, ref SequencePosition examined, out RespCommand message) =>
-            s_reader.TryParseMessage(input, maxMessageSize, ref consumed, ref examined, out message);
+            _reader.TryParseMessage(input, maxMessageSize, ref consumed, ref examined, out message);
     }
 }
