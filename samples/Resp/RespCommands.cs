@@ -8,10 +8,17 @@ namespace Sockeye.Samples.Resp;
 /// <summary>
 /// The commands the server knows, each a small handler routed by name (<see cref="CommandRouter{TMessage}"/>,
 /// ignoring case), with Redis's arity rules and error replies. Handlers only write replies: the message loop
-/// sends every reply to a batch of pipelined commands at once.
+/// sends every reply to a batch of pipelined commands at once. MGET alone flushes as it goes, as its reply can be
+/// far larger than its command.
 /// </summary>
 internal static class RespCommands
 {
+    /// <summary>
+    /// A reply past this many unsent bytes is flushed as it is written: the library flushes a batch of replies past
+    /// the same size, but only between commands.
+    /// </summary>
+    private const int LargeReply = 64 * 1024;
+
     private static readonly RespReply s_pong = RespReply.Simple("PONG"u8.ToArray());
     private static readonly RespReply s_noProto = RespReply.Error("NOPROTO unsupported protocol version");
     private static readonly RespReply s_notInteger = RespReply.Error("ERR value is not an integer or out of range");
@@ -72,8 +79,10 @@ internal static class RespCommands
                 Reply(c, s_notInteger);
             }
         });
-        Map("MGET", -2, (c, cmd) =>
+        MapAsync("MGET", -2, async (c, cmd) =>
         {
+            // The one reply that can be far larger than its command (a key named many times): it goes out as it is
+            // written, so the send buffer's backpressure holds the handler, not the server's memory.
             Reply(c, RespReply.Array(cmd.Count - 1));
             var words = cmd.GetEnumerator();
             words.MoveNext();
@@ -82,6 +91,12 @@ internal static class RespCommands
                 if (!store.TryRead(Key(words.Current), c, static (c, value) => Reply(c, RespReply.Bulk(value))))
                 {
                     Reply(c, RespReply.Null);
+                }
+
+                if (c.Transport.Output is { CanGetUnflushedBytes: true, UnflushedBytes: >= LargeReply } output
+                    && (await output.FlushAsync()).IsCompleted)
+                {
+                    return;     // the client is gone
                 }
             }
         });
@@ -144,7 +159,7 @@ internal static class RespCommands
             }
         }
 
-        void Map(string name, int arity, Action<Connection, RespCommand> handler)
+        void MapAsync(string name, int arity, Func<Connection, RespCommand, ValueTask> handler)
         {
             commandCount++;
             router.Map(name, (connection, command) =>
@@ -152,15 +167,18 @@ internal static class RespCommands
                 if (arity > 0 ? command.Count != arity : command.Count < -arity)
                 {
                     Reply(connection, WrongArity(command));
-                }
-                else
-                {
-                    handler(connection, command);
+                    return default;
                 }
 
-                return default;
+                return handler(connection, command);
             });
         }
+
+        void Map(string name, int arity, Action<Connection, RespCommand> handler) => MapAsync(name, arity, (connection, command) =>
+        {
+            handler(connection, command);
+            return default;
+        });
     }
 
     /// <summary>Whether the command is QUIT, after which the connection closes (whatever arguments it has, as in Redis).</summary>

@@ -203,6 +203,27 @@ public class RespSampleTests
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task An_MGET_whose_reply_the_client_does_not_read_is_held_by_backpressure_not_in_memory()
+    {
+        await using var sample = await StartAsync();
+        using var client = await TestClient.ConnectAsync(sample.EndPoint);
+        var value = new string('v', 100_000);
+        await client.SendAsync($"*3\r\n$3\r\nSET\r\n$1\r\nv\r\n${value.Length}\r\n{value}\r\n");
+        Assert.Equal("+OK\r\n", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(5)));
+        var before = ResidentBytes(sample.Process.Id);
+
+        // 9 KB of request for 100 MB of reply. Once its first bytes arrive, the server has flushed: had it written
+        // the whole reply first, the 100 MB would be in its memory now; written as it goes, the send buffer's
+        // backpressure stops the handler a few hundred KB in.
+        const int Keys = 1000;
+        await client.SendAsync($"*{Keys + 1}\r\n$4\r\nMGET\r\n" + string.Concat(Enumerable.Repeat("$1\r\nv\r\n", Keys)));
+        Assert.Equal($"*{Keys}\r\n$100000\r\nvvv", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(19)));
+
+        var grown = ResidentBytes(sample.Process.Id) - before;
+        Assert.True(grown < 30_000_000, $"the server's memory grew by {grown:N0} bytes while its client did not read");
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task A_command_typed_slowly_is_still_answered()
     {
         // The sample runs as a process on the system clock, so the gap is real: longer than the library's 5 s grace
@@ -286,6 +307,13 @@ public class RespSampleTests
             // Refused once the listener has closed; reset while it closes with this connection in its queue.
             return false;
         }
+    }
+
+    /// <summary>A process's resident memory, from /proc.</summary>
+    private static long ResidentBytes(int processId)
+    {
+        var line = File.ReadLines($"/proc/{processId}/status").Single(line => line.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line["VmRSS:".Length..^"kB".Length], NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture) * 1024;
     }
 
     private static async Task<Sample> StartAsync()
