@@ -42,7 +42,12 @@ internal static class RespCommands
             _ => WrongArity(cmd),
         }));
         Map("ECHO", 2, (c, cmd) => Reply(c, RespReply.Bulk(cmd[1])));
-        Map("QUIT", -1, (c, _) => Reply(c, RespReply.Ok));
+        Map("QUIT", -1, (c, _) =>
+        {
+            // The reply goes out, then the connection closes: no command after QUIT runs, even one already here.
+            Reply(c, RespReply.Ok);
+            c.Close();
+        });
         Map("SELECT", 2, (c, cmd) => Reply(c, Equals(cmd[1], "0"u8) ? RespReply.Ok : RespReply.Error("ERR DB index is out of range")));
 
         Map("GET", 2, (c, cmd) =>
@@ -180,9 +185,6 @@ internal static class RespCommands
             return default;
         });
     }
-
-    /// <summary>Whether the command is QUIT, after which the connection closes (whatever arguments it has, as in Redis).</summary>
-    public static bool IsQuit(in RespCommand command) => Equals(command.Name, "QUIT"u8);
 
     private static void Reply(Connection connection, RespReply reply) => connection.WriteMessage(RespReplyWriter.Instance, reply);
 

@@ -5,13 +5,12 @@ namespace Sockeye.Samples.Resp;
 
 /// <summary>
 /// Serves a Redis client: reads its commands with <see cref="RespCommandReader"/> and routes each by name, until the
-/// client leaves, sends QUIT, or breaks the protocol.
+/// client leaves, sends QUIT (its handler calls <see cref="Connection.Close()"/>), or breaks the protocol.
 /// </summary>
 /// <remarks>
-/// The loop is <see cref="MessageConnectionHandler{TMessage}"/>'s, written out for the two things Redis does that it
-/// does not: close after QUIT's reply, and answer a protocol error with an error reply before closing. Replies are
-/// not flushed here: <c>ReadMessagesAsync</c> sends all the replies to a batch of pipelined commands at once, when
-/// no whole command is left in the receive buffer.
+/// The loop is <see cref="MessageConnectionHandler{TMessage}"/>'s, written out for what Redis does that it does not:
+/// answer a protocol error with an error reply before closing. Replies are not flushed here: <c>ReadMessagesAsync</c>
+/// sends all the replies to a batch of pipelined commands at once, when no whole command is left in the receive buffer.
 /// </remarks>
 internal sealed class RespConnectionHandler(MessageHandler<RespCommand> commands) : ConnectionHandler
 {
@@ -23,10 +22,6 @@ internal sealed class RespConnectionHandler(MessageHandler<RespCommand> commands
             await foreach (var command in connection.ReadMessagesAsync(new RespCommandReader()))
             {
                 await commands.OnMessageAsync(connection, command);
-                if (RespCommands.IsQuit(command))
-                {
-                    break;
-                }
             }
         }
         catch (ProtocolException error)
