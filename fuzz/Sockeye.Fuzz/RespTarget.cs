@@ -61,11 +61,6 @@ public static class RespTarget
         {
             throw new InvalidOperationException($"A word of {words.Max(word => word.Length)} bytes is over the maximum of {limit}.");
         }
-
-        if (command.IsInline && words.Any(word => word.Length == 0 || word.AsSpan().IndexOfAny(" \t\n"u8) >= 0))
-        {
-            throw new InvalidOperationException("An inline word is empty or holds a space, a tab or a line feed.");
-        }
     }
 
     /// <summary>Written as a multibulk array, the words read back as themselves.</summary>

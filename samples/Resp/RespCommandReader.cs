@@ -7,8 +7,8 @@ using Sockeye.Framing;
 namespace Sockeye.Samples.Resp;
 
 /// <summary>
-/// One command a Redis client sent: its name and arguments, as slices of the receive buffer (nothing is copied).
-/// Valid until the next command is read.
+/// One command a Redis client sent: its name and arguments, as slices of the receive buffer (nothing is copied; an
+/// inline command's words are unquoted into a buffer of the reader's). Valid until the next command is read.
 /// </summary>
 /// <remarks>
 /// The arguments are found by walking the command's bytes again, which costs a few header bytes per argument: the
@@ -17,7 +17,7 @@ namespace Sockeye.Samples.Resp;
 /// </remarks>
 internal readonly struct RespCommand
 {
-    // Multibulk: the arguments' "$<length>\r\n<bytes>\r\n", one after the other. Inline: the line, without its end.
+    // The arguments' "$<length>\r\n<bytes>\r\n", one after the other: a multibulk's, or an inline line's words written so.
     private readonly ReadOnlySequence<byte> _body;
 
     internal RespCommand(ReadOnlySequence<byte> body, int count, bool inline)
@@ -54,20 +54,18 @@ internal readonly struct RespCommand
     }
 
     /// <summary>Enumerates the words, the name first.</summary>
-    public Enumerator GetEnumerator() => new(_body, IsInline);
+    public Enumerator GetEnumerator() => new(_body);
 
     /// <summary>The words of a command, in order, each a slice of the receive buffer.</summary>
     public struct Enumerator
     {
         private readonly ReadOnlySequence<byte> _body;
-        private readonly bool _inline;
         private SequencePosition _next;
         private int _offset;
 
-        internal Enumerator(ReadOnlySequence<byte> body, bool inline)
+        internal Enumerator(ReadOnlySequence<byte> body)
         {
             _body = body;
-            _inline = inline;
             _next = body.Start;
             _offset = 0;
             Current = default;
@@ -82,29 +80,10 @@ internal readonly struct RespCommand
         {
             if (_body.IsSingleSegment)
             {
-                return _inline ? MoveNextWordInSpan() : MoveNextInSpan();
+                return MoveNextInSpan();
             }
 
             var reader = new SequenceReader<byte>(_body.Slice(_next));
-            if (_inline)
-            {
-                reader.AdvancePastAny((byte)' ', (byte)'\t');
-                if (reader.End)
-                {
-                    return false;
-                }
-
-                var start = reader.Position;
-                if (!reader.TryAdvanceToAny(" \t"u8, advancePastDelimiter: false))
-                {
-                    reader.AdvanceToEnd();
-                }
-
-                Current = _body.Slice(start, reader.Position);
-                _next = reader.Position;
-                return true;
-            }
-
             if (reader.End)
             {
                 return false;
@@ -116,29 +95,6 @@ internal readonly struct RespCommand
             Current = reader.UnreadSequence.Slice(0, length);
             reader.Advance(length + 2);
             _next = reader.Position;
-            return true;
-        }
-
-        // An inline command in one segment (the common case): the same split at spaces and tabs, over a span, by offset.
-        private bool MoveNextWordInSpan()
-        {
-            var span = _body.FirstSpan;
-            var start = _offset;
-            while (start < span.Length && span[start] is (byte)' ' or (byte)'\t')
-            {
-                start++;
-            }
-
-            if (start >= span.Length)
-            {
-                _offset = start;
-                return false;
-            }
-
-            var length = span[start..].IndexOfAny((byte)' ', (byte)'\t');
-            length = length < 0 ? span.Length - start : length;
-            Current = _body.Slice(start, length);
-            _offset = start + length;
             return true;
         }
 
@@ -182,8 +138,9 @@ internal readonly struct RespCommand
 /// and empty arrays are skipped, as Redis skips them.
 /// </para>
 /// <para>
-/// Inline commands are split at spaces and tabs; Redis's quoting (<c>SET k "a b"</c>) is not supported, and an
-/// inline line is at most 64 KiB, Redis's own limit.
+/// Inline commands are split into words as Redis splits them (its <c>sdssplitargs</c>): at spaces, tabs and line
+/// ends, with double quotes (escapes <c>\n \r \t \b \a \\ \" \xHH</c>) and single quotes (<c>\'</c> only) around
+/// words with spaces, <c>SET k "a b"</c>. An inline line is at most 64 KiB, Redis's own limit.
 /// </para>
 /// </remarks>
 internal sealed class RespCommandReader : IMessageReader<RespCommand>
@@ -209,6 +166,12 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
     private int _count;                         // multibulk: the arguments announced
     private int _parsed;                        // multibulk: the arguments read whole
     private long _pendingLength = -1;           // multibulk: the length of an argument whose bytes are still arriving
+
+    // An inline command's words, unquoted, as bulk strings (reused: a command is valid until the next is read); one
+    // word as it is unquoted; the line, when it lies across segments.
+    private ArrayBufferWriter<byte>? _inlineWords;
+    private ArrayBufferWriter<byte>? _inlineWord;
+    private ArrayBufferWriter<byte>? _lineCopy;
 
     /// <summary>The bytes the reader has walked over, for the tests: a command split into pieces is walked once.</summary>
     internal long BytesScanned { get; private set; }
@@ -512,14 +475,137 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
             line = line.Slice(0, line.Length - 1);
         }
 
-        var count = 0;
-        var words = new RespCommand.Enumerator(line, inline: true);
-        while (words.MoveNext())
+        ReadOnlySpan<byte> text;
+        if (line.IsSingleSegment)
         {
+            text = line.FirstSpan;
+        }
+        else
+        {
+            _lineCopy ??= new ArrayBufferWriter<byte>();
+            _lineCopy.ResetWrittenCount();
+            line.CopyTo(_lineCopy.GetSpan((int)line.Length));
+            _lineCopy.Advance((int)line.Length);
+            text = _lineCopy.WrittenSpan;
+        }
+
+        _inlineWords ??= new ArrayBufferWriter<byte>();
+        var count = SplitWords(text, _inlineWords, _inlineWord ??= new ArrayBufferWriter<byte>());
+        message = new RespCommand(new ReadOnlySequence<byte>(_inlineWords.WrittenMemory), count, inline: true);
+        return true;
+    }
+
+    /// <summary>
+    /// Splits an inline line into words as Redis's <c>sdssplitargs</c> does, and writes each to <paramref name="words"/>
+    /// as a bulk string (<c>$&lt;length&gt;\r\n&lt;bytes&gt;\r\n</c>), the form a command's words take.
+    /// </summary>
+    /// <param name="line">The line, without its end.</param>
+    /// <param name="words">Where the words go (cleared first).</param>
+    /// <param name="word">A buffer for one word (cleared first).</param>
+    /// <returns>How many words the line has.</returns>
+    /// <exception cref="ProtocolException">A quote is not closed, or a closing quote is followed by more than a space.</exception>
+    internal static int SplitWords(ReadOnlySpan<byte> line, ArrayBufferWriter<byte> words, ArrayBufferWriter<byte> word)
+    {
+        words.ResetWrittenCount();
+        var count = 0;
+        var p = 0;
+        while (true)
+        {
+            while (p < line.Length && IsSpace(line[p]))
+            {
+                p++;
+            }
+
+            if (p == line.Length)
+            {
+                return count;
+            }
+
+            word.ResetWrittenCount();
+            byte quote = 0;     // inside a quoted part: the quote that closes it
+            while (true)
+            {
+                if (p == line.Length)
+                {
+                    if (quote != 0)
+                    {
+                        throw new ProtocolException("Protocol error: unbalanced quotes in request");
+                    }
+
+                    break;
+                }
+
+                var c = line[p++];
+                if (quote == 0)
+                {
+                    if (c is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+                    {
+                        break;
+                    }
+
+                    if (c is (byte)'"' or (byte)'\'')
+                    {
+                        quote = c;      // a quote inside a word opens a quoted part, as in Redis: a"b c" is one word
+                        continue;
+                    }
+                }
+                else if (c == quote)
+                {
+                    // The closing quote ends the word, and must be followed by a space or the end of the line.
+                    if (p < line.Length && !IsSpace(line[p]))
+                    {
+                        throw new ProtocolException("Protocol error: unbalanced quotes in request");
+                    }
+
+                    break;
+                }
+                else if (c == (byte)'\\' && p < line.Length)
+                {
+                    if (quote == (byte)'"' && line[p] == (byte)'x' && p + 2 < line.Length && IsHex(line[p + 1]) && IsHex(line[p + 2]))
+                    {
+                        c = (byte)((HexValue(line[p + 1]) << 4) | HexValue(line[p + 2]));
+                        p += 3;
+                    }
+                    else if (quote == (byte)'"')
+                    {
+                        c = line[p++] switch
+                        {
+                            (byte)'n' => (byte)'\n',
+                            (byte)'r' => (byte)'\r',
+                            (byte)'t' => (byte)'\t',
+                            (byte)'b' => (byte)'\b',
+                            (byte)'a' => (byte)'\a',
+                            var other => other,
+                        };
+                    }
+                    else if (line[p] == (byte)'\'')
+                    {
+                        c = line[p++];      // in single quotes, only \' is an escape
+                    }
+                }
+
+                word.Write([c]);
+            }
+
+            WriteBulk(words, word.WrittenSpan);
             count++;
         }
 
-        message = new RespCommand(line, count, inline: true);
-        return true;
+        static bool IsSpace(byte c) => c is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\v' or (byte)'\f' or (byte)'\r';
+
+        static bool IsHex(byte c) => char.IsAsciiHexDigit((char)c);
+
+        static int HexValue(byte c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+    }
+
+    private static void WriteBulk(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> value)
+    {
+        var span = output.GetSpan(value.Length + MaxHeaderLength);
+        span[0] = (byte)'$';
+        Utf8Formatter.TryFormat(value.Length, span[1..], out var digits);
+        "\r\n"u8.CopyTo(span[(1 + digits)..]);
+        value.CopyTo(span[(3 + digits)..]);
+        "\r\n"u8.CopyTo(span[(3 + digits + value.Length)..]);
+        output.Advance(3 + digits + value.Length + 2);
     }
 }

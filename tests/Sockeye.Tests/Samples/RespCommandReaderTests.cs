@@ -80,6 +80,35 @@ public class RespCommandReaderTests
         return Task.CompletedTask;
     }
 
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("SET qk \"hello\"", new[] { "SET", "qk", "hello" })]
+    [InlineData("  \"a b\"\t'c d'  ", new[] { "a b", "c d" })]
+    [InlineData("\"\\x41\\n\\r\\t\\b\\a\\\\\\\"\\q\\x4g\"", new[] { "A\n\r\t\b\a\\\"qx4g" })]
+    [InlineData("'it\\'s' 'a\\nb\\\\c'", new[] { "it's", "a\\nb\\\\c" })]
+    [InlineData("a\"b c\" \"\" ''", new[] { "ab c", "", "" })]
+    [InlineData("no\\quotes\\x41 x\vy", new[] { "no\\quotes\\x41", "x\vy" })]
+    public Task Inline_words_are_unquoted_as_Redis_unquotes_them(string line, string[] expected)
+    {
+        var words = new ArrayBufferWriter<byte>();
+        var count = RespCommandReader.SplitWords(Encoding.Latin1.GetBytes(line), words, new ArrayBufferWriter<byte>());
+
+        Assert.Equal(expected, Words(new RespCommand(new ReadOnlySequence<byte>(words.WrittenMemory), count, inline: true)));
+        return Task.CompletedTask;
+    }
+
+    [Theory(Timeout = Timeouts.Fast)]
+    [InlineData("SET k \"abc")]
+    [InlineData("SET k 'abc")]
+    [InlineData("SET k \"a\"b")]
+    [InlineData("SET k 'a'b")]
+    [InlineData("SET k \"abc\\\"")]
+    public async Task An_unbalanced_quote_in_an_inline_command_is_a_protocol_error(string line)
+    {
+        var error = await Assert.ThrowsAsync<ProtocolException>(() => ReadAllAsync(new ScriptedPipeReader([Encoding.ASCII.GetBytes(line + "\r\n")])));
+
+        Assert.Equal("Protocol error: unbalanced quotes in request", error.Message);
+    }
+
     [Fact(Timeout = Timeouts.Fast)]
     public async Task A_bulk_length_over_the_maximum_is_refused_as_soon_as_its_header_arrives()
     {

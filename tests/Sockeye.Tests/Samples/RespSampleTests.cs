@@ -188,6 +188,11 @@ public class RespSampleTests
         "+OK\r\n" + NotInteger + NotInteger + NotInteger + ":0\r\n+OK\r\n" + NotInteger + "+OK\r\n" + NotInteger + "+OK\r\n" + NotInteger
             + NotInteger + NotInteger + ":0\r\n+OK\r\n")]
 
+    // Inline words in quotes, as Redis's sdssplitargs reads them; an unbalanced quote is a protocol error, which closes.
+    [InlineData(
+        "SET qk \"hello world\"\r\nGET qk\r\nSET q2 'it\\'s'\r\nGET q2\r\nECHO \"\\x41\\tb\"\r\nSET x \"a\r\nPING\r\n",
+        "+OK\r\n$11\r\nhello world\r\n+OK\r\n$4\r\nit's\r\n$3\r\nA\tb\r\n-ERR Protocol error: unbalanced quotes in request\r\n")]
+
     // EX and PX each as large as the deadline allows, not PX held to EX's limit.
     [InlineData(
         "SET k v PX 9000000000000000000\r\nSET k v EX 9000000000000000\r\nSET k v PX 9223372036854775807\r\nSET k v EX 9300000000000000\r\nQUIT\r\n",
