@@ -127,7 +127,8 @@ internal readonly struct RespCommand
 /// A command that arrives in pieces is parsed once, not again from its start at each piece: while it is incomplete the
 /// reader keeps how far it got (the arguments read, the position after the last one), as Redis keeps its parse
 /// state, so a command costs time in proportion to its bytes however it is split. That makes it a reader per
-/// connection (<c>RespConnectionHandler</c> makes one). It depends on nothing but Sockeye's framing
+/// connection (<c>RespConnectionHandler</c> makes one): never share one between connections, whose calls may run at
+/// once, and whose inline commands point into its buffer. It depends on nothing but Sockeye's framing
 /// interface, so the fuzz targets compile it as it is.
 /// </para>
 /// <para>

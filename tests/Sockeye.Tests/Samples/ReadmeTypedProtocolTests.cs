@@ -12,7 +12,6 @@ public class ReadmeTypedProtocolTests
     [Fact(Timeout = Timeouts.Fast)]
     public async Task The_readme_resp_example_routes_batches_and_ends_a_malformed_connection()
     {
-        var reader = new RespCommandReader();
         var router = new CommandRouter<RespCommand>(command => command.Name, ignoreCase: true)
             .Map("PING", (connection, command) =>
             {
@@ -25,7 +24,8 @@ public class ReadmeTypedProtocolTests
                 return default;
             });
 
-        await using var test = TestConnection.Start(new MessageConnectionHandler<RespCommand>(reader, router));
+        await using var test = TestConnection.Start(ConnectionHandler.Create(connection =>
+            new MessageConnectionHandler<RespCommand>(new RespCommandReader(), router).OnConnectedAsync(connection)));
         await test.SendAsync("PING\r\n*1\r\n$4\r\nping\r\nNOPE\r\n");
         Assert.Equal("+PONG\r\n+PONG\r\n-ERR unknown command\r\n", Encoding.ASCII.GetString(await test.ReceiveAsync(36, TestContext.Current.CancellationToken)));
         await test.SendAsync("*1\r\n$x\r\n");
