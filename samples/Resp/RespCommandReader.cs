@@ -267,14 +267,14 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
     /// <summary>Reads <c>&lt;digits&gt;\r\n</c>, a length or a count; <c>-1</c> is allowed, for a null array.</summary>
     /// <returns><see langword="false"/> if the line is not all there yet.</returns>
     /// <exception cref="ProtocolException">The line is not a number.</exception>
-    internal static bool TryReadLength(ref SequenceReader<byte> reader, out long value)
+    internal static bool TryReadLength(ref SequenceReader<byte> reader, out long value, bool multibulk = false)
     {
         // Most lines lie whole in the segment being read: parse them there, without slicing a sequence or copying.
         var span = reader.UnreadSpan;
         var end = span[..Math.Min(span.Length, MaxHeaderLength + 1)].IndexOf((byte)'\n');
         if (end >= 0)
         {
-            value = ParseLength(span[..end]);
+            value = ParseLength(span[..end], multibulk);
             reader.Advance(end + 1);
             return true;
         }
@@ -284,7 +284,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
         {
             if (reader.Remaining > MaxHeaderLength)
             {
-                throw new ProtocolException("Protocol error: a length is not a number.");
+                throw InvalidLength(multibulk);
             }
 
             return false;
@@ -292,25 +292,29 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
 
         if (line.Length > MaxHeaderLength)
         {
-            throw new ProtocolException("Protocol error: a length is not a number.");
+            throw InvalidLength(multibulk);
         }
 
         Span<byte> digits = stackalloc byte[MaxHeaderLength];
         line.CopyTo(digits);
-        value = ParseLength(digits[..(int)line.Length]);
+        value = ParseLength(digits[..(int)line.Length], multibulk);
         return true;
     }
 
+    /// <summary>Redis's error for a count or a length that is not a number.</summary>
+    private static ProtocolException InvalidLength(bool multibulk) =>
+        new(multibulk ? "Protocol error: invalid multibulk length" : "Protocol error: invalid bulk length");
+
     /// <summary>A length line without its <c>\n</c>: digits (or <c>-1</c>), then <c>\r</c>.</summary>
     /// <exception cref="ProtocolException">The line is not a number.</exception>
-    private static long ParseLength(ReadOnlySpan<byte> line)
+    private static long ParseLength(ReadOnlySpan<byte> line, bool multibulk)
     {
         if (line.IsEmpty
             || line[^1] != (byte)'\r'
             || !TryParseInteger(line[..^1], out var value)
             || value < -1)
         {
-            throw new ProtocolException("Protocol error: a length is not a number.");
+            throw InvalidLength(multibulk);
         }
 
         return value;
@@ -363,7 +367,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
         }
 
         reader.Advance(1);
-        if (!TryReadLength(ref reader, out var count))
+        if (!TryReadLength(ref reader, out var count, multibulk: true))
         {
             reader.Rewind(1);
             return false;
@@ -371,7 +375,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
 
         if (count > MaxArguments)
         {
-            throw new ProtocolException("Protocol error: invalid multibulk length.");
+            throw InvalidLength(multibulk: true);
         }
 
         if (count > 0)
@@ -402,7 +406,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
 
                 if (type != (byte)'$')
                 {
-                    throw new ProtocolException($"Protocol error: expected '$', got '{(char)type}'.");
+                    throw new ProtocolException($"Protocol error: expected '$', got '{(char)type}'");
                 }
 
                 reader.Advance(1);
@@ -416,7 +420,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
 
                 if (length < 0)
                 {
-                    throw new ProtocolException("Protocol error: invalid bulk length.");
+                    throw InvalidLength(multibulk: false);
                 }
 
                 // Compared as what is left of the maximum: a length near long.MaxValue added to the bytes before it
@@ -438,7 +442,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
             reader.Advance(_pendingLength);
             if (!reader.IsNext("\r\n"u8, advancePast: true))
             {
-                throw new ProtocolException("Protocol error: a bulk string does not end with CRLF.");
+                throw new ProtocolException("Protocol error: a bulk string does not end with CRLF");
             }
 
             _pendingLength = -1;
@@ -458,7 +462,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
             reader.AdvanceToEnd();
             if (reader.Consumed - commandAt > limit)
             {
-                throw new ProtocolException("Protocol error: too big inline request.");
+                throw new ProtocolException("Protocol error: too big inline request");
             }
 
             return false;
@@ -466,7 +470,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
 
         if (reader.Consumed - commandAt > limit)
         {
-            throw new ProtocolException("Protocol error: too big inline request.");
+            throw new ProtocolException("Protocol error: too big inline request");
         }
 
         var line = input.Slice(_commandStart, reader.Position);

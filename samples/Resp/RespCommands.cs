@@ -48,7 +48,9 @@ internal static class RespCommands
             Reply(c, RespReply.Ok);
             c.Close();
         });
-        Map("SELECT", 2, (c, cmd) => Reply(c, Equals(cmd[1], "0"u8) ? RespReply.Ok : RespReply.Error("ERR DB index is out of range")));
+        Map("SELECT", 2, (c, cmd) => Reply(c, !TryParseInteger(cmd[1], out var index) || index is < int.MinValue or > int.MaxValue
+            ? s_notInteger
+            : index == 0 ? RespReply.Ok : RespReply.Error("ERR DB index is out of range")));
 
         Map("GET", 2, (c, cmd) =>
         {
@@ -75,13 +77,17 @@ internal static class RespCommands
         });
         Map("DECRBY", 3, (c, cmd) =>
         {
-            if (TryParseInteger(cmd[2], out var delta) && delta != long.MinValue)
+            if (!TryParseInteger(cmd[2], out var delta))
             {
-                Increment(c, store, cmd[1], -delta);
+                Reply(c, s_notInteger);
+            }
+            else if (delta == long.MinValue)
+            {
+                Reply(c, RespReply.Error("ERR decrement would overflow"));     // as Redis 7: -delta does not fit
             }
             else
             {
-                Reply(c, s_notInteger);
+                Increment(c, store, cmd[1], -delta);
             }
         });
         MapAsync("MGET", -2, async (c, cmd) =>
@@ -137,15 +143,21 @@ internal static class RespCommands
 
         router.MapFallback((c, cmd) =>
         {
-            var text = new StringBuilder($"ERR unknown command '{Text(cmd.Name)}', with args beginning with: ");
+            // As Redis words it: the name cut at 128 bytes, then arguments while fewer than 128 bytes of them are
+            // shown, each cut to what is left of the 128.
+            var shown = new List<byte>();
             var words = cmd.GetEnumerator();
             words.MoveNext();
-            while (words.MoveNext())
+            while (shown.Count < 128 && words.MoveNext())
             {
-                text.Append('\'').Append(Text(words.Current)).Append("' ");
+                var word = Key(words.Current);
+                shown.Add((byte)'\'');
+                shown.AddRange(word[..Math.Min(word.Length, 128 - (shown.Count - 1))]);
+                shown.AddRange("' "u8);
             }
 
-            Reply(c, RespReply.Error(text.ToString()));
+            var name = Key(cmd.Name);
+            Reply(c, RespReply.Error($"ERR unknown command '{Encoding.UTF8.GetString(name[..Math.Min(name.Length, 128)])}', with args beginning with: {Encoding.UTF8.GetString([.. shown])}"));
             return default;
         });
         return router;
@@ -191,11 +203,13 @@ internal static class RespCommands
     private static RespReply WrongArity(in RespCommand command) =>
         RespReply.Error($"ERR wrong number of arguments for '{Text(command.Name).ToLowerInvariant()}' command");
 
-    // SET key value [NX | XX] [EX seconds | PX milliseconds]
+    // SET key value [NX | XX] [EX seconds | PX milliseconds]: as in Redis 7, an option may be repeated (the last EX or
+    // PX counts) but not contradicted (NX with XX, EX with PX), and the expire time is checked once all are read.
     private static void Set(Connection connection, in RespCommand command, KeyValueStore store)
     {
         bool? condition = null;
-        long expiresAt = 0;
+        var scale = 0;      // 1000 for EX, 1 for PX, 0 for neither
+        ReadOnlySequence<byte> expireWord = default;
         var words = command.GetEnumerator();
         words.MoveNext();
         words.MoveNext();
@@ -205,32 +219,40 @@ internal static class RespCommands
         while (words.MoveNext())
         {
             var option = words.Current;
-            if ((Equals(option, "NX"u8) || Equals(option, "XX"u8)) && condition is null)
+            var xx = Equals(option, "XX"u8);
+            var ex = Equals(option, "EX"u8);
+            if ((xx || Equals(option, "NX"u8)) && condition != !xx)
             {
-                condition = Equals(option, "XX"u8);
+                condition = xx;
             }
-            else if ((Equals(option, "EX"u8) || Equals(option, "PX"u8)) && expiresAt == 0 && words.MoveNext())
+            else if ((ex || Equals(option, "PX"u8)) && scale != (ex ? 1 : 1000) && words.MoveNext())
             {
-                var scale = Equals(option, "EX"u8) ? 1000 : 1;
-                if (!TryParseInteger(words.Current, out var amount))
-                {
-                    Reply(connection, s_notInteger);
-                    return;
-                }
-
-                if (amount <= 0 || amount > (long.MaxValue - Environment.TickCount64) / scale)   // the deadline must fit
-                {
-                    Reply(connection, RespReply.Error("ERR invalid expire time in 'set' command"));
-                    return;
-                }
-
-                expiresAt = Environment.TickCount64 + (amount * scale);
+                scale = ex ? 1000 : 1;
+                expireWord = words.Current;
             }
             else
             {
                 Reply(connection, s_syntax);
                 return;
             }
+        }
+
+        long expiresAt = 0;
+        if (scale != 0)
+        {
+            if (!TryParseInteger(expireWord, out var amount))
+            {
+                Reply(connection, s_notInteger);
+                return;
+            }
+
+            if (amount <= 0 || amount > (long.MaxValue - Environment.TickCount64) / scale)   // the deadline must fit
+            {
+                Reply(connection, RespReply.Error("ERR invalid expire time in 'set' command"));
+                return;
+            }
+
+            expiresAt = Environment.TickCount64 + (amount * scale);
         }
 
         Reply(connection, store.Set(Key(key), value, expiresAt, condition) ? RespReply.Ok : RespReply.Null);

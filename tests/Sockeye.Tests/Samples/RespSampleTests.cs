@@ -127,10 +127,10 @@ public class RespSampleTests
     }
 
     [Theory(Timeout = Timeouts.Process)]
-    [InlineData("*1\r\n$x\r\n", "-ERR Protocol error: a length is not a number.\r\n")]
-    [InlineData("*2\r\n$3\r\nGET\r\n$1\r\nab\r\n", "-ERR Protocol error: a bulk string does not end with CRLF.\r\n")]
+    [InlineData("*1\r\n$x\r\n", "-ERR Protocol error: invalid bulk length\r\n")]
+    [InlineData("*2\r\n$3\r\nGET\r\n$1\r\nab\r\n", "-ERR Protocol error: a bulk string does not end with CRLF\r\n")]
     [InlineData("*1\r\n$100000000\r\n", null)]
-    [InlineData("*1\r\n\r\n", "-ERR Protocol error: expected '$', got ' '.\r\n")]   // never a raw CR in an error line
+    [InlineData("*1\r\n\r\n", "-ERR Protocol error: expected '$', got ' '\r\n")]   // never a raw CR in an error line
     public async Task Malformed_input_ends_only_its_own_connection(string malformed, string? reply)
     {
         var cli = ExternalTool.Require("redis-cli", "redis-tools");
@@ -213,6 +213,18 @@ public class RespSampleTests
             + "SET k v EX +5\r\nSET k v EX 05\r\nEXISTS k\r\nQUIT\r\n",
         "+OK\r\n" + NotInteger + NotInteger + NotInteger + ":0\r\n+OK\r\n" + NotInteger + "+OK\r\n" + NotInteger + "+OK\r\n" + NotInteger
             + NotInteger + NotInteger + ":0\r\n+OK\r\n")]
+
+    // As Redis 7: SET options may repeat (the last EX or PX counts, checked once all are read) but not contradict each
+    // other; SELECT and DECRBY errors; an unknown command's name and arguments cut at 128 bytes.
+    [InlineData(
+        "SET k v NX NX\r\nSET k v XX XX EX 10 EX 20\r\nSET k v NX XX\r\nSET k v EX 10 PX 20\r\nSET k v EX abc EX 10\r\n"
+            + "SELECT abc\r\nSELECT 1\r\nSELECT 0\r\nDECRBY n -9223372036854775808\r\n"
+            + "NOPE aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b\r\n"
+            + "NOPE 1234567890 1234567890 1234567890 1234567890 1234567890 1234567890 1234567890 1234567890 1234567890 1234567890 1234567890\r\nQUIT\r\n",
+        "+OK\r\n+OK\r\n-ERR syntax error\r\n-ERR syntax error\r\n+OK\r\n" + NotInteger + "-ERR DB index is out of range\r\n+OK\r\n"
+            + "-ERR decrement would overflow\r\n"
+            + "-ERR unknown command 'NOPE', with args beginning with: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' \r\n"
+            + "-ERR unknown command 'NOPE', with args beginning with: '1234567890' '1234567890' '1234567890' '1234567890' '1234567890' '1234567890' '1234567890' '1234567890' '1234567890' '1234567890' \r\n+OK\r\n")]
 
     // Inline words in quotes, as Redis's sdssplitargs reads them; an unbalanced quote is a protocol error, which closes.
     [InlineData(
