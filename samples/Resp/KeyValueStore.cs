@@ -49,6 +49,19 @@ internal sealed class KeyValueStore : IDisposable
         }
     }
 
+    /// <summary>How many keys have a deadline (INFO's <c>expires</c>), once those past it are swept.</summary>
+    public int Expiring
+    {
+        get
+        {
+            Sweep();
+            lock (_lock)
+            {
+                return _expiring;
+            }
+        }
+    }
+
     /// <summary>Writes the value of <paramref name="key"/> through <paramref name="write"/>, under the lock.</summary>
     /// <returns><see langword="false"/> if there is no such key.</returns>
     public bool TryRead<TState>(ReadOnlySpan<byte> key, TState state, Action<TState, ReadOnlyMemory<byte>> write)

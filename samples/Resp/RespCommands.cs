@@ -139,7 +139,7 @@ internal static class RespCommands
         Map("COMMAND", -1, (c, cmd) => Reply(c, cmd.Count > 1 && Equals(cmd[1], "COUNT"u8) ? RespReply.Number(commandCount) : s_emptyArray));
         Map("CONFIG", -2, (c, cmd) => Config(c, cmd));
         Map("INFO", -1, (c, _) => Reply(c, RespReply.Bulk(Encoding.ASCII.GetBytes(
-            $"# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\nserver_name:sockeye-resp\r\n\r\n# Keyspace\r\ndb0:keys={store.Count},expires=0,avg_ttl=0\r\n"))));
+            $"# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\nserver_name:sockeye-resp\r\n\r\n# Keyspace\r\ndb0:keys={store.Count},expires={store.Expiring},avg_ttl=0\r\n"))));
 
         router.MapFallback((c, cmd) =>
         {

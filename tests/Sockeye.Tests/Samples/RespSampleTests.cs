@@ -87,6 +87,20 @@ public class RespSampleTests
     }
 
     [Fact(Timeout = Timeouts.Process)]
+    public async Task Info_counts_the_keys_with_a_deadline()
+    {
+        var cli = ExternalTool.Require("redis-cli", "redis-tools");
+        await using var sample = await StartAsync();
+        using var client = await TestClient.ConnectAsync(sample.EndPoint);
+        await client.SendAsync("SET a 1 EX 100\r\nSET b 2\r\nSET c 3 PX 100000\r\nSET c 4\r\n");
+        Assert.Equal("+OK\r\n+OK\r\n+OK\r\n+OK\r\n", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(20)));
+
+        var (_, output, _) = await ExternalTool.RunAsync(cli, ["-p", sample.Port, "INFO"], string.Empty);
+
+        Assert.Contains("db0:keys=3,expires=1,avg_ttl=0", output, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = Timeouts.Process)]
     public async Task Keys_set_with_a_deadline_expire()
     {
         var cli = ExternalTool.Require("redis-cli", "redis-tools");
