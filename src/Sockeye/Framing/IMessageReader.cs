@@ -5,7 +5,9 @@ namespace Sockeye.Framing;
 
 /// <summary>
 /// A protocol's parser: finds one message at the start of buffered bytes and turns it into a
-/// <typeparamref name="TMessage"/>. It keeps no state between calls, so one instance serves every connection.
+/// <typeparamref name="TMessage"/>. One that keeps no state between calls serves every connection; one that does (its
+/// place in a message that arrives in pieces, so as not to parse it again from its start) serves one connection: give
+/// <see cref="Messaging.MessageConnectionHandler{TMessage}"/> a function that makes one per connection.
 /// </summary>
 /// <typeparam name="TMessage">
 /// What a message becomes: a slice of the input (as the framers return), a struct that points into it, or an object.

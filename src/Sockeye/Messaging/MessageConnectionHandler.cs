@@ -21,17 +21,33 @@ namespace Sockeye.Messaging;
 /// </remarks>
 public sealed class MessageConnectionHandler<TMessage> : ConnectionHandler
 {
-    private readonly IMessageReader<TMessage> _reader;
+    private readonly IMessageReader<TMessage>? _reader;
+    private readonly Func<IMessageReader<TMessage>>? _createReader;
     private readonly MessageHandler<TMessage> _handler;
 
     /// <summary>Creates a handler that reads messages with <paramref name="reader"/> and hands them to <paramref name="handler"/>.</summary>
-    /// <param name="reader">The protocol's reader.</param>
+    /// <param name="reader">The protocol's reader, which keeps no state between calls: one instance serves every connection.</param>
     /// <param name="handler">What handles each message: a router, or a handler of every message.</param>
     public MessageConnectionHandler(IMessageReader<TMessage> reader, MessageHandler<TMessage> handler)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(handler);
         _reader = reader;
+        _handler = handler;
+    }
+
+    /// <summary>
+    /// Creates a handler that reads each connection's messages with a reader of its own, made by
+    /// <paramref name="createReader"/>: for a reader that keeps state between calls, such as its place in a message
+    /// that arrives in pieces.
+    /// </summary>
+    /// <param name="createReader">Makes a connection's reader, once per connection.</param>
+    /// <param name="handler">What handles each message: a router, or a handler of every message.</param>
+    public MessageConnectionHandler(Func<IMessageReader<TMessage>> createReader, MessageHandler<TMessage> handler)
+    {
+        ArgumentNullException.ThrowIfNull(createReader);
+        ArgumentNullException.ThrowIfNull(handler);
+        _createReader = createReader;
         _handler = handler;
     }
 
@@ -50,7 +66,7 @@ public sealed class MessageConnectionHandler<TMessage> : ConnectionHandler
     public override async Task OnConnectedAsync(Connection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        await foreach (var message in connection.ReadMessagesAsync(_reader).ConfigureAwait(false))
+        await foreach (var message in connection.ReadMessagesAsync(_reader ?? _createReader!()).ConfigureAwait(false))
         {
             try
             {

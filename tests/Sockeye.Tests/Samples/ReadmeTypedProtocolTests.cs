@@ -24,8 +24,7 @@ public class ReadmeTypedProtocolTests
                 return default;
             });
 
-        await using var test = TestConnection.Start(ConnectionHandler.Create(connection =>
-            new MessageConnectionHandler<RespCommand>(new RespCommandReader(), router).OnConnectedAsync(connection)));
+        await using var test = TestConnection.Start(new MessageConnectionHandler<RespCommand>(() => new RespCommandReader(), router));
         await test.SendAsync("PING\r\n*1\r\n$4\r\nping\r\nNOPE\r\n");
         Assert.Equal("+PONG\r\n+PONG\r\n-ERR unknown command\r\n", Encoding.ASCII.GetString(await test.ReceiveAsync(36, TestContext.Current.CancellationToken)));
         await test.SendAsync("*1\r\n$x\r\n");
