@@ -18,8 +18,8 @@ internal sealed class ReplyOutput
 
     private readonly Stream _stdout = StandardStream.OpenOutput();
 
-    // The line being written, for the parts of a reply: at most a part's bytes, escaped.
-    private readonly ArrayBufferWriter<byte> _part = new(4 * PartSize + 32);
+    // What is being written: a reply, or a part of one (at most a part's bytes), escaped.
+    private readonly ArrayBufferWriter<byte> _line = new(4 * PartSize + 32);
 
     // The bytes of a character that the last part cut short: at most three.
     private readonly byte[] _carry = new byte[3];
@@ -30,7 +30,7 @@ internal sealed class ReplyOutput
 
     /// <summary>Prints one reply.</summary>
     /// <exception cref="StandardOutputClosedException">Standard output is closed (its reader is gone).</exception>
-    public void Print(ReadOnlySpan<byte> reply) => Write(reply, end: true, new ArrayBufferWriter<byte>(reply.Length + 32));
+    public void Print(ReadOnlySpan<byte> reply) => Write(reply, end: true);
 
     /// <summary>
     /// Prints the next part of a reply that arrives in pieces, escaped as the whole reply would be: a character cut
@@ -53,8 +53,7 @@ internal sealed class ReplyOutput
                     var whole = WholeCharacters(bytes);
                     _carried = bytes.Length - whole;
                     bytes[whole..].CopyTo(_carry);
-                    _part.ResetWrittenCount();
-                    Write(bytes[..whole], end: false, _part);
+                    Write(bytes[..whole], end: false);
                     rest = rest[next.Length..];
                 }
             }
@@ -69,13 +68,14 @@ internal sealed class ReplyOutput
     /// <exception cref="StandardOutputClosedException">Standard output is closed (its reader is gone).</exception>
     public void EndReply()
     {
-        _part.ResetWrittenCount();
-        Write(_carry.AsSpan(0, _carried), end: true, _part);
+        Write(_carry.AsSpan(0, _carried), end: true);
         _carried = 0;
     }
 
-    private void Write(ReadOnlySpan<byte> text, bool end, ArrayBufferWriter<byte> line)
+    private void Write(ReadOnlySpan<byte> text, bool end)
     {
+        var line = _line;
+        line.ResetWrittenCount();
         if (!_open)
         {
             line.Write("Response received : "u8);

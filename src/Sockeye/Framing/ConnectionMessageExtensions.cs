@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
-using System.Text;
 
 namespace Sockeye.Framing;
 
@@ -72,16 +70,8 @@ public static class ConnectionMessageExtensions
     /// <exception cref="ArgumentException">The message cannot be framed in this format (a line with a line break in it, say).</exception>
     public static void WriteMessage(this Connection connection, MessageFramer framer, string message)
     {
-        ArgumentNullException.ThrowIfNull(message);
-        var bytes = ArrayPool<byte>.Shared.Rent(Math.Max(Encoding.UTF8.GetMaxByteCount(message.Length), 1));
-        try
-        {
-            WriteMessage(connection, framer, bytes.AsSpan(0, Encoding.UTF8.GetBytes(message, bytes)));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(bytes);
-        }
+        using var utf8 = new PooledUtf8(message);
+        WriteMessage(connection, framer, utf8.Bytes);
     }
 
     /// <summary>

@@ -187,7 +187,10 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
             {
                 // The client broke the protocol: the replies to its messages before, still batched, go out first (a
                 // message too large ends the connection with a reset, which would drop them unsent).
-                await SendQueuedBeforeFailingAsync().ConfigureAwait(false);
+                if (_flushBeforeWaiting is { } output)
+                {
+                    await output.FlushBeforeFailingAsync().ConfigureAwait(false);
+                }
                 Fail(error);
                 throw;
             }
@@ -228,20 +231,6 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         _idleCancellation?.Dispose();
         _idleCancellation = null;
         return ValueTask.CompletedTask;
-    }
-
-    /// <summary>Flushes the queued replies before a protocol error ends the connection; the error, not the flush's, is the news.</summary>
-    private async ValueTask SendQueuedBeforeFailingAsync()
-    {
-        try
-        {
-            await FlushQueuedAsync().ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // The protocol error follows; a flush that fails (the connection ended meanwhile) adds nothing.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
     }
 
     /// <summary>Flushes the replies written since the last flush, if the reader was given a writer to flush.</summary>

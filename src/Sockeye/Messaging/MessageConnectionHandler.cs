@@ -92,23 +92,9 @@ public sealed class MessageConnectionHandler<TMessage> : ConnectionHandler
                 // The replies to the messages before this one are batched, not flushed yet: they go out before the reset,
                 // as they would have had each reply been sent on its own. Whether the client learns that its earlier
                 // commands ran must not depend on how TCP happened to split them.
-                await SendWrittenAsync(connection).ConfigureAwait(false);
+                await connection.Transport.Output.FlushBeforeFailingAsync().ConfigureAwait(false);
                 throw;
             }
-        }
-    }
-
-    /// <summary>Sends what was written, if the connection still can; the handler's exception, not the flush's, is the news.</summary>
-    private static async Task SendWrittenAsync(Connection connection)
-    {
-        try
-        {
-            await connection.Transport.Output.FlushAsync().ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // The handler's exception follows; a flush that fails (the connection ended meanwhile) adds nothing.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using Sockeye.Framing;
 
 namespace Sockeye.Messaging;
@@ -66,16 +65,8 @@ internal sealed class OutboundMessage
     /// <summary>Text, as UTF-8, framed by <paramref name="framer"/>, with one reference, the caller's.</summary>
     public static OutboundMessage Frame(MessageFramer framer, string text)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        var bytes = ArrayPool<byte>.Shared.Rent(Math.Max(Encoding.UTF8.GetMaxByteCount(text.Length), 1));
-        try
-        {
-            return Frame(framer, bytes.AsSpan(0, Encoding.UTF8.GetBytes(text, bytes)));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(bytes);
-        }
+        using var utf8 = new PooledUtf8(text);
+        return Frame(framer, utf8.Bytes);
     }
 
     /// <summary>A message written by <paramref name="writer"/>, with one reference, the caller's.</summary>
