@@ -50,6 +50,9 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     // A message has been handed out: once the connection is asked to close, the reader stops between messages.
     private bool _delivered;
 
+    // A protocol error found while reading ahead, thrown by the next step that may wait (its replies are flushed first).
+    private ProtocolException? _aheadError;
+
     // Where the protocol reader's search resumes. A pipe keeps unconsumed segments between reads, so while the buffer starts
     // where it did, the position itself is still good; a reader that rebuilds its segments is found by offset.
     private bool _hasResume;
@@ -106,9 +109,60 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     /// <summary>Reads the next message.</summary>
     /// <exception cref="ProtocolException">The peer sent a message over the maximum, or a malformed frame.</exception>
     /// <exception cref="ConnectionAbortedException">The connection was aborted while waiting.</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<MessageReadStatus> ReadAsync()
+    public ValueTask<MessageReadStatus> ReadAsync() =>
+        _holding && TryReadAhead(out var status) ? new(status) : ReadOrWaitAsync();
+
+    /// <summary>
+    /// Parses the next message from the rest of the buffer the last message came from, when it holds one: a batch of
+    /// pipelined messages is read with one read of the pipe and one advance, not one of each per message, and without
+    /// a state machine. Declines (<see langword="false"/>, nothing changed) when the batch's replies must be flushed
+    /// first, when the connection is to stop, or at the end of the stream; when the rest holds no whole message it
+    /// leaves the reader waiting for more, and when it breaks the protocol it leaves the error to rethrow. What it finds
+    /// is always a message: the rest is not the stream's end.
+    /// </summary>
+    private bool TryReadAhead(out MessageReadStatus status)
     {
+        status = default;
+        var rest = _buffer.Slice(_consumed);
+        if (rest.IsEmpty
+            || _completed
+            || (_flushBeforeWaiting is { CanGetUnflushedBytes: true } batch && batch.UnflushedBytes >= BatchFlushThreshold)
+            || (_connection is { } connection && (connection.IsClosing || (_delivered && connection.IsCloseRequested))))
+        {
+            return false;
+        }
+
+        // The pipe is not advanced past the messages before: the read is still outstanding, and whatever ends it (the
+        // next message's release, a wait, an error) advances the pipe past all of them at once.
+        _holding = false;
+        _current = default;
+        _buffered = rest.Length;
+        try
+        {
+            if (TryParse(new ReadResult(rest, isCanceled: false, isCompleted: false)) is { } parsed)
+            {
+                status = parsed;
+                return true;
+            }
+        }
+        catch (ProtocolException error)
+        {
+            _aheadError = error;
+        }
+
+        return false;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<MessageReadStatus> ReadOrWaitAsync()
+    {
+        if (_aheadError is { } aheadError)
+        {
+            _aheadError = null;
+            await FailAsync(aheadError).ConfigureAwait(false);
+            throw aheadError;
+        }
+
         Release();
         if (_flushBeforeWaiting is { CanGetUnflushedBytes: true } batch && batch.UnflushedBytes >= BatchFlushThreshold)
         {
@@ -185,13 +239,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
             }
             catch (ProtocolException error)
             {
-                // The client broke the protocol: the replies to its messages before, still batched, go out first (a
-                // message too large ends the connection with a reset, which would drop them unsent).
-                if (_flushBeforeWaiting is { } output)
-                {
-                    await output.FlushBeforeFailingAsync().ConfigureAwait(false);
-                }
-                Fail(error);
+                await FailAsync(error).ConfigureAwait(false);
                 throw;
             }
 
@@ -209,10 +257,13 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
 
     /// <inheritdoc />
     /// <exception cref="ProtocolException">The peer sent a message over the maximum, a malformed frame, or ended the stream in the middle of one.</exception>
+    public ValueTask<bool> MoveNextAsync() =>
+        _holding && TryReadAhead(out _) ? new(true) : MoveNextOrWaitAsync();
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> MoveNextAsync()
+    private async ValueTask<bool> MoveNextOrWaitAsync()
     {
-        var status = await ReadAsync().ConfigureAwait(false);
+        var status = await ReadOrWaitAsync().ConfigureAwait(false);
         if (status == MessageReadStatus.Truncated)
         {
             var error = ProtocolException.Truncated(CurrentFrame.Length);
@@ -373,6 +424,20 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         _holding = false;
         _buffer = default;
         _current = default;
+    }
+
+    /// <summary>
+    /// The client broke the protocol: the replies to its messages before, still batched, go out first (a message too
+    /// large ends the connection with a reset, which would drop them unsent), then the connection ends as the error says.
+    /// </summary>
+    private async ValueTask FailAsync(ProtocolException error)
+    {
+        if (_flushBeforeWaiting is { } output)
+        {
+            await output.FlushBeforeFailingAsync().ConfigureAwait(false);
+        }
+
+        Fail(error);
     }
 
     /// <summary>Ends the connection as the error says: at once for a message too large, after the handler for the rest.</summary>

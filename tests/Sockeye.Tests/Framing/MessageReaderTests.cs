@@ -30,6 +30,31 @@ public class MessageReaderTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task A_batch_that_arrived_in_one_read_is_read_with_one_read_and_one_advance_of_the_pipe()
+    {
+        // A pipelined batch: each message after the first is parsed from the buffer the first came in, with no read
+        // and no advance of the pipe per message (and, when it is there already, no state machine).
+        var batch = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(1, 100).Select(i => $"m{i}\n")) + "m10");
+        var input = new ScriptedPipeReader([batch, "1\n"u8.ToArray()]);
+        await using var reader = new MessageReader<ReadOnlySequence<byte>>(input, s_lines, 1024);
+        var messages = new List<string>();
+
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True(await reader.MoveNextAsync());
+            messages.Add(Encoding.ASCII.GetString(reader.Current.ToArray()));
+        }
+
+        Assert.Equal((1, 0), (input.Reads, input.Advances));
+
+        // The partial message after the batch is read once the next read completes it.
+        Assert.True(await reader.MoveNextAsync());
+        messages.Add(Encoding.ASCII.GetString(reader.Current.ToArray()));
+        Assert.Equal((2, 1), (input.Reads, input.Advances));
+        Assert.Equal([.. Enumerable.Range(1, 101).Select(i => $"m{i}")], messages);
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public async Task Hooks_mark_where_each_message_starts_and_ends()
     {
         // Nothing buffered at first; "one" starts in the second read; "tw" is buffered when "one" completes.

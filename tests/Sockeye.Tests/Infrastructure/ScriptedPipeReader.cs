@@ -15,6 +15,8 @@ internal sealed class ScriptedPipeReader(IReadOnlyList<byte[]> chunks) : PipeRea
 
     public int Reads { get; private set; }
 
+    public int Advances { get; private set; }
+
     /// <summary>Every chunk of one byte.</summary>
     public static ScriptedPipeReader ByteByByte(ReadOnlySpan<byte> data) => new([.. data.ToArray().Select(b => new[] { b })]);
 
@@ -42,8 +44,11 @@ internal sealed class ScriptedPipeReader(IReadOnlyList<byte[]> chunks) : PipeRea
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
 
-    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) =>
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        Advances++;
         _consumed += Buffer().Slice(_consumed).Slice(0, consumed).Length;
+    }
 
     public override void CancelPendingRead()
     {
