@@ -196,6 +196,12 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
         {
             // A first call, or another input: start from the top.
             _underWay = false;
+            if (TryReadWholeMultibulk(input, maxMessageSize, out message, out var length))
+            {
+                consumed = examined = input.GetPosition(length);
+                return true;
+            }
+
             reader = new SequenceReader<byte>(input);
             commandAt = 0;
         }
@@ -262,6 +268,58 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
         examined = reader.Position;
         message = default;
         return false;
+    }
+
+    /// <summary>
+    /// The common case, a well-formed multibulk command whole in the first segment (a pipelined batch is many of them):
+    /// read over the span by offset, without a <see cref="SequenceReader{T}"/>. Anything else (a command in pieces, across
+    /// segments, inline, empty, or malformed) is left to the general walk, which reads it from its start.
+    /// </summary>
+    private bool TryReadWholeMultibulk(in ReadOnlySequence<byte> input, long maxMessageSize, out RespCommand message, out int length)
+    {
+        message = default;
+        length = 0;
+        var span = input.FirstSpan;
+        if (span.IsEmpty || span[0] != (byte)'*' || !TryReadWholeLength(span, 1, out var count, out var offset) || count is <= 0 or > MaxArguments)
+        {
+            return false;
+        }
+
+        var bodyStart = offset;
+        for (var i = 0; i < count; i++)
+        {
+            if (offset >= span.Length || span[offset] != (byte)'$'
+                || !TryReadWholeLength(span, offset + 1, out var argument, out offset)
+                || argument < 0 || argument > maxMessageSize - offset || argument + 2 > span.Length - offset
+                || span[offset + (int)argument] != (byte)'\r' || span[offset + (int)argument + 1] != (byte)'\n')
+            {
+                BytesScanned += offset;     // counted too, for the tests of linear parsing
+                return false;
+            }
+
+            offset += (int)argument + 2;
+        }
+
+        BytesScanned += offset;
+        length = offset;
+        message = new RespCommand(input.Slice(bodyStart, offset - bodyStart), (int)count, inline: false);
+        return true;
+    }
+
+    /// <summary>A well-formed <c>&lt;digits&gt;\r\n</c> at <paramref name="start"/> of <paramref name="span"/>, and the offset after it.</summary>
+    private static bool TryReadWholeLength(ReadOnlySpan<byte> span, int start, out long value, out int next)
+    {
+        value = 0;
+        next = 0;
+        var line = span[start..];
+        var end = line[..Math.Min(line.Length, MaxHeaderLength + 1)].IndexOf((byte)'\n');
+        if (end < 1 || line[end - 1] != (byte)'\r' || !TryParseInteger(line[..(end - 1)], out value))
+        {
+            return false;
+        }
+
+        next = start + end + 1;
+        return true;
     }
 
     /// <summary>Reads <c>&lt;digits&gt;\r\n</c>, a length or a count; <c>-1</c> is allowed, for a null array.</summary>
