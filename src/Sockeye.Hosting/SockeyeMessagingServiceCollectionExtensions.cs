@@ -33,7 +33,7 @@ public static class SockeyeMessagingServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(key);
-        return AddRouted<TMessage, TKey>(services, reader, (routes, fallback) =>
+        return new SockeyeRouterBuilder<TMessage, TKey>(services, reader, (routes, fallback) =>
         {
             var router = new MessageRouter<TMessage, TKey>(key, comparer);
             foreach (var (routeKey, handler) in routes)
@@ -60,7 +60,7 @@ public static class SockeyeMessagingServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(name);
-        return AddRouted<TMessage, string>(services, reader, (routes, fallback) =>
+        return new SockeyeRouterBuilder<TMessage, string>(services, reader, (routes, fallback) =>
         {
             var router = new CommandRouter<TMessage>(name, ignoreCase);
             foreach (var (command, handler) in routes)
@@ -70,18 +70,5 @@ public static class SockeyeMessagingServiceCollectionExtensions
 
             return fallback is null ? router : router.MapFallback(fallback);
         });
-    }
-
-    private static SockeyeRouterBuilder<TMessage, TKey> AddRouted<TMessage, TKey>(
-        IServiceCollection services,
-        IMessageReader<TMessage> reader,
-        Func<IEnumerable<(TKey Key, MessageHandler<TMessage> Handler)>, MessageHandler<TMessage>?, MessageHandler<TMessage>> router)
-        where TKey : notnull
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        SockeyeRouterBuilder<TMessage, TKey>? routes = null;
-        var sockeye = services.AddSockeye(provider => routes!.Build(provider, reader, router));
-        routes = new SockeyeRouterBuilder<TMessage, TKey>(sockeye);
-        return routes;
     }
 }

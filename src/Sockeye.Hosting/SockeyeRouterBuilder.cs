@@ -16,13 +16,17 @@ public sealed class SockeyeRouterBuilder<TMessage, TKey>
     where TKey : notnull
 {
     private readonly List<(TKey Key, Func<IServiceProvider, MessageHandler<TMessage>> Handler)> _routes = [];
-    private Func<IServiceProvider, MessageHandler<TMessage>>? _fallback;
-    private MessageErrorHandler<TMessage>? _onError;
+    private readonly RoutedServer<TMessage> _server;
 
-    internal SockeyeRouterBuilder(SockeyeBuilder sockeye) => Sockeye = sockeye;
+    /// <summary>Adds the server, whose router <paramref name="router"/> builds from the routes and the fallback.</summary>
+    internal SockeyeRouterBuilder(
+        IServiceCollection services,
+        Framing.IMessageReader<TMessage> reader,
+        Func<IEnumerable<(TKey Key, MessageHandler<TMessage> Handler)>, MessageHandler<TMessage>?, MessageHandler<TMessage>> router) =>
+        _server = new(services, reader, (provider, fallback) => router([.. _routes.Select(route => (route.Key, route.Handler(provider)))], fallback));
 
     /// <summary>The server's builder: named handlers for other endpoints, and options in code.</summary>
-    public SockeyeBuilder Sockeye { get; }
+    public SockeyeBuilder Sockeye => _server.Sockeye;
 
     /// <summary>The host's services.</summary>
     public IServiceCollection Services => Sockeye.Services;
@@ -65,8 +69,7 @@ public sealed class SockeyeRouterBuilder<TMessage, TKey>
     /// <returns>This builder.</returns>
     public SockeyeRouterBuilder<TMessage, TKey> MapFallback(Func<IServiceProvider, MessageHandler<TMessage>> handler)
     {
-        ArgumentNullException.ThrowIfNull(handler);
-        _fallback = handler;
+        _server.MapFallback(handler);
         return this;
     }
 
@@ -78,18 +81,7 @@ public sealed class SockeyeRouterBuilder<TMessage, TKey>
     /// <returns>This builder.</returns>
     public SockeyeRouterBuilder<TMessage, TKey> OnError(MessageErrorHandler<TMessage> onError)
     {
-        ArgumentNullException.ThrowIfNull(onError);
-        _onError = onError;
+        _server.OnError(onError);
         return this;
     }
-
-    /// <summary>Builds the connection handler: the router with every route mapped so far, behind the reader.</summary>
-    internal MessageConnectionHandler<TMessage> Build(
-        IServiceProvider provider,
-        Framing.IMessageReader<TMessage> reader,
-        Func<IEnumerable<(TKey Key, MessageHandler<TMessage> Handler)>, MessageHandler<TMessage>?, MessageHandler<TMessage>> router) =>
-        new(reader, router([.. _routes.Select(route => (route.Key, route.Handler(provider)))], _fallback?.Invoke(provider)))
-        {
-            OnError = _onError,
-        };
 }

@@ -2,9 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Sockeye.Framing;
 using Sockeye.Messaging;
 using Sockeye.Tests.Messaging;
@@ -22,7 +20,7 @@ public class MessageRoutingHostTests
     public async Task Messages_are_routed_by_type_to_handlers_from_dependency_injection()
     {
         var temperatures = new Dictionary<string, double>();
-        using var host = Build(services =>
+        using var host = LoopbackHost.Build(services =>
         {
             services.AddSingleton(temperatures);
             services.AddSockeye(s_codec, (DeviceMessage message) => message.Type)
@@ -37,7 +35,7 @@ public class MessageRoutingHostTests
         });
         await host.StartAsync(Token);
 
-        using var socket = await ConnectAsync(host);
+        using var socket = await LoopbackHost.ConnectAsync(host);
         await using var stream = new NetworkStream(socket);
         var output = new ArrayBufferWriter<byte>();
         foreach (var message in new DeviceMessage[] { new("hello", "d1"), new("reading", "d1", 20), new("reading", "d1"), new("reboot") })
@@ -65,7 +63,7 @@ public class MessageRoutingHostTests
     public async Task Commands_are_routed_by_name_to_handlers_from_dependency_injection()
     {
         var lines = new LineFramer();
-        using var host = Build(services => services
+        using var host = LoopbackHost.Build(services => services
             .AddSockeyeCommands(lines, line => line.PositionOf((byte)' ') is { } space ? line.Slice(0, space) : line, ignoreCase: true)
             .Map<UpperCommand>("UPPER")
             .MapFallback(_ => MessageHandler.Create<ReadOnlySequence<byte>>((connection, _) =>
@@ -75,7 +73,7 @@ public class MessageRoutingHostTests
             })));
         await host.StartAsync(Token);
 
-        using var socket = await ConnectAsync(host);
+        using var socket = await LoopbackHost.ConnectAsync(host);
         await using var stream = new NetworkStream(socket);
         await socket.SendAsync("upper hello\nlower HELLO\n"u8.ToArray(), Token);
         socket.Shutdown(SocketShutdown.Send);
@@ -83,21 +81,6 @@ public class MessageRoutingHostTests
 
         Assert.Equal("UPPER HELLO\nunknown\n", await reader.ReadToEndAsync(Token));
         await host.StopAsync(Token);
-    }
-
-    private static IHost Build(Action<IServiceCollection> configureServices)
-    {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Sockeye:Endpoints:Main:Url"] = "tcp://127.0.0.1:0" });
-        configureServices(builder.Services);
-        return builder.Build();
-    }
-
-    private static async Task<Socket> ConnectAsync(IHost host)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(host.Services.GetRequiredService<SocketServer>().EndPoints[0], Token);
-        return socket;
     }
 
     private sealed class UpperCommand : MessageHandler<ReadOnlySequence<byte>>
