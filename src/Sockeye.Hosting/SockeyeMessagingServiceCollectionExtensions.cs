@@ -6,7 +6,7 @@ using Sockeye.Messaging;
 // In the namespace of IServiceCollection, as AddSockeye is.
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Adds a Sockeye server whose connections are streams of messages, routed by key to handlers from dependency injection.</summary>
+/// <summary>Adds a Sockeye server whose connections are streams of messages, routed by key or by type to handlers from dependency injection.</summary>
 public static class SockeyeMessagingServiceCollectionExtensions
 {
     /// <summary>
@@ -70,5 +70,29 @@ public static class SockeyeMessagingServiceCollectionExtensions
 
             return fallback is null ? router : router.MapFallback(fallback);
         });
+    }
+
+    /// <summary>
+    /// Adds a Sockeye server, as <c>AddSockeye&lt;THandler&gt;()</c> does, that reads each connection's messages with
+    /// <paramref name="reader"/> and routes each by its runtime type to the handler mapped for that type, typed for it
+    /// (see <see cref="TypeRouter{TMessage}"/>): for polymorphic messages, such as records derived from one base that
+    /// System.Text.Json reads by a type discriminator (<c>[JsonPolymorphic]</c>, <c>[JsonDerivedType]</c>).
+    /// </summary>
+    /// <typeparam name="TMessage">What the reader makes of a message: the base type.</typeparam>
+    /// <param name="services">The host's services.</param>
+    /// <param name="reader">The protocol's reader, such as a <see cref="JsonMessageCodec{TMessage}"/> of the base type.</param>
+    /// <returns>A builder to map types to handlers.</returns>
+    /// <example>
+    /// <code>
+    /// builder.Services.AddSockeyeTypes(codec)
+    ///     .Map&lt;Reading, ReadingHandler&gt;()       // ReadingHandler : MessageHandler&lt;Reading&gt;
+    ///     .Map&lt;Hello, HelloHandler&gt;()
+    ///     .MapFallback&lt;UnknownTypeHandler&gt;();  // UnknownTypeHandler : MessageHandler&lt;DeviceMessage&gt;
+    /// </code>
+    /// </example>
+    public static SockeyeTypeRouterBuilder<TMessage> AddSockeyeTypes<TMessage>(this IServiceCollection services, IMessageReader<TMessage> reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return new SockeyeTypeRouterBuilder<TMessage>(services, reader);
     }
 }
