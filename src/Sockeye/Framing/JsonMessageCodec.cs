@@ -15,9 +15,11 @@ namespace Sockeye.Framing;
 /// <remarks>
 /// <para>
 /// A payload that is not one JSON value of <typeparamref name="TMessage"/> (malformed JSON, trailing bytes, a value
-/// of the wrong shape, or <c>null</c>) is a <see cref="ProtocolException"/>: it ends that client's connection with
-/// <see cref="ConnectionEndReason.ProtocolError"/>. A length over the maximum message size ends it as soon as the
-/// header arrives.
+/// of the wrong shape, or <c>null</c>) is a <see cref="ProtocolException"/> made by
+/// <see cref="ProtocolException.InvalidMessage"/>: its frame is consumed, so the stream is still in step. It ends that
+/// client's connection with <see cref="ConnectionEndReason.ProtocolError"/>, unless
+/// <c>MessageConnectionHandler&lt;TMessage&gt;.OnInvalidMessage</c> replies and goes on. A length over the maximum
+/// message size ends the connection as soon as the header arrives, whatever the handler says.
 /// </para>
 /// <para>
 /// A message that reads may still be one the codec cannot write back: System.Text.Json reads a number past the
@@ -94,6 +96,7 @@ public sealed class JsonMessageCodec<TMessage> : IMessageReader<TMessage>, IMess
             return false;
         }
 
+        // The framer has moved consumed past the whole frame: a payload that does not deserialize leaves the stream in step.
         message = Deserialize(payload);
         return true;
     }
@@ -166,14 +169,14 @@ public sealed class JsonMessageCodec<TMessage> : IMessageReader<TMessage>, IMess
             // Deserialize stops after one value; anything but whitespace after it is another value, or garbage.
             if (reader.Read())
             {
-                throw new ProtocolException("A JSON message holds more than one value.");
+                throw ProtocolException.InvalidMessage("A JSON message holds more than one value.");
             }
 
-            return message ?? throw new ProtocolException("A JSON message is null.");
+            return message ?? throw ProtocolException.InvalidMessage("A JSON message is null.");
         }
         catch (JsonException error)
         {
-            throw new ProtocolException($"A message is not JSON of {typeof(TMessage).Name}: {error.Message}", error);
+            throw ProtocolException.InvalidMessage($"A message is not JSON of {typeof(TMessage).Name}: {error.Message}", error);
         }
     }
 

@@ -14,4 +14,11 @@ internal enum MessageReadStatus
 
     /// <summary>The peer ended the stream in the middle of a frame; <see cref="MessageReader{TMessage}.CurrentFrame"/> holds what arrived.</summary>
     Truncated,
+
+    /// <summary>
+    /// A whole frame whose message does not parse, skipped by the protocol's reader: the stream is still in step, and
+    /// <see cref="MessageReader{TMessage}.InvalidMessage"/> says what was wrong. Only a reader made to skip invalid
+    /// messages returns it.
+    /// </summary>
+    Invalid,
 }

@@ -39,6 +39,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     // The message handed out, and the buffer it lies in: the pipe is advanced past it at the next read.
     private ReadOnlySequence<byte> _buffer;
     private TMessage? _current;
+    private ProtocolException? _invalidMessage;
     private SequencePosition _consumed;
     private bool _holding;
 
@@ -97,8 +98,22 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     public static MessageReader<TMessage> Create(Connection connection, IMessageReader<TMessage> protocol, PipeWriter? flushBeforeWaiting = null, CancellationToken cancellationToken = default) =>
         new(connection.Transport.Input, protocol, protocol.MaxMessageSize ?? connection.MaxMessageSize, connection, flushBeforeWaiting, cancellationToken);
 
+    /// <summary>
+    /// Whether a message the protocol's reader skips (<see cref="ProtocolException.MessageSkipped"/>) is reported as
+    /// <see cref="MessageReadStatus.Invalid"/>, and reading goes on after it, rather than thrown with the connection
+    /// ended. Off by default: a loop over <c>ReadMessagesAsync</c> ends at the first protocol error. Set before the
+    /// first read.
+    /// </summary>
+    public bool SkipInvalidMessages { get; set; }
+
     /// <summary>The last message read, valid until the next read.</summary>
     public TMessage Current => _current!;
+
+    /// <summary>
+    /// After <see cref="MessageReadStatus.Invalid"/> (or <see cref="MoveNextAsync"/> returned <see langword="true"/> for
+    /// it), what was wrong with the message skipped; <see langword="null"/> after a message.
+    /// </summary>
+    public ProtocolException? InvalidMessage => _invalidMessage;
 
     /// <summary>
     /// The whole frame of the last message read: the message with its framing; after
@@ -107,7 +122,10 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     public ReadOnlySequence<byte> CurrentFrame => _holding ? _buffer.Slice(_buffer.Start, _consumed) : default;
 
     /// <summary>Reads the next message.</summary>
-    /// <exception cref="ProtocolException">The peer sent a message over the maximum, or a malformed frame.</exception>
+    /// <exception cref="ProtocolException">
+    /// The peer sent a message over the maximum, or a malformed frame (one the protocol's reader skipped too, unless
+    /// the reader was made to skip invalid messages).
+    /// </exception>
     /// <exception cref="ConnectionAbortedException">The connection was aborted while waiting.</exception>
     public ValueTask<MessageReadStatus> ReadAsync() =>
         _holding && TryReadAhead(out var status) ? new(status) : ReadOrWaitAsync();
@@ -255,7 +273,10 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Reads the next message; <see langword="true"/> also for a message skipped as invalid, when the reader was made to
+    /// skip them (see <see cref="InvalidMessage"/>).
+    /// </summary>
     /// <exception cref="ProtocolException">The peer sent a message over the maximum, a malformed frame, or ended the stream in the middle of one.</exception>
     public ValueTask<bool> MoveNextAsync() =>
         _holding && TryReadAhead(out _) ? new(true) : MoveNextOrWaitAsync();
@@ -272,7 +293,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
             throw error;
         }
 
-        return status == MessageReadStatus.Message;
+        return status is MessageReadStatus.Message or MessageReadStatus.Invalid;
     }
 
     /// <summary>Advances the pipe past the last message, and leaves the rest of the input to whoever reads next.</summary>
@@ -340,6 +361,14 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
                 throw ProtocolException.MessageTooLarge(_maxMessageSize);
             }
         }
+        catch (ProtocolException error) when (SkipInvalidMessages && error.MessageSkipped && buffer.Slice(buffer.Start, consumed).Length > 0)
+        {
+            // The reader consumed the bad message's whole frame, so the next one starts in step: the caller decides
+            // whether to go on. One that did not move consumed would be found again, for ever: that is a plain error.
+            // (A consumed position outside the buffer throws in this filter, which makes it false: a plain error too.)
+            _invalidMessage = error;
+            return Hold(buffer, consumed, default, MessageReadStatus.Invalid);
+        }
         catch (ProtocolException)
         {
             // The caller ends the connection as the error says (Fail), once the queued replies have gone out.
@@ -402,7 +431,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         _current = message;
         _holding = true;
         _hasResume = false;
-        if (status == MessageReadStatus.Message)
+        if (status is MessageReadStatus.Message or MessageReadStatus.Invalid)
         {
             _messageStarted = false;
             _delivered = true;
@@ -424,6 +453,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         _holding = false;
         _buffer = default;
         _current = default;
+        _invalidMessage = null;
     }
 
     /// <summary>

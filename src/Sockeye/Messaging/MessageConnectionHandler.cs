@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Sockeye.Framing;
 
 namespace Sockeye.Messaging;
@@ -15,7 +16,8 @@ namespace Sockeye.Messaging;
 /// </para>
 /// <para>
 /// A client that breaks the protocol ends its connection as the reader's <see cref="ProtocolException"/> says, and so
-/// does a handler that throws one. Any other exception from a handler ends the connection with
+/// does a handler that throws one; a message that is framed whole but does not parse ends it too, unless
+/// <see cref="OnInvalidMessage"/> says to go on. Any other exception from a handler ends the connection with
 /// <see cref="ConnectionEndReason.HandlerError"/>, unless <see cref="OnError"/> says to go on.
 /// </para>
 /// </remarks>
@@ -62,12 +64,42 @@ public sealed class MessageConnectionHandler<TMessage> : ConnectionHandler
     /// </summary>
     public MessageErrorHandler<TMessage>? OnError { get; init; }
 
+    /// <summary>
+    /// What to do when the client sends a message that is framed whole but does not parse, which the reader skipped
+    /// (<see cref="ProtocolException.MessageSkipped"/>: malformed JSON for a <see cref="JsonMessageCodec{TMessage}"/>,
+    /// say): reply with an error and read the next message (<see cref="MessageErrorAction.Continue"/>; the reply is
+    /// batched with the replies to the messages around it), or end the connection
+    /// (<see cref="MessageErrorAction.EndConnection"/>: it closes after what was written, the error reply say, has been
+    /// sent, with <see cref="ConnectionEndReason.ProtocolError"/>). <see langword="null"/> (the default) ends it with
+    /// <see cref="ConnectionEndReason.ProtocolError"/>, as any protocol error. A protocol error the reader could not
+    /// skip (a message over the maximum, a malformed frame, a stream that ends inside one) never reaches it: the
+    /// connection ends as the error says.
+    /// </summary>
+    public InvalidMessageHandler? OnInvalidMessage { get; init; }
+
     /// <inheritdoc />
     public override async Task OnConnectedAsync(Connection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        await foreach (var message in connection.ReadMessagesAsync(_reader ?? _createReader!()).ConfigureAwait(false))
+        // The reader ReadMessagesAsync enumerates with, told whether to report an invalid message rather than throw it.
+        var reader = MessageReader<TMessage>.Create(connection, _reader ?? _createReader!(), connection.Transport.Output);
+        reader.SkipInvalidMessages = OnInvalidMessage is not null;
+        await using var _ = reader.ConfigureAwait(false);
+        while (await reader.MoveNextAsync().ConfigureAwait(false))
         {
+            if (reader.InvalidMessage is { } invalid)
+            {
+                if (await OnInvalidMessage!(connection, invalid).ConfigureAwait(false) == MessageErrorAction.EndConnection)
+                {
+                    // As a handler's ProtocolException: the client's error, and a close after what was written is sent.
+                    connection.TrySetEndReason(ConnectionEndReason.ProtocolError);
+                    ExceptionDispatchInfo.Throw(invalid);
+                }
+
+                continue;
+            }
+
+            var message = reader.Current;
             try
             {
                 await _handler.OnMessageAsync(connection, message).ConfigureAwait(false);
