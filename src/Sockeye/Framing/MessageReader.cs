@@ -136,7 +136,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     /// a state machine. Declines (<see langword="false"/>, nothing changed) when the batch's replies must be flushed
     /// first, when the connection is to stop, or at the end of the stream; when the rest holds no whole message it
     /// leaves the reader waiting for more, and when it breaks the protocol it leaves the error to rethrow. What it finds
-    /// is always a message: the rest is not the stream's end.
+    /// is a message, or one skipped as invalid: the rest is not the stream's end.
     /// </summary>
     private bool TryReadAhead(out MessageReadStatus status)
     {
@@ -154,6 +154,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         // next message's release, a wait, an error) advances the pipe past all of them at once.
         _holding = false;
         _current = default;
+        _invalidMessage = null;
         _buffered = rest.Length;
         try
         {
