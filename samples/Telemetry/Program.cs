@@ -4,7 +4,9 @@
 //   a reading without celsius, or one past a double's range (1e400)  -> {"type":"error",...}, and nothing is kept
 //   {"type":"query","device":"d1"}                 -> {"type":"reading","device":"d1","celsius":21.5}
 //   any other type                                 -> {"type":"error","text":"unknown type '...'"}, and the connection goes on
-// Malformed JSON, or a message over 64 KiB, ends that device's connection only.
+//   a message that is not JSON of a message (malformed, null, the wrong shape) -> {"type":"error","text":"malformed message"},
+//                                                  and the device stays connected: the length prefix keeps the stream in step
+// A message over 64 KiB ends that device's connection only.
 //
 // Usage: sockeye-telemetry [--host ADDRESS] [--port N]   (127.0.0.1:11000 by default; --port 0 picks a free port,
 // --host 0.0.0.0 or :: listens on every interface). A bad option is one line on stderr and exit code 2.
@@ -73,7 +75,15 @@ var router = new MessageRouter<DeviceMessage, string>(message => message.Type, S
 
 var options = new SocketServerOptions();
 options.Listen(host, port);
-await using var server = new SocketServer(options, new MessageConnectionHandler<DeviceMessage>(codec, router));
+await using var server = new SocketServer(options, new MessageConnectionHandler<DeviceMessage>(codec, router)
+{
+    // The codec skipped the bad message's frame: tell the device, and read its next message.
+    OnInvalidMessage = (connection, _) =>
+    {
+        connection.WriteMessage(codec, new DeviceMessage("error", Text: "malformed message"));
+        return ValueTask.FromResult(MessageErrorAction.Continue);
+    },
+});
 try
 {
     await server.StartAsync();

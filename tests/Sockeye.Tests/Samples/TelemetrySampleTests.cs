@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Text;
 using Sockeye.Tests.Infrastructure;
@@ -13,7 +14,7 @@ public class TelemetrySampleTests
         .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "TelemetrySamplePath").Value!;
 
     [Fact(Timeout = Timeouts.Process)]
-    public async Task Each_type_goes_to_its_handler_and_an_unknown_type_gets_an_error_reply()
+    public async Task Each_type_goes_to_its_handler_and_an_unknown_type_or_a_malformed_message_gets_an_error_reply()
     {
         await using var sample = CliProcess.StartDotnet(s_samplePath, ["--port", "0"]);
         var endPoint = await ListeningOnAsync(sample);
@@ -39,11 +40,34 @@ public class TelemetrySampleTests
                 await ReceiveAsync(device, 5));
         }
 
-        // Malformed JSON ends that device's connection only; the readings stay.
+        // Malformed JSON gets an error reply, in order with the replies around it, and the device stays connected.
+        using (var sloppy = await TestClient.ConnectAsync(endPoint))
+        {
+            await sloppy.SendAsync(Frames("""{"type":"query","device":"d1"}""", "{\"type\":", "null", """{"type":"hello","device":"d3"}"""));
+            Assert.Equal(
+                [
+                    """{"type":"reading","device":"d1","celsius":21.5}""",
+                    """{"type":"error","text":"malformed message"}""",
+                    """{"type":"error","text":"malformed message"}""",
+                    """{"type":"welcome","device":"d3"}""",
+                ],
+                await ReceiveAsync(sloppy, 4));
+            await sloppy.SendAsync(Frames("""{"type":"hello","device":"d3"}"""));
+            Assert.Equal(["""{"type":"welcome","device":"d3"}"""], await ReceiveAsync(sloppy, 1));
+        }
+
+        // A length over the maximum (64 KiB) ends that device's connection only, at once: a reset, or an end with
+        // nothing in it. The readings stay.
         using (var broken = await TestClient.ConnectAsync(endPoint))
         {
-            await broken.SendAsync(Frames("{\"type\":"));
-            Assert.Empty(await broken.ReceiveToEndAsync());
+            await broken.SendAsync(new byte[] { 0, 1, 0, 1 });
+            try
+            {
+                Assert.Empty(await broken.ReceiveToEndAsync());
+            }
+            catch (SocketException error) when (error.SocketErrorCode == SocketError.ConnectionReset)
+            {
+            }
         }
 
         using var other = await TestClient.ConnectAsync(endPoint);
