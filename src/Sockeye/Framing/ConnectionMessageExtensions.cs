@@ -34,8 +34,10 @@ public static class ConnectionMessageExtensions
     /// the connection's. A client that sends more has its connection aborted with
     /// <see cref="ConnectionEndReason.MessageTooLarge"/>; one that sends a malformed message, or ends the stream in
     /// the middle of one, has it end with <see cref="ConnectionEndReason.ProtocolError"/>. Either way the enumeration
-    /// throws a <see cref="ProtocolException"/>. Leaving the loop early leaves the bytes after the last message in the
-    /// connection's input.
+    /// throws a <see cref="ProtocolException"/>, also one whose message the reader skipped
+    /// (<see cref="ProtocolException.MessageSkipped"/>): to answer such a message and go on, serve the connection with
+    /// <c>MessageConnectionHandler&lt;TMessage&gt;</c> and its <c>OnInvalidMessage</c>. Leaving the loop early leaves
+    /// the bytes after the last message in the connection's input.
     /// </remarks>
     public static IAsyncEnumerable<TMessage> ReadMessagesAsync<TMessage>(this Connection connection, IMessageReader<TMessage> reader, CancellationToken cancellationToken = default)
     {
