@@ -5,14 +5,15 @@ using Sockeye.Messaging;
 namespace Sockeye.Hosting;
 
 /// <summary>
-/// What the routing builders share besides their routes: the server they added, its fallback, its choice when a
-/// handler throws, and the connection handler made of them once, when the server is first resolved.
+/// What the routing builders share besides their routes: the server they added, its fallback, its choices when a
+/// handler throws and when a message does not parse, and the connection handler made of them once, when the server is first resolved.
 /// </summary>
 /// <typeparam name="TMessage">What the protocol's reader makes of a message.</typeparam>
 internal sealed class RoutedServer<TMessage>
 {
     private Func<IServiceProvider, MessageHandler<TMessage>>? _fallback;
     private MessageErrorHandler<TMessage>? _onError;
+    private InvalidMessageHandler? _onInvalidMessage;
 
     /// <summary>Adds the server.</summary>
     /// <param name="services">The host's services.</param>
@@ -25,6 +26,7 @@ internal sealed class RoutedServer<TMessage>
         Sockeye = services.AddSockeye(provider => new MessageConnectionHandler<TMessage>(reader, router(provider, _fallback?.Invoke(provider)))
         {
             OnError = _onError,
+            OnInvalidMessage = _onInvalidMessage,
         });
 
     /// <summary>The server's builder.</summary>
@@ -42,5 +44,12 @@ internal sealed class RoutedServer<TMessage>
     {
         ArgumentNullException.ThrowIfNull(onError);
         _onError = onError;
+    }
+
+    /// <summary>Sets what to do when a message is framed whole but does not parse.</summary>
+    public void OnInvalidMessage(InvalidMessageHandler onInvalidMessage)
+    {
+        ArgumentNullException.ThrowIfNull(onInvalidMessage);
+        _onInvalidMessage = onInvalidMessage;
     }
 }

@@ -84,4 +84,17 @@ public sealed class SockeyeRouterBuilder<TMessage, TKey>
         _server.OnError(onError);
         return this;
     }
+
+    /// <summary>
+    /// What to do when a client sends a message that is framed whole but does not parse (malformed JSON, say): reply
+    /// with an error and go on, or end the connection (see
+    /// <see cref="MessageConnectionHandler{TMessage}.OnInvalidMessage"/>). Without it, the connection ends.
+    /// </summary>
+    /// <param name="onInvalidMessage">Decides, and may reply first.</param>
+    /// <returns>This builder.</returns>
+    public SockeyeRouterBuilder<TMessage, TKey> OnInvalidMessage(InvalidMessageHandler onInvalidMessage)
+    {
+        _server.OnInvalidMessage(onInvalidMessage);
+        return this;
+    }
 }

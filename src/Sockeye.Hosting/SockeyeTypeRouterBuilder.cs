@@ -85,6 +85,19 @@ public sealed class SockeyeTypeRouterBuilder<TMessage>
         return this;
     }
 
+    /// <summary>
+    /// What to do when a client sends a message that is framed whole but does not parse (malformed JSON, say): reply
+    /// with an error and go on, or end the connection (see
+    /// <see cref="MessageConnectionHandler{TMessage}.OnInvalidMessage"/>). Without it, the connection ends.
+    /// </summary>
+    /// <param name="onInvalidMessage">Decides, and may reply first.</param>
+    /// <returns>This builder.</returns>
+    public SockeyeTypeRouterBuilder<TMessage> OnInvalidMessage(InvalidMessageHandler onInvalidMessage)
+    {
+        _server.OnInvalidMessage(onInvalidMessage);
+        return this;
+    }
+
     /// <summary>The router of every type mapped, checked for a type mapped twice before any handler is created.</summary>
     private TypeRouter<TMessage> Build(IServiceProvider provider, MessageHandler<TMessage>? fallback)
     {

@@ -75,6 +75,25 @@ public class TypeRoutingHostTests
     }
 
     [Fact(Timeout = Timeouts.Network)]
+    public async Task OnInvalidMessage_can_reply_to_malformed_JSON_and_go_on()
+    {
+        using var host = LoopbackHost.Build(services => AddReadings(services).OnInvalidMessage((connection, error) =>
+        {
+            connection.WriteMessage(s_codec, new ProbeReply("malformed"));
+            return ValueTask.FromResult(MessageErrorAction.Continue);
+        }));
+        await host.StartAsync(Token);
+
+        var malformed = "{\"type\":\"reading\",\"Device\":"u8.ToArray();
+        var header = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(header, (uint)malformed.Length);
+        var replies = await ExchangeAsync(host, [.. Frame(new ProbeReading("d1", 20)), .. header, .. malformed, .. Frame(new ProbeReading("d2", 21))]);
+
+        Assert.Equal([new ProbeReply("ack d1"), new ProbeReply("malformed"), new ProbeReply("ack d2")], replies);
+        await host.StopAsync(Token);
+    }
+
+    [Fact(Timeout = Timeouts.Network)]
     public async Task Mapping_a_type_twice_stops_the_host_from_starting_with_a_message_that_names_the_type()
     {
         using var host = LoopbackHost.Build(services => AddReadings(services)
@@ -92,11 +111,14 @@ public class TypeRoutingHostTests
         services.AddSingleton(new ProbeLog()).AddSockeyeTypes(s_codec).Map<ProbeReading, ProbeReadingHandler>();
 
     /// <summary>Sends the messages, ends the sending side, and reads every reply until the server closes.</summary>
-    private static async Task<List<Probe>> ExchangeAsync(IHost host, params Probe[] messages)
+    private static Task<List<Probe>> ExchangeAsync(IHost host, params Probe[] messages) => ExchangeAsync(host, Frame(messages));
+
+    /// <summary>Sends the bytes, ends the sending side, and reads every reply until the server closes.</summary>
+    private static async Task<List<Probe>> ExchangeAsync(IHost host, byte[] bytes)
     {
         using var socket = await LoopbackHost.ConnectAsync(host);
         await using var stream = new NetworkStream(socket);
-        await stream.WriteAsync(Frame(messages), Token);
+        await stream.WriteAsync(bytes, Token);
         socket.Shutdown(SocketShutdown.Send);
 
         var replies = new List<Probe>();
