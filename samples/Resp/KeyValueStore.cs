@@ -87,21 +87,43 @@ internal sealed class KeyValueStore : IDisposable
     {
         lock (_lock)
         {
-            var exists = TryFind(key, out var entry);
-            if (condition is { } mustExist && mustExist != exists)
-            {
-                return false;
-            }
-
-            if (entry is null)
-            {
-                _lookup[key] = entry = new Entry();
-            }
-
-            entry.Store(value);
-            Expire(entry, expiresAt);
-            return true;
+            return SetLocked(key, value, expiresAt, condition);
         }
+    }
+
+    /// <summary>
+    /// Sets each key to the value after it (MSET's words after its name), all at once, as Redis does: no command on
+    /// another connection sees some of them set and not the others.
+    /// </summary>
+    public void SetAll(RespCommand.Enumerator pairs)
+    {
+        lock (_lock)
+        {
+            while (pairs.MoveNext())
+            {
+                var key = pairs.Current;
+                pairs.MoveNext();
+                SetLocked(key.IsSingleSegment ? key.FirstSpan : key.ToArray(), pairs.Current, expiresAt: 0);
+            }
+        }
+    }
+
+    private bool SetLocked(ReadOnlySpan<byte> key, in ReadOnlySequence<byte> value, long expiresAt, bool? condition = null)
+    {
+        var exists = TryFind(key, out var entry);
+        if (condition is { } mustExist && mustExist != exists)
+        {
+            return false;
+        }
+
+        if (entry is null)
+        {
+            _lookup[key] = entry = new Entry();
+        }
+
+        entry.Store(value);
+        Expire(entry, expiresAt);
+        return true;
     }
 
     /// <summary>Adds <paramref name="delta"/> to the integer at <paramref name="key"/> (0 when there is none).</summary>
@@ -129,7 +151,7 @@ internal sealed class KeyValueStore : IDisposable
 
             Span<byte> digits = stackalloc byte[20];
             Utf8Formatter.TryFormat(result, digits, out var length);
-            entry.Store(new ReadOnlySequence<byte>(digits[..length].ToArray()));   // the deadline stays, as in Redis
+            entry.Store(digits[..length]);   // the deadline stays, as in Redis
             return IncrementResult.Done;
         }
     }
@@ -221,12 +243,23 @@ internal sealed class KeyValueStore : IDisposable
 
         public void Store(in ReadOnlySequence<byte> value)
         {
-            if (Value.Length != value.Length)
-            {
-                Value = new byte[value.Length];
-            }
-
+            Resize(value.Length);
             value.CopyTo(Value);
+        }
+
+        public void Store(ReadOnlySpan<byte> value)
+        {
+            Resize(value.Length);
+            value.CopyTo(Value);
+        }
+
+        // A value of the same length is overwritten in place.
+        private void Resize(long length)
+        {
+            if (Value.Length != length)
+            {
+                Value = new byte[length];
+            }
         }
     }
 

@@ -121,13 +121,7 @@ internal static class RespCommands
 
             var words = cmd.GetEnumerator();
             words.MoveNext();
-            while (words.MoveNext())
-            {
-                var key = words.Current;
-                words.MoveNext();
-                store.Set(Key(key), words.Current, expiresAt: 0);
-            }
-
+            store.SetAll(words);
             Reply(c, RespReply.Ok);
         });
         Map("DBSIZE", 1, (c, _) => Reply(c, RespReply.Number(store.Count)));
