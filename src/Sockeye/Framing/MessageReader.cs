@@ -24,6 +24,14 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     /// </summary>
     internal const int BatchFlushThreshold = 64 * 1024;
 
+    /// <summary>
+    /// Messages read ahead are released to the pipe together once they add up to this many bytes, so that the input
+    /// sees them consumed about as soon as it would have one by one: a paused input resumes when the reader has
+    /// released enough of what it holds, and a handler that awaits (a flush to a slow client) must not hold more of
+    /// it than it has not yet read.
+    /// </summary>
+    internal const int ReadAheadRelease = 16 * 1024;
+
     private readonly PipeReader _input;
     private readonly IMessageReader<TMessage> _protocol;
     private readonly long _maxMessageSize;
@@ -53,6 +61,9 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
 
     // A protocol error found while reading ahead, thrown by the next step that may wait (its replies are flushed first).
     private ProtocolException? _aheadError;
+
+    // The bytes of the messages read ahead and not yet released to the pipe.
+    private long _heldAhead;
 
     // Where the protocol reader's search resumes. A pipe keeps unconsumed segments between reads, so while the buffer starts
     // where it did, the position itself is still good; a reader that rebuilds its segments is found by offset.
@@ -134,7 +145,8 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     /// Parses the next message from the rest of the buffer the last message came from, when it holds one: a batch of
     /// pipelined messages is read with one read of the pipe and one advance, not one of each per message, and without
     /// a state machine. Declines (<see langword="false"/>, nothing changed) when the batch's replies must be flushed
-    /// first, when the connection is to stop, or at the end of the stream; when the rest holds no whole message it
+    /// first, when the connection is to stop, at the end of the stream, or once those read ahead add up to
+    /// <see cref="ReadAheadRelease"/> bytes; when the rest holds no whole message it
     /// leaves the reader waiting for more, and when it breaks the protocol it leaves the error to rethrow. What it finds
     /// is a message, or one skipped as invalid: the rest is not the stream's end.
     /// </summary>
@@ -142,7 +154,9 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
     {
         status = default;
         var rest = _buffer.Slice(_consumed);
+        var held = _heldAhead + (_buffer.Length - rest.Length);
         if (rest.IsEmpty
+            || held >= ReadAheadRelease
             || _completed
             || (_flushBeforeWaiting is { CanGetUnflushedBytes: true } batch && batch.UnflushedBytes >= BatchFlushThreshold)
             || (_connection is { } connection && (connection.IsClosing || (_delivered && connection.IsCloseRequested))))
@@ -160,6 +174,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         {
             if (TryParse(new ReadResult(rest, isCanceled: false, isCompleted: false)) is { } parsed)
             {
+                _heldAhead = held;
                 status = parsed;
                 return true;
             }
@@ -169,6 +184,8 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
             _aheadError = error;
         }
 
+        // The parse advanced the pipe: to wait for the rest of a message, or to fail.
+        _heldAhead = 0;
         return false;
     }
 
@@ -451,6 +468,7 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
 
         _buffered = _buffer.Slice(_consumed).Length;
         _input.AdvanceTo(_consumed);
+        _heldAhead = 0;
         _holding = false;
         _buffer = default;
         _current = default;

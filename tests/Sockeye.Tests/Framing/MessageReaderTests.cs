@@ -55,6 +55,29 @@ public class MessageReaderTests
     }
 
     [Fact(Timeout = Timeouts.Fast)]
+    public async Task Messages_read_ahead_are_released_to_the_pipe_once_they_add_up_to_the_release_size()
+    {
+        // 2,000 lines of 10 bytes in one read: the ones before the release size are released together, so the input
+        // sees them consumed (a paused input resumes) while the rest are still being read.
+        const int Count = 2_000;
+        var batch = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, Count).Select(i => $"line {i,4}\n")));
+        var input = new ScriptedPipeReader([batch, "last\n"u8.ToArray()]);
+        await using var reader = new MessageReader<ReadOnlySequence<byte>>(input, s_lines, 1024);
+
+        for (var i = 0; i < Count; i++)
+        {
+            Assert.True(await reader.MoveNextAsync());
+            Assert.Equal($"line {i,4}", Encoding.ASCII.GetString(reader.Current.ToArray()));
+            if (i == (MessageReader<ReadOnlySequence<byte>>.ReadAheadRelease / 10) - 1)
+            {
+                Assert.Equal((1, 0), (input.Reads, input.Advances));
+            }
+        }
+
+        Assert.Equal((2, 1), (input.Reads, input.Advances));
+    }
+
+    [Fact(Timeout = Timeouts.Fast)]
     public async Task Hooks_mark_where_each_message_starts_and_ends()
     {
         // Nothing buffered at first; "one" starts in the second read; "tw" is buffered when "one" completes.
