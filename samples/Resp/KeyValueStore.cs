@@ -103,7 +103,7 @@ internal sealed class KeyValueStore : IDisposable
             {
                 var key = pairs.Current;
                 pairs.MoveNext();
-                SetLocked(key.IsSingleSegment ? key.FirstSpan : key.ToArray(), pairs.Current, expiresAt: 0);
+                SetLocked(RespCommands.Key(key), pairs.Current, expiresAt: 0);
             }
         }
     }

@@ -312,8 +312,8 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
         value = 0;
         next = 0;
         var line = span[start..];
-        var end = line[..Math.Min(line.Length, MaxHeaderLength + 1)].IndexOf((byte)'\n');
-        if (end < 1 || line[end - 1] != (byte)'\r' || !TryParseInteger(line[..(end - 1)], out value))
+        var end = LengthLineEnd(line);
+        if (end < 0 || !TryParseLength(line[..end], out value))
         {
             return false;
         }
@@ -329,7 +329,7 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
     {
         // Most lines lie whole in the segment being read: parse them there, without slicing a sequence or copying.
         var span = reader.UnreadSpan;
-        var end = span[..Math.Min(span.Length, MaxHeaderLength + 1)].IndexOf((byte)'\n');
+        var end = LengthLineEnd(span);
         if (end >= 0)
         {
             value = ParseLength(span[..end], multibulk);
@@ -363,19 +363,18 @@ internal sealed class RespCommandReader : IMessageReader<RespCommand>
     private static ProtocolException InvalidLength(bool multibulk) =>
         new(multibulk ? "Protocol error: invalid multibulk length" : "Protocol error: invalid bulk length");
 
+    /// <summary>Where the length line at the start of <paramref name="span"/> ends (its <c>\n</c>), if it lies whole there; -1 if not.</summary>
+    private static int LengthLineEnd(ReadOnlySpan<byte> span) => span[..Math.Min(span.Length, MaxHeaderLength + 1)].IndexOf((byte)'\n');
+
     /// <summary>A length line without its <c>\n</c>: digits (or <c>-1</c>), then <c>\r</c>.</summary>
     /// <exception cref="ProtocolException">The line is not a number.</exception>
-    private static long ParseLength(ReadOnlySpan<byte> line, bool multibulk)
-    {
-        if (line.IsEmpty
-            || line[^1] != (byte)'\r'
-            || !TryParseInteger(line[..^1], out var value)
-            || value < -1)
-        {
-            throw InvalidLength(multibulk);
-        }
+    private static long ParseLength(ReadOnlySpan<byte> line, bool multibulk) =>
+        TryParseLength(line, out var value) ? value : throw InvalidLength(multibulk);
 
-        return value;
+    private static bool TryParseLength(ReadOnlySpan<byte> line, out long value)
+    {
+        value = 0;
+        return !line.IsEmpty && line[^1] == (byte)'\r' && TryParseInteger(line[..^1], out value) && value >= -1;
     }
 
     /// <summary>

@@ -371,7 +371,7 @@ internal static class RespCommands
     }
 
     /// <summary>A word as one span: the receive buffer itself unless the word lies across two of its segments.</summary>
-    private static ReadOnlySpan<byte> Key(in ReadOnlySequence<byte> word) => word.IsSingleSegment ? word.FirstSpan : word.ToArray();
+    internal static ReadOnlySpan<byte> Key(in ReadOnlySequence<byte> word) => word.IsSingleSegment ? word.FirstSpan : word.ToArray();
 
     private static bool Equals(in ReadOnlySequence<byte> word, ReadOnlySpan<byte> upper) =>
         word.Length == upper.Length && Ascii.EqualsIgnoreCase(Key(word), upper);

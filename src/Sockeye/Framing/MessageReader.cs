@@ -155,20 +155,14 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         status = default;
         var rest = _buffer.Slice(_consumed);
         var held = _heldAhead + (_buffer.Length - rest.Length);
-        if (rest.IsEmpty
-            || held >= ReadAheadRelease
-            || _completed
-            || (_flushBeforeWaiting is { CanGetUnflushedBytes: true } batch && batch.UnflushedBytes >= BatchFlushThreshold)
-            || (_connection is { } connection && (connection.IsClosing || (_delivered && connection.IsCloseRequested))))
+        if (rest.IsEmpty || held >= ReadAheadRelease || _completed || BatchIsFull || MustStop)
         {
             return false;
         }
 
         // The pipe is not advanced past the messages before: the read is still outstanding, and whatever ends it (the
         // next message's release, a wait, an error) advances the pipe past all of them at once.
-        _holding = false;
-        _current = default;
-        _invalidMessage = null;
+        LetGo();
         _buffered = rest.Length;
         try
         {
@@ -189,6 +183,12 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         return false;
     }
 
+    /// <summary>The replies queued past <see cref="BatchFlushThreshold"/>: they are flushed before the next message is read.</summary>
+    private bool BatchIsFull => _flushBeforeWaiting is { CanGetUnflushedBytes: true } batch && batch.UnflushedBytes >= BatchFlushThreshold;
+
+    /// <summary>The connection was closed, or asked to close after a message was handed out: no further message is read.</summary>
+    private bool MustStop => _connection is { } connection && (connection.IsClosing || (_delivered && connection.IsCloseRequested));
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<MessageReadStatus> ReadOrWaitAsync()
     {
@@ -200,14 +200,14 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         }
 
         Release();
-        if (_flushBeforeWaiting is { CanGetUnflushedBytes: true } batch && batch.UnflushedBytes >= BatchFlushThreshold)
+        if (BatchIsFull)
         {
             // A batch whose replies outgrow the send buffer is sent as it goes: the send buffer's backpressure
             // applies, and a few bytes of requests can never make the server hold their replies without bound.
-            await batch.FlushAsync(_cancellationToken).ConfigureAwait(false);
+            await _flushBeforeWaiting!.FlushAsync(_cancellationToken).ConfigureAwait(false);
         }
 
-        if (_connection is { } connection && (connection.IsClosing || (_delivered && connection.IsCloseRequested)))
+        if (MustStop)
         {
             // Closed (Connection.Close): no further message, even one already here. Asked to close (the server's stop):
             // the handler ends between messages, also when the client keeps its input full; the message in hand was the
@@ -469,8 +469,14 @@ internal sealed class MessageReader<TMessage> : IAsyncEnumerator<TMessage>
         _buffered = _buffer.Slice(_consumed).Length;
         _input.AdvanceTo(_consumed);
         _heldAhead = 0;
-        _holding = false;
         _buffer = default;
+        LetGo();
+    }
+
+    /// <summary>Drops the message handed out; the pipe is advanced by whoever calls this, now or later.</summary>
+    private void LetGo()
+    {
+        _holding = false;
         _current = default;
         _invalidMessage = null;
     }
